@@ -1,0 +1,175 @@
+/**
+ * Activities around the IaC executors. They take durable inputs (ids, the config snapshot and saved plan
+ * references) so any worker can run any step, and they stream the tools' output to the run's log.
+ */
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { StrataConfig } from '../../shared/config';
+import { ErrorCode } from '../../shared/errors';
+import type { ApplyResult, ConfigSnapshot, DriftReport, ExecutorContext, ExecutorKind, IacExecutor, LogEntry, PlanSummary, StackSpec } from '../../executors/types';
+import type { ArtifactStore } from '../../store/artifact-store';
+import type { RunLog } from '../../store/run-log';
+import type { StateStore, StateVersion, StateVersionKind } from '../../store/state-store';
+import { runHealthChecks, type HealthCheckInput } from './health-checks';
+
+export interface IacActivityDeps {
+  config: StrataConfig;
+  executors: Record<ExecutorKind, IacExecutor>;
+  artifacts: ArtifactStore;
+  state: StateStore;
+  runLog: RunLog;
+}
+
+export interface RunTarget {
+  runId: string;
+  stack: string;
+  environment: string;
+  variables: Record<string, unknown>;
+}
+
+/** A state version without the bulky state document, as workflows see it. */
+export type StateVersionSummary = Omit<StateVersion, 'state'>;
+
+function summarize(v: StateVersion): StateVersionSummary {
+  const { state: _state, ...rest } = v;
+  return rest;
+}
+
+/** Factory over injected executors and stores (no module-level singletons). */
+export function createIacActivities(deps: IacActivityDeps) {
+  const { config, executors, artifacts, state, runLog } = deps;
+
+  function spec(t: Omit<RunTarget, 'runId'>): StackSpec {
+    const stack = config.stacks[t.stack];
+    if (!stack) {
+      throw ApplicationFailure.create({ type: ErrorCode.STACK_NOT_FOUND, message: `unknown stack "${t.stack}"`, nonRetryable: true });
+    }
+    return {
+      stack: t.stack,
+      environment: t.environment,
+      executor: stack.executor,
+      path: stack.path,
+      variables: { ...stack.variables, ...t.variables },
+      providers: config.providers as StackSpec['providers'],
+      failoverOrder: stack.failoverOrder,
+    };
+  }
+
+  function context(t: RunTarget): ExecutorContext {
+    return {
+      stack: t.stack,
+      environment: t.environment,
+      runId: t.runId,
+      workDir: config.workDir,
+      artifacts,
+      state,
+      log: (e) => runLog.append(t.runId, [{ ts: e.ts ?? new Date().toISOString(), level: e.level, message: e.message, resource: e.resource }]),
+      heartbeat: (d) => heartbeat(d),
+      signal: cancellationSignal(),
+    };
+  }
+
+  const executorFor = (s: StackSpec) => executors[s.executor];
+
+  return {
+    /** Snapshots the stack's configuration (copy or synth) for this run; a rollback reuses the target version's snapshot. */
+    async prepareRun(t: RunTarget & { fromVersion?: number }): Promise<ConfigSnapshot> {
+      if (t.fromVersion !== undefined) {
+        const v = await state.getVersion(t.stack, t.environment, t.fromVersion);
+        if (!v) {
+          throw ApplicationFailure.create({
+            type: ErrorCode.STATE_VERSION_NOT_FOUND,
+            message: `state version ${t.fromVersion} of ${t.stack}/${t.environment} is not retained`,
+            nonRetryable: true,
+          });
+        }
+        runLog.append(t.runId, [{ ts: new Date().toISOString(), level: 'info', message: `restoring the configuration of version ${v.version} (${v.config.digest.slice(0, 12)})` }]);
+        return { ...v.config, executor: v.config.executor as ExecutorKind };
+      }
+      const s = spec(t);
+      return executorFor(s).prepare(s, context(t));
+    },
+
+    async planRun(t: RunTarget & { config: ConfigSnapshot; destroy?: boolean }): Promise<PlanSummary> {
+      const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
+      const ctx = context(t);
+      return t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx);
+    },
+
+    /**
+     * Applies exactly the saved plan. After a worker crash the retried attempt may find the state already
+     * moved by this very run's first attempt; then the approved change is resumed by re-planning the same
+     * configuration (converging, never duplicating), which is logged. Any other state move is PLAN_STALE.
+     */
+    async applyRun(t: RunTarget & { plan: PlanSummary }): Promise<ApplyResult & { resumed?: boolean }> {
+      const s = spec({ ...t, variables: { ...t.plan.config.variables, ...t.variables } });
+      const ctx = context(t);
+      const exec = executorFor(s);
+      if (activityInfo().attempt > 1) {
+        const current = await state.getCurrentState(t.stack, t.environment);
+        const moved = current && (current.serial !== t.plan.stateSerial || current.lineage !== t.plan.stateLineage);
+        if (moved && current.updatedBy === t.runId) {
+          ctx.log({ level: 'warn', message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left` });
+          const replanned = t.plan.destroyPlan ? await exec.planDestroy(s, t.plan.config, ctx) : await exec.plan(s, t.plan.config, ctx);
+          const result = await exec.apply(s, replanned, ctx);
+          return { ...result, resumed: true };
+        }
+      }
+      return exec.apply(s, t.plan, ctx);
+    },
+
+    async verifyRun(t: RunTarget & { config: ConfigSnapshot; checks: HealthCheckInput[]; outputs: Record<string, unknown> }): Promise<void> {
+      const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
+      const ctx = context(t);
+      await runHealthChecks(t.checks, t.outputs, ctx, async () => {
+        const p = await executorFor(s).plan(s, t.config, ctx);
+        return p.hasChanges ? `${p.add} to add, ${p.change} to change, ${p.destroy} to destroy` : undefined;
+      });
+    },
+
+    async recordVersion(t: {
+      runId: string;
+      stack: string;
+      environment: string;
+      kind: StateVersionKind;
+      plan: PlanSummary;
+      restoredFrom?: number;
+    }): Promise<StateVersionSummary> {
+      const s = spec({ ...t, variables: t.plan.config.variables });
+      const ctx = context({ ...t, variables: t.plan.config.variables });
+      const snap = await executorFor(s).snapshotState(s, ctx);
+      const current = await state.getCurrentState(t.stack, t.environment);
+      const v = await state.recordVersion({
+        stack: t.stack,
+        environment: t.environment,
+        deploymentId: t.runId,
+        kind: t.kind,
+        planHash: t.plan.planHash,
+        restoredFrom: t.restoredFrom,
+        config: t.plan.config,
+        outputs: snap.outputs,
+        resources: snap.resources.map((r) => ({ address: r.address, type: r.type })),
+        state: current?.body ?? '',
+      });
+      ctx.log({ level: 'info', message: `recorded state version ${v.version} (${t.kind})` });
+      return summarize(v);
+    },
+
+    async latestVersion(t: { stack: string; environment: string }): Promise<StateVersionSummary | undefined> {
+      const v = await state.latestVersion(t.stack, t.environment);
+      return v ? summarize(v) : undefined;
+    },
+
+    async detectDrift(t: RunTarget & { config: ConfigSnapshot }): Promise<DriftReport> {
+      const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
+      return executorFor(s).detectDrift(s, t.config, context(t));
+    },
+
+    /** Appends workflow-side lines to the run's log (used sparingly: each call is an activity). */
+    async appendRunLog(t: { runId: string; entries: LogEntry[] }): Promise<void> {
+      runLog.append(t.runId, t.entries);
+    },
+  };
+}
+
+export type IacActivities = ReturnType<typeof createIacActivities>;

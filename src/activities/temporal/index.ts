@@ -1,0 +1,43 @@
+/** Activities that look at Temporal itself, for workflows that must notice other runs dying. */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { acquireSignal, stackLockWorkflowId } from '../../workflows/stack-lock.definitions';
+
+export interface TemporalActivityDeps {
+  client: Client;
+  taskQueue: string;
+  /** How often a held stack lock checks its holder is alive (tests shorten it). */
+  lockHolderCheckIntervalMs?: number;
+}
+
+/** Factory over an injected Temporal client. */
+export function createTemporalActivities({ client, taskQueue, lockHolderCheckIntervalMs }: TemporalActivityDeps) {
+  return {
+    /**
+     * Queues the run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start
+     * is atomic, so two runs racing here still get one lock). The grant arrives later as a signal.
+     */
+    async requestStackLock(req: { stack: string; environment: string; workflowId: string }): Promise<void> {
+      await client.workflow.signalWithStart('stackLockWorkflow', {
+        workflowId: stackLockWorkflowId(req.stack, req.environment),
+        taskQueue,
+        args: [{ stack: req.stack, environment: req.environment, holderCheckIntervalMs: lockHolderCheckIntervalMs }],
+        signal: acquireSignal,
+        signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString() }],
+        staticSummary: `lock for ${req.stack}/${req.environment}`,
+      });
+    },
+
+    /** True while the workflow's latest run is RUNNING; false when it completed, failed, was terminated or never existed. */
+    async isWorkflowRunning(workflowId: string): Promise<boolean> {
+      try {
+        const d = await client.workflow.getHandle(workflowId).describe();
+        return d.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}
+
+export type TemporalActivities = ReturnType<typeof createTemporalActivities>;

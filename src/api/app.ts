@@ -1,0 +1,69 @@
+/** Builds the express app from injected dependencies; server.ts listens. Tests drive it with supertest. */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { StrataConfig } from '../shared/config';
+import { ErrorCode } from '../shared/errors';
+import { createLogger } from '../shared/logger';
+import { createStores } from '../store';
+import { createFsRunLog, type RunLog } from '../store/run-log';
+import type { StateStore } from '../store/state-store';
+import { authenticate, tokenAuthenticator, type Authenticator } from './auth';
+import { deploymentsRouter } from './deployments/routes';
+import { RunService } from './deployments/run-service';
+import { healthRouter } from './health/routes';
+import { errorHandler, HttpError } from './http-errors';
+import { openApiDocument, RouteRegistry } from './routes';
+import { stacksRouter } from './stacks/routes';
+
+export interface AppDeps {
+  temporal: { client: Client };
+  config: StrataConfig;
+  auth?: Authenticator;
+  state?: StateStore;
+  runLog?: RunLog;
+  logger?: Logger;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config } = deps;
+  const { client } = deps.temporal;
+  const log = deps.logger ?? createLogger('api');
+  const state = deps.state ?? createStores(config.stateStore, config.artifactsDir).state;
+  const runLog = deps.runLog ?? createFsRunLog(config.artifactsDir);
+  const auth = deps.auth ?? tokenAuthenticator(config);
+  const runs = new RunService(client, config, runLog);
+  const registry = new RouteRegistry();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    req.id = typeof incoming === 'string' && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', req.id);
+    const started = process.hrtime.bigint();
+    (req as unknown as { log: Logger }).log = log.child({ reqId: req.id });
+    res.on('finish', () => {
+      log.info({ reqId: req.id, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, subject: req.principal?.subject }, 'request');
+    });
+    next();
+  });
+  app.use(express.json({ limit: config.api.bodyLimit }));
+
+  const health = healthRouter(registry, client, config.temporal.namespace, config.temporal.taskQueue);
+  app.use(health.router);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(registry, { title: 'Strata API', version: '1' }));
+  });
+
+  app.use('/api/v1', authenticate(auth));
+  for (const { mount, router } of [deploymentsRouter(registry, runs), stacksRouter(registry, { config, state, runs, client })]) {
+    app.use(mount, router);
+  }
+
+  app.use((req, _res, next) => next(new HttpError(404, ErrorCode.NOT_FOUND, `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler);
+  return app;
+}

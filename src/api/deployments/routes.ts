@@ -1,0 +1,148 @@
+/** /api/v1/deployments: start, list, read, approve, reject, cancel, plan and logs (JSON or live SSE). */
+import { Router } from 'express';
+import { z } from 'zod';
+import { hasRole } from '../auth';
+import { forbidden, notFound } from '../http-errors';
+import type { RouteRegistry } from '../routes';
+import type { RunService } from './run-service';
+import {
+  approveBody,
+  createDeploymentBody,
+  createdRunSchema,
+  deploymentSchema,
+  idParams,
+  listDeploymentsQuery,
+  logsSchema,
+  planSchema,
+  rejectBody,
+} from './schemas';
+
+const MOUNT = '/api/v1/deployments';
+const tags = ['deployments'];
+const errors = { 400: { description: 'invalid request' }, 401: { description: 'missing or unknown token' }, 403: { description: 'role missing' } };
+
+/** Links every run response carries; rollback/destroy runs use the same routes. */
+export function runLinks(id: string): Record<string, string> {
+  const base = `${MOUNT}/${id}`;
+  return { self: base, plan: `${base}/plan`, logs: `${base}/logs`, approve: `${base}/approve`, reject: `${base}/reject`, cancel: `${base}/cancel` };
+}
+
+export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { mount: string; router: Router } {
+  const router = Router();
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'post', path: '/', summary: 'Start a deployment (plan → approval → apply → verify)', tags, roles: ['deployer'], body: createDeploymentBody, responses: { 202: { description: 'run accepted', schema: createdRunSchema }, ...errors } },
+    async (req, res) => {
+      const { id } = await runs.start({ kind: 'deploy', ...req.body }, req.principal!);
+      const d = await runs.get(id);
+      res.status(202).json({ id, status: d.status, stack: d.stack, environment: d.environment, links: runLinks(id) });
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'get', path: '/', summary: 'List runs, newest first (visibility query)', tags, roles: ['viewer'], query: listDeploymentsQuery, responses: { 200: { description: 'runs', schema: z.object({ items: z.array(deploymentSchema) }) }, ...errors } },
+    async (req, res) => {
+      res.json({ items: await runs.list(req.parsedQuery) });
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'get', path: '/:id', summary: 'A run', tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'the run', schema: deploymentSchema }, 404: { description: 'no such run' } } },
+    async (req, res) => {
+      res.json(await runs.get(req.parsedParams.id));
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'get', path: '/:id/plan', summary: "A run's plan", tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'plan', schema: planSchema }, 404: { description: 'no plan yet' } } },
+    async (req, res) => {
+      const d = await runs.get(req.parsedParams.id);
+      if (!d.plan) throw notFound(`run ${d.id} has no plan yet (status ${d.status})`);
+      res.json(d.plan);
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'get', path: '/:id/logs', summary: "A run's log; Accept: text/event-stream streams it live until the run ends", tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'log lines', schema: logsSchema } } },
+    async (req, res) => {
+      const id = req.parsedParams.id;
+      if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+        const { items } = await runs.logs(id);
+        res.json({ items });
+        return;
+      }
+      await runs.get(id); // 404 before the stream starts
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+      let ev = 0;
+      let line = 0;
+      let closed = false;
+      req.on('close', () => (closed = true));
+      while (!closed) {
+        const batch = await runs.logs(id, ev, line);
+        ev = batch.nextEvents;
+        line = batch.nextLog;
+        for (const item of batch.items) res.write(`data: ${JSON.stringify(item)}\n\n`);
+        if (batch.done) {
+          res.write(`event: end\ndata: {}\n\n`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      res.end();
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'post', path: '/:id/approve', summary: 'Approve the plan awaiting approval (Temporal Update with a validator)', tags, roles: ['approver'], params: idParams, body: approveBody, responses: { 200: { description: 'run after the approval', schema: deploymentSchema }, 403: { description: 'not allowed (role or four-eyes)' }, 409: { description: 'not awaiting approval, plan hash differs, expired, or already approved by this person' } } },
+    async (req, res) => {
+      res.json(await runs.approve(req.parsedParams.id, req.principal!, req.body));
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'post', path: '/:id/reject', summary: 'Reject the plan awaiting approval', tags, roles: ['approver'], params: idParams, body: rejectBody, responses: { 200: { description: 'run after the rejection', schema: deploymentSchema }, 403: { description: 'not allowed' }, 409: { description: 'not awaiting approval' } } },
+    async (req, res) => {
+      await runs.reject(req.parsedParams.id, req.principal!, req.body);
+      res.json(await waitForStatus(runs, req.parsedParams.id, ['rejected']));
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'post', path: '/:id/cancel', summary: 'Cancel a run; a running apply is interrupted cleanly and the lock released', tags, roles: ['deployer'], params: idParams, responses: { 202: { description: 'cancellation requested' }, 403: { description: "deployers may cancel only their own runs" } } },
+    async (req, res) => {
+      const d = await runs.get(req.parsedParams.id);
+      const p = req.principal!;
+      if (!hasRole(p, 'admin') && d.requestedBy !== p.subject) throw forbidden(`${p.subject} may cancel only their own runs (requested by ${d.requestedBy})`);
+      await runs.cancel(d.id);
+      res.status(202).json({ id: d.id, status: d.status, cancelRequested: true });
+    },
+  );
+
+  return { mount: MOUNT, router };
+}
+
+/** After a decision the workflow finishes a step on its own; give it a moment so the response shows the outcome. */
+async function waitForStatus(runs: RunService, id: string, statuses: string[], ms = 3000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const d = await runs.get(id);
+    if (statuses.includes(d.status) || Date.now() > deadline) return d;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

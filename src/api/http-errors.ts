@@ -1,0 +1,74 @@
+/** The error envelope and the one place where Temporal and executor errors become HTTP statuses. */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ErrorRequestHandler } from 'express';
+import { ErrorCode, StrataError } from '../shared/errors';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (message: string, details?: unknown) => new HttpError(404, ErrorCode.NOT_FOUND, message, details);
+export const conflict = (message: string, details?: unknown) => new HttpError(409, ErrorCode.CONFLICT, message, details);
+export const badRequest = (message: string, details?: unknown) => new HttpError(400, ErrorCode.VALIDATION_FAILED, message, details);
+export const forbidden = (message: string) => new HttpError(403, ErrorCode.FORBIDDEN, message);
+
+const STRATA_STATUS: Partial<Record<string, number>> = {
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.STACK_NOT_FOUND]: 404,
+  [ErrorCode.ENVIRONMENT_NOT_FOUND]: 404,
+  [ErrorCode.STATE_VERSION_NOT_FOUND]: 404,
+  [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.LOCK_HELD]: 409,
+  [ErrorCode.FAILOVER_IN_PROGRESS]: 409,
+  [ErrorCode.VALIDATION_FAILED]: 400,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.UNAVAILABLE]: 503,
+};
+
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: number; name?: string; message?: string };
+  // gRPC UNAVAILABLE / DEADLINE_EXCEEDED, or the client's own connection errors.
+  return e?.code === 14 || e?.code === 4 || /ECONNREFUSED|UNAVAILABLE|connect|Connection/i.test(String(e?.message ?? ''));
+}
+
+/** Maps any thrown value to {status, code, message, details}. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof StrataError) return new HttpError(STRATA_STATUS[err.code] ?? 500, err.code, err.message, err.details);
+  if (err instanceof WorkflowNotFoundError) return notFound('no such run');
+  if (err instanceof WorkflowExecutionAlreadyStartedError) return conflict('a run with this id already exists');
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      return cause.type === 'FORBIDDEN'
+        ? new HttpError(403, ErrorCode.FORBIDDEN, cause.message)
+        : new HttpError(409, ErrorCode.CONFLICT, cause.message, { reason: cause.type });
+    }
+    return conflict(cause?.message ?? err.message);
+  }
+  const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
+  // body-parser errors: malformed JSON and oversized bodies are the client's problem, never a 5xx.
+  if (e?.type === 'entity.too.large') return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'request body is too large');
+  if (e?.type === 'entity.parse.failed') return badRequest(`request body is not valid JSON: ${e.message}`);
+  if (e?.status && e.status >= 400 && e.status < 500 && e.expose) return new HttpError(e.status, ErrorCode.VALIDATION_FAILED, e.message ?? 'bad request');
+  if (isUnavailable(err)) return new HttpError(503, ErrorCode.UNAVAILABLE, 'Temporal is unreachable; try again shortly');
+  return new HttpError(500, ErrorCode.INTERNAL, 'internal error');
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const h = toHttpError(err);
+  if (h.status >= 500) (req as { log?: { error: (o: unknown, m: string) => void } }).log?.error({ err }, 'request failed');
+  res.status(h.status).json({ error: { code: h.code, message: h.message, ...(h.details !== undefined ? { details: h.details } : {}) } });
+};

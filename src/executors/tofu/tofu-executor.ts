@@ -1,0 +1,275 @@
+/**
+ * The OpenTofu/Terraform executor: runs the real CLI in a worker-local workspace rebuilt from durable
+ * inputs (config snapshot and saved plan in the artifact store, state in the state store).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ErrorCode } from '../../shared/errors';
+import { projectRoot } from '../../shared/tools';
+import type {
+  ApplyResult,
+  ConfigSnapshot,
+  DriftReport,
+  ExecutorContext,
+  ExecutorKind,
+  IacExecutor,
+  PlanSummary,
+  StackSpec,
+  StateSnapshot,
+} from '../types';
+import { createApplyTracker } from './apply-log';
+import { driftedResources, parseState, summarizePlan, type PlanJson } from './plan-json';
+import { runTool, type RunToolResult } from './run-tool';
+import { persistStateOut, recoverLeftState, writeStateIn } from './state-sync';
+import { resolveCliConfig, resolveTofuBin, toolEnv, type TofuToolOptions } from './tool-env';
+import {
+  collectStackFiles,
+  materialize,
+  sha256,
+  storeSnapshot,
+  workspaceDir,
+  type ConfigDocument,
+} from './workspace';
+
+/** The tool's own words when a saved plan was made against another state (local backend). */
+const STALE_PLAN_MESSAGE = /Saved plan is stale/i;
+
+function failure(type: ErrorCode, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, nonRetryable: true, message, details: details ? [details] : undefined });
+}
+
+/** Last part of the tool's stderr: where its error diagnostics are. */
+function diagnostics(res: RunToolResult): string {
+  const text = res.stderr.trim() || res.stdout.toString('utf8').trim();
+  return text.length > 4000 ? `…${text.slice(-4000)}` : text;
+}
+
+/** OpenTofu/Terraform CLI behind the IacExecutor interface. */
+export class TofuExecutor implements IacExecutor {
+  readonly kind: ExecutorKind = 'tofu';
+
+  constructor(private readonly opts: TofuToolOptions = {}) {}
+
+  async prepare(spec: StackSpec, ctx: ExecutorContext): Promise<ConfigSnapshot> {
+    const doc: ConfigDocument = { version: 1, files: collectStackFiles(spec.path), tfvars: spec.variables };
+    return this.prepareDocument(doc, this.kind, spec, ctx);
+  }
+
+  /** Stores a config document (from files, or from a synthesizer) and initializes a workspace from it. */
+  async prepareDocument(
+    doc: ConfigDocument,
+    kind: ExecutorKind,
+    spec: StackSpec,
+    ctx: ExecutorContext,
+  ): Promise<ConfigSnapshot> {
+    const config = await storeSnapshot(doc, kind, spec.variables, ctx);
+    await this.workspace(config, ctx);
+    return config;
+  }
+
+  plan(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary> {
+    return this.savedPlan(config, ctx, false);
+  }
+
+  planDestroy(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary> {
+    return this.savedPlan(config, ctx, true);
+  }
+
+  async apply(spec: StackSpec, plan: PlanSummary, ctx: ExecutorContext): Promise<ApplyResult> {
+    const started = Date.now();
+    if (ctx.signal.aborted) {
+      throw failure(ErrorCode.APPLY_INTERRUPTED, 'apply cancelled before the tool started; nothing was applied');
+    }
+    const dir = workspaceDir(ctx);
+    if (fs.existsSync(dir)) await recoverLeftState(dir, ctx);
+    // Our own check first: it also covers a plan made on another worker, and a clear error beats the tool's.
+    const current = await ctx.state.getCurrentState(ctx.stack, ctx.environment);
+    const serial = current?.serial ?? 0;
+    const lineage = current?.lineage ?? '';
+    if (serial !== plan.stateSerial || lineage !== plan.stateLineage) {
+      throw failure(
+        ErrorCode.PLAN_STALE,
+        `plan ${plan.planHash.slice(0, 12)} was made against state serial ${plan.stateSerial} but the state is now ` +
+          `at serial ${serial}${lineage !== plan.stateLineage ? ' (different lineage)' : ''}` +
+          `${current?.updatedBy === ctx.runId ? ', moved by an earlier attempt of this run' : ''}; plan again`,
+        {
+          planSerial: plan.stateSerial,
+          planLineage: plan.stateLineage,
+          stateSerial: serial,
+          stateLineage: lineage,
+          updatedBy: current?.updatedBy,
+        },
+      );
+    }
+    const planBytes = await this.fetchPlan(plan, ctx);
+    await this.workspace(plan.config, ctx);
+    const planFile = 'apply-plan.bin';
+    fs.writeFileSync(path.join(dir, planFile), planBytes);
+    const before = await writeStateIn(dir, ctx);
+
+    const tracker = createApplyTracker(ctx);
+    let res: RunToolResult;
+    try {
+      res = await this.tool(['apply', '-input=false', '-no-color', '-json', planFile], dir, ctx, 'apply', {
+        onStdoutLine: (line) => tracker.onLine(line),
+        details: () => ({ lastResource: tracker.lastResource, inProgress: [...tracker.inProgress] }),
+      });
+    } finally {
+      // Whatever happened (even a spawn failure), the store gets what the tool wrote.
+      await persistStateOut(dir, ctx, before).catch((e: unknown) =>
+        ctx.log({ level: 'error', message: `could not persist state after apply: ${String(e)}` }),
+      );
+    }
+    const after = parseState((await ctx.state.getCurrentState(ctx.stack, ctx.environment))?.body);
+    const inState = after.resources.map((r) => r.address);
+    const left = {
+      resourcesInState: inState,
+      // Started or finished by the tool but missing from the state it left (e.g. killed before it saved):
+      // these may exist in the real world without Strata knowing. Surfaced, never swallowed.
+      unrecorded: [...new Set([...tracker.inProgress, ...tracker.completed])].filter((a) => !inState.includes(a)),
+      completed: tracker.completed,
+      stateSerial: after.serial,
+      forceKilled: res.forceKilled,
+    };
+    if (res.interrupted) {
+      throw failure(
+        ErrorCode.APPLY_INTERRUPTED,
+        `apply interrupted (${res.forceKilled ? 'killed after the grace period' : 'stopped on SIGINT'}); ` +
+          `${inState.length} resource(s) in state: ${inState.join(', ') || 'none'}` +
+          (left.unrecorded.length ? `; may exist but are not in state: ${left.unrecorded.join(', ')}` : ''),
+        left,
+      );
+    }
+    if (res.code !== 0) {
+      const errs = tracker.errors.length ? tracker.errors.join('\n') : diagnostics(res);
+      if (STALE_PLAN_MESSAGE.test(errs)) throw failure(ErrorCode.PLAN_STALE, `the tool refused a stale plan: ${errs}`);
+      throw failure(ErrorCode.APPLY_FAILED, `apply failed: ${errs}`, left);
+    }
+    return {
+      outputs: after.outputs,
+      resources: after.resources.map(({ address, type, provider }) => ({ address, type, provider })),
+      stateSerial: after.serial,
+      stateLineage: after.lineage,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  async outputs(spec: StackSpec, ctx: ExecutorContext): Promise<Record<string, unknown>> {
+    return (await this.snapshotState(spec, ctx)).outputs;
+  }
+
+  async snapshotState(spec: StackSpec, ctx: ExecutorContext): Promise<StateSnapshot> {
+    const s = parseState((await ctx.state.getCurrentState(ctx.stack, ctx.environment))?.body);
+    // Attributes stay out: snapshots travel through workflow history, which must stay small and secret-free.
+    const resources = s.resources.map(({ address, type, provider }) => ({ address, type, provider }));
+    return { serial: s.serial, lineage: s.lineage, resources, outputs: s.outputs };
+  }
+
+  async detectDrift(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<DriftReport> {
+    const scannedAt = new Date().toISOString();
+    const dir = await this.workspace(config, ctx);
+    await recoverLeftState(dir, ctx);
+    const current = await writeStateIn(dir, ctx);
+    if (!current) return { scannedAt, drifted: false, resources: [] };
+    const planFile = 'drift.bin';
+    const res = await this.tool(['plan', '-refresh-only', '-input=false', '-no-color', `-out=${planFile}`], dir, ctx, 'drift');
+    this.checkExit(res, ErrorCode.PLAN_FAILED, 'refresh-only plan failed');
+    const resources = driftedResources(await this.showPlan(dir, planFile, ctx));
+    return { scannedAt, drifted: resources.length > 0, resources };
+  }
+
+  private async savedPlan(config: ConfigSnapshot, ctx: ExecutorContext, destroy: boolean): Promise<PlanSummary> {
+    const dir = await this.workspace(config, ctx);
+    await recoverLeftState(dir, ctx);
+    const state = await writeStateIn(dir, ctx);
+    const planFile = destroy ? 'plan-destroy.bin' : 'plan.bin';
+    fs.rmSync(path.join(dir, planFile), { force: true });
+    const args = ['plan', '-input=false', '-no-color', `-out=${planFile}`, ...(destroy ? ['-destroy'] : [])];
+    const res = await this.tool(args, dir, ctx, destroy ? 'plan-destroy' : 'plan', {
+      onStdoutLine: (line) => ctx.log({ level: 'info', message: line }),
+    });
+    this.checkExit(res, ErrorCode.PLAN_FAILED, 'plan failed');
+    const bytes = fs.readFileSync(path.join(dir, planFile));
+    const planRef = `runs/${ctx.runId}/${planFile}`;
+    await ctx.artifacts.put(planRef, bytes);
+    const counts = summarizePlan(await this.showPlan(dir, planFile, ctx));
+    return {
+      planRef,
+      planHash: sha256(bytes),
+      ...counts,
+      destroyPlan: destroy,
+      stateSerial: state?.serial ?? 0,
+      stateLineage: state?.lineage ?? '',
+      config,
+    };
+  }
+
+  private async fetchPlan(plan: PlanSummary, ctx: ExecutorContext): Promise<Buffer> {
+    let bytes: Buffer;
+    try {
+      bytes = await ctx.artifacts.get(plan.planRef);
+    } catch (e) {
+      throw failure(ErrorCode.PLAN_NOT_FOUND, `saved plan ${plan.planRef} is not in the artifact store: ${String(e)}`);
+    }
+    if (sha256(bytes) !== plan.planHash) {
+      throw failure(
+        ErrorCode.PLAN_HASH_MISMATCH,
+        `saved plan ${plan.planRef} has sha256 ${sha256(bytes)}, not the approved ${plan.planHash}; refusing to apply`,
+      );
+    }
+    return bytes;
+  }
+
+  private async showPlan(dir: string, planFile: string, ctx: ExecutorContext): Promise<PlanJson> {
+    const res = await this.tool(['show', '-json', '-no-color', planFile], dir, ctx, 'show');
+    this.checkExit(res, ErrorCode.PLAN_FAILED, 'show -json of the saved plan failed');
+    return JSON.parse(res.stdout.toString('utf8')) as PlanJson;
+  }
+
+  private workspace(config: ConfigSnapshot, ctx: ExecutorContext): Promise<string> {
+    return materialize(config, ctx, async (dir) => {
+      const res = await this.tool(['init', '-input=false', '-no-color'], dir, ctx, 'init', {
+        onStdoutLine: (line) => ctx.log({ level: 'debug', message: line }),
+      });
+      this.checkExit(res, ErrorCode.INIT_FAILED, 'init failed');
+    });
+  }
+
+  /** Cancellation outside apply changes nothing, so it is reported as a plain cancellation. */
+  private checkExit(res: RunToolResult, type: ErrorCode, what: string): void {
+    if (res.interrupted && !res.timedOut) throw new CancelledFailure(`${what}: cancelled`);
+    if (res.code !== 0) throw failure(type, `${what}: ${diagnostics(res)}`);
+  }
+
+  private tool(
+    args: string[],
+    dir: string,
+    ctx: ExecutorContext,
+    phase: string,
+    extra: { onStdoutLine?: (line: string) => void; details?: () => Record<string, unknown> } = {},
+  ): Promise<RunToolResult> {
+    const env = toolEnv(resolveCliConfig(this.opts), {
+      stack: ctx.stack,
+      environment: ctx.environment,
+      dataDir: this.opts.dataDir ?? path.join(projectRoot, '.data'),
+    });
+    return runTool({
+      bin: resolveTofuBin(this.opts),
+      args,
+      cwd: dir,
+      env,
+      signal: ctx.signal,
+      graceMs: this.opts.graceMs,
+      heartbeatMs: this.opts.heartbeatMs,
+      heartbeat: ({ pid, elapsedMs }) => ctx.heartbeat({ phase, pid, elapsedMs, ...extra.details?.() }),
+      onStdoutLine: extra.onStdoutLine,
+      onStderrLine: (line) => ctx.log({ level: 'warn', message: line }),
+    });
+  }
+}
+
+/** Creates the OpenTofu/Terraform executor. */
+export function createTofuExecutor(opts: TofuToolOptions = {}): TofuExecutor {
+  return new TofuExecutor(opts);
+}

@@ -1,0 +1,253 @@
+/**
+ * strata.yaml: loaded once at start-up, validated with zod. An invalid file stops the process with a
+ * message naming the path of every bad field. Secrets come from the environment (`${VAR}`), never the file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS } from './constants';
+import { parseDuration } from './duration';
+import { ErrorCode, StrataError } from './errors';
+
+const duration = z.string().refine(
+  (s) => {
+    try {
+      parseDuration(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a duration such as 30s, 15m, 24h or 7d' },
+);
+
+export const ROLES = ['viewer', 'deployer', 'approver', 'admin'] as const;
+export const roleSchema = z.enum(ROLES);
+export type Role = z.infer<typeof roleSchema>;
+
+const tokenSchema = z.strictObject({
+  token: z.string().min(8),
+  subject: z.string().min(1),
+  roles: z.array(roleSchema).min(1),
+});
+
+const approvalPolicySchema = z.strictObject({
+  required: z.number().int().min(0).max(10).default(0),
+  roles: z.array(roleSchema).default(['approver', 'admin']),
+  fourEyes: z.boolean().default(false),
+  timeout: duration.default('72h'),
+  /** Extra approvals demanded for destroy runs on top of `required`. */
+  destroyRequired: z.number().int().min(0).max(10).optional(),
+});
+export type ApprovalPolicyConfig = z.infer<typeof approvalPolicySchema>;
+
+const environmentSchema = z.strictObject({
+  approvals: approvalPolicySchema.default({ required: 0, roles: ['approver', 'admin'], fourEyes: false, timeout: '72h' }),
+  autoRollback: z.boolean().default(false),
+  drift: z.strictObject({ every: duration, remediate: z.boolean().default(false) }).optional(),
+});
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+
+export const PROVIDER_NAMES = ['aws', 'gcp', 'azure', 'dummy'] as const;
+const providerSchema = z.strictObject({
+  region: z.string().min(1),
+  dryRun: z.boolean().default(false),
+});
+
+const healthCheckSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('http'),
+    /** Name of a stack output holding the URL, or a literal URL. */
+    output: z.string().optional(),
+    url: z.string().url().optional(),
+    expectStatus: z.number().int().default(200),
+    timeout: duration.default('10s'),
+    retries: z.number().int().min(0).default(3),
+  }),
+  z.strictObject({ type: z.literal('replan') }),
+]);
+export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
+
+const stackSchema = z.strictObject({
+  executor: z.enum(['tofu', 'cdktf', 'simulated']),
+  path: z.string().min(1),
+  description: z.string().optional(),
+  /** Environments this stack may deploy to; default: all configured environments. */
+  environments: z.array(z.string()).optional(),
+  variables: z.record(z.string(), z.unknown()).default({}),
+  failoverOrder: z.array(z.enum(PROVIDER_NAMES)).optional(),
+  verify: z.array(healthCheckSchema).default([]),
+});
+export type StackConfig = z.infer<typeof stackSchema>;
+
+const regionSide = z.strictObject({
+  region: z.string().min(1),
+  route53Zone: z.string().optional(),
+  recordName: z.string().optional(),
+  asg: z.string().optional(),
+  targetGroupArn: z.string().optional(),
+  dbInstance: z.string().optional(),
+  dbReplica: z.string().optional(),
+  endpoint: z.string().optional(),
+  capacity: z.number().int().min(0).optional(),
+});
+
+const failoverGroupSchema = z.strictObject({
+  provider: z.enum(['simulated', 'aws']),
+  endpoint: z.string().optional(),
+  primary: regionSide,
+  secondary: regionSide,
+  health: z
+    .strictObject({
+      every: duration.default('10s'),
+      failuresToTrigger: z.number().int().min(1).default(3),
+      url: z.string().url().optional(),
+      timeout: duration.default('5s'),
+      autoStart: z.boolean().default(false),
+    })
+    .default({ every: '10s', failuresToTrigger: 3, timeout: '5s', autoStart: false }),
+  approval: z
+    .strictObject({
+      required: z.number().int().min(0).default(1),
+      roles: z.array(roleSchema).default(['approver', 'admin']),
+      timeout: duration.default('1h'),
+    })
+    .default({ required: 1, roles: ['approver', 'admin'], timeout: '1h' }),
+  globalStateTable: z.string().default('strata-failover-state'),
+});
+export type FailoverGroupConfig = z.infer<typeof failoverGroupSchema>;
+
+const stateStoreSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('filesystem'),
+    path: z.string().default('.data/state'),
+    retainVersions: z.number().int().min(1).default(10),
+  }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    bucket: z.string().min(1),
+    prefix: z.string().default('strata/'),
+    region: z.string().default('us-east-1'),
+    endpoint: z.string().optional(),
+    retainVersions: z.number().int().min(1).default(10),
+  }),
+]);
+export type StateStoreConfig = z.infer<typeof stateStoreSchema>;
+
+export const configSchema = z.strictObject({
+  temporal: z
+    .strictObject({
+      address: z.string().default(DEFAULT_TEMPORAL_ADDRESS),
+      namespace: z.string().default(DEFAULT_NAMESPACE),
+      taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
+      uiPort: z.number().int().default(8233),
+      dbFile: z.string().default('.data/temporal.sqlite'),
+    })
+    .default({
+      address: DEFAULT_TEMPORAL_ADDRESS,
+      namespace: DEFAULT_NAMESPACE,
+      taskQueue: DEFAULT_TASK_QUEUE,
+      uiPort: 8233,
+      dbFile: '.data/temporal.sqlite',
+    }),
+  api: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      bodyLimit: z.string().default('256kb'),
+      slackSigningSecret: z.string().optional(),
+    })
+    .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
+  auth: z.strictObject({ tokens: z.array(tokenSchema).default([]) }).default({ tokens: [] }),
+  environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), environmentSchema),
+  providers: z.partialRecord(z.enum(PROVIDER_NAMES), providerSchema).default({}),
+  stacks: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), stackSchema),
+  failoverGroups: z.record(z.string(), failoverGroupSchema).default({}),
+  stateStore: stateStoreSchema.default({ kind: 'filesystem', path: '.data/state', retainVersions: 10 }),
+  workDir: z.string().default('.data/work'),
+  artifactsDir: z.string().default('.data/artifacts'),
+});
+
+/** The validated configuration, with relative paths resolved against the config file's directory. */
+export type StrataConfig = z.infer<typeof configSchema> & { baseDir: string; configPath?: string };
+
+/** Replaces `${VAR}` with the environment's value; an unset variable becomes an empty string (then dropped). */
+function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    const replaced = value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => env[name] ?? '');
+    return replaced === '' && value !== '' ? undefined : replaced;
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolateEnv(v, env));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = interpolateEnv(v, env);
+      if (r !== undefined) out[k] = r;
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Formats zod issues as `path.to.field: message` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+/** Validates an already-parsed config object. Throws CONFIG_INVALID naming each bad field. */
+export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): StrataConfig {
+  const result = configSchema.safeParse(interpolateEnv(raw ?? {}, env));
+  if (!result.success) {
+    const lines = formatIssues(result.error.issues);
+    throw new StrataError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  ${lines.join('\n  ')}`, lines);
+  }
+  const cfg = result.data;
+  for (const [name, stack] of Object.entries(cfg.stacks)) {
+    for (const envName of stack.environments ?? []) {
+      if (!cfg.environments[envName]) {
+        throw new StrataError(
+          ErrorCode.CONFIG_INVALID,
+          `invalid configuration:\n  stacks.${name}.environments: unknown environment "${envName}" (known: ${Object.keys(cfg.environments).join(', ')})`,
+        );
+      }
+    }
+  }
+  // Environment variables win over the file for where Temporal and the API live.
+  if (env.TEMPORAL_ADDRESS) cfg.temporal.address = env.TEMPORAL_ADDRESS;
+  if (env.TEMPORAL_NAMESPACE) cfg.temporal.namespace = env.TEMPORAL_NAMESPACE;
+  if (env.TEMPORAL_TASK_QUEUE) cfg.temporal.taskQueue = env.TEMPORAL_TASK_QUEUE;
+  if (env.PORT) cfg.api.port = Number(env.PORT);
+  if (env.HOST) cfg.api.host = env.HOST;
+  if (env.STRATA_STATE_DIR && cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = env.STRATA_STATE_DIR;
+  const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+  cfg.temporal.dbFile = abs(cfg.temporal.dbFile);
+  cfg.workDir = abs(env.STRATA_WORK_DIR ?? cfg.workDir);
+  cfg.artifactsDir = abs(env.STRATA_ARTIFACTS_DIR ?? cfg.artifactsDir);
+  if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
+  for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
+  return { ...cfg, baseDir };
+}
+
+/** Loads `STRATA_CONFIG` or `strata.yaml` from the project root. */
+export function loadConfig(file = process.env.STRATA_CONFIG ?? 'strata.yaml', env = process.env): StrataConfig {
+  const configPath = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(configPath, 'utf8');
+  } catch (err) {
+    throw new StrataError(ErrorCode.CONFIG_INVALID, `cannot read configuration file ${configPath}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new StrataError(ErrorCode.CONFIG_INVALID, `configuration file ${configPath} is not valid YAML: ${(err as Error).message}`);
+  }
+  return { ...parseConfig(raw, path.dirname(configPath), env), configPath };
+}
+
+/** Environments a stack may deploy to. */
+export function stackEnvironments(cfg: StrataConfig, stack: string): string[] {
+  return cfg.stacks[stack]?.environments ?? Object.keys(cfg.environments);
+}

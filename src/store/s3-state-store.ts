@@ -1,0 +1,113 @@
+/**
+ * Versioned state in S3, laid out like the filesystem store:
+ *
+ *   <prefix>state/<stack>/<env>/current.json
+ *   <prefix>state/<stack>/<env>/versions/0000000007.json
+ *
+ * The version listing itself is the index (ListObjectsV2 is strongly consistent), so there is no separate
+ * index object that could disagree with it. Numbers never repeat: pruning only removes the oldest, so the
+ * highest number always survives and the next one is highest + 1. Each version object is created with
+ * `If-None-Match: *`, so even two processes racing for the same number cannot overwrite each other: the
+ * loser re-reads the listing and takes the next number. In-process calls are additionally serialized.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ErrorCode, StrataError } from '../shared/errors';
+import type { StateStoreOptions } from './fs-state-store';
+import { checkName, checkVersion, parseVersionFileName, versionFileName } from './keys';
+import { KeyedQueue } from './keyed-queue';
+import { isPreconditionFailed, normalizePrefix, S3Objects } from './s3-util';
+import type { CurrentState, NewStateVersion, StateStore, StateVersion } from './state-store';
+
+const MAX_CREATE_ATTEMPTS = 5;
+
+/** S3 StateStore for multi-worker setups. */
+export class S3StateStore implements StateStore {
+  readonly retainVersions: number;
+  private readonly objects: S3Objects;
+  private readonly base: string;
+  private readonly now: () => Date;
+  private readonly queue = new KeyedQueue();
+
+  constructor(client: S3Client, opts: { bucket: string; prefix?: string } & StateStoreOptions) {
+    this.objects = new S3Objects(client, opts.bucket);
+    this.base = `${normalizePrefix(opts.prefix)}state/`;
+    this.retainVersions = opts.retainVersions ?? 10;
+    this.now = opts.now ?? (() => new Date());
+    if (!Number.isInteger(this.retainVersions) || this.retainVersions < 1) {
+      throw new RangeError(`retainVersions must be a positive integer, got ${this.retainVersions}`);
+    }
+  }
+
+  private dir(stack: string, environment: string): string {
+    return `${this.base}${checkName('stack', stack)}/${checkName('environment', environment)}/`;
+  }
+
+  private async readJson<T>(key: string): Promise<T | undefined> {
+    const data = await this.objects.get(key);
+    return data ? (JSON.parse(data.toString('utf8')) as T) : undefined;
+  }
+
+  /** Version numbers present, newest first. */
+  private async numbers(dir: string): Promise<number[]> {
+    const keys = await this.objects.list(`${dir}versions/`);
+    return keys
+      .map((k) => parseVersionFileName(k.slice(k.lastIndexOf('/') + 1)))
+      .filter((n): n is number => n !== undefined)
+      .sort((a, b) => b - a);
+  }
+
+  async getCurrentState(stack: string, environment: string): Promise<CurrentState | undefined> {
+    return this.readJson<CurrentState>(`${this.dir(stack, environment)}current.json`);
+  }
+
+  async putCurrentState(stack: string, environment: string, state: CurrentState): Promise<void> {
+    const doc: CurrentState = { body: state.body, serial: state.serial, lineage: state.lineage };
+    if (state.updatedBy !== undefined) doc.updatedBy = state.updatedBy;
+    await this.objects.put(`${this.dir(stack, environment)}current.json`, JSON.stringify(doc));
+  }
+
+  async recordVersion(v: NewStateVersion): Promise<StateVersion> {
+    const dir = this.dir(v.stack, v.environment);
+    return this.queue.run(dir, async () => {
+      const createdAt = v.createdAt ?? this.now().toISOString();
+      for (let attempt = 1; ; attempt++) {
+        const existing = await this.numbers(dir);
+        const version: StateVersion = { ...v, version: (existing[0] ?? 0) + 1, createdAt };
+        try {
+          await this.objects.put(`${dir}versions/${versionFileName(version.version)}`, JSON.stringify(version), {
+            ifNoneMatch: true,
+          });
+        } catch (err) {
+          if (isPreconditionFailed(err) && attempt < MAX_CREATE_ATTEMPTS) continue;
+          if (isPreconditionFailed(err)) {
+            throw new StrataError(ErrorCode.CONFLICT, `could not claim a version number for ${dir} after ${attempt} attempts`);
+          }
+          throw err;
+        }
+        const all = [version.version, ...existing];
+        for (const n of all.slice(this.retainVersions)) await this.objects.delete(`${dir}versions/${versionFileName(n)}`);
+        return version;
+      }
+    });
+  }
+
+  async listVersions(stack: string, environment: string, limit?: number): Promise<StateVersion[]> {
+    const dir = this.dir(stack, environment);
+    const numbers = (await this.numbers(dir)).slice(0, this.retainVersions);
+    const wanted = limit === undefined ? numbers : numbers.slice(0, Math.max(0, limit));
+    const out: StateVersion[] = [];
+    for (const n of wanted) {
+      const v = await this.readJson<StateVersion>(`${dir}versions/${versionFileName(n)}`);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  async getVersion(stack: string, environment: string, version: number): Promise<StateVersion | undefined> {
+    return this.readJson<StateVersion>(`${this.dir(stack, environment)}versions/${versionFileName(checkVersion(version))}`);
+  }
+
+  async latestVersion(stack: string, environment: string): Promise<StateVersion | undefined> {
+    return (await this.listVersions(stack, environment, 1))[0];
+  }
+}

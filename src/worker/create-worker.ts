@@ -1,0 +1,52 @@
+/** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
+import type { Client } from '@temporalio/client';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createIacActivities } from '../activities/iac';
+import { createTemporalActivities } from '../activities/temporal';
+import { createExecutors } from '../executors';
+import type { StrataConfig } from '../shared/config';
+import { createStores } from '../store';
+import { createFsRunLog } from '../store/run-log';
+import { buildFailoverActivities } from './failover-wiring';
+
+export interface StrataWorkerOptions {
+  connection: NativeConnection;
+  client: Client;
+  config: StrataConfig;
+  taskQueue?: string;
+  /** Prebuilt bundle (tests build once); otherwise src/workflows is bundled at start-up. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Tests shorten how often a held stack lock checks that its holder still runs. */
+  lockHolderCheckIntervalMs?: number;
+  /** How long in-flight activities get to finish on shutdown before they are cancelled. */
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+/** Every activity a Strata worker serves, wired from config. */
+export function buildActivities(opts: Pick<StrataWorkerOptions, 'client' | 'config' | 'taskQueue' | 'lockHolderCheckIntervalMs'>) {
+  const { config } = opts;
+  const stores = createStores(config.stateStore, config.artifactsDir);
+  const runLog = createFsRunLog(config.artifactsDir);
+  const executors = createExecutors();
+  return {
+    ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
+    ...createTemporalActivities({
+      client: opts.client,
+      taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
+    }),
+    ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
+  };
+}
+
+export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Worker> {
+  const taskQueue = opts.taskQueue ?? opts.config.temporal.taskQueue;
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.config.temporal.namespace,
+    taskQueue,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: buildActivities({ ...opts, taskQueue }),
+    shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
+  });
+}

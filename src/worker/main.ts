@@ -1,0 +1,44 @@
+/** The worker process: connects (waiting for the server), serves the task queue, shuts down gracefully. */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfig } from '../shared/config';
+import { createLogger } from '../shared/logger';
+import { createStrataWorker } from './create-worker';
+
+async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
+  const deadline = Date.now() + 120_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      if (attempt === 1 || attempt % 10 === 0) log.warn({ err: (err as Error).message }, `waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger('worker');
+  Runtime.install({
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const { address, namespace, taskQueue } = config.temporal;
+  const connection = await connectWithRetry(`Temporal at ${address}`, () => NativeConnection.connect({ address }), log);
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, namespace });
+  const worker = await createStrataWorker({ connection, client, config });
+  log.info({ address, namespace, taskQueue }, 'worker polling');
+  // Runtime's default shutdown signals (SIGINT, SIGTERM...) call worker.shutdown(): in-flight activities get
+  // shutdownGraceTime to finish, then are cancelled (the IaC tools are interrupted cleanly), and run() resolves.
+  await worker.run();
+  await clientConnection.close();
+  await connection.close();
+  log.info('worker stopped');
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

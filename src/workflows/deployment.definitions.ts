@@ -1,0 +1,137 @@
+/** Types, queries and ids of the runs that change a stack: deployment, rollback and destroy share one shape. */
+import { defineQuery } from '@temporalio/workflow';
+import type { Approval, ApprovalPolicy, Rejection } from './approval-gate.definitions';
+
+export type RunKind = 'deploy' | 'rollback' | 'destroy';
+
+export type DeploymentStatus =
+  | 'queued'
+  | 'planning'
+  | 'awaiting_approval'
+  | 'applying'
+  | 'verifying'
+  | 'succeeded'
+  | 'no_changes'
+  | 'planned'
+  | 'failed'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'rejected'
+  | 'expired'
+  | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly DeploymentStatus[] = [
+  'succeeded',
+  'no_changes',
+  'planned',
+  'failed',
+  'rolled_back',
+  'rejected',
+  'expired',
+  'cancelled',
+];
+
+export type Risk = 'low' | 'medium' | 'high';
+
+export interface HealthCheck {
+  type: 'http' | 'replan';
+  output?: string;
+  url?: string;
+  expectStatus?: number;
+  timeoutMs?: number;
+  retries?: number;
+}
+
+/** Everything a run needs, resolved by the API from strata.yaml at request time (so the run is reproducible). */
+export interface DeploymentInput {
+  id: string;
+  kind: RunKind;
+  stack: string;
+  environment: string;
+  requestedBy: string;
+  variables: Record<string, unknown>;
+  dryRun: boolean;
+  reason?: string;
+  /** Rollback: the state version whose configuration is re-applied. */
+  targetVersion?: number;
+  approvalPolicy: ApprovalPolicy;
+  /** Environment policy: roll back automatically to the last good version after a failed apply/verify. */
+  autoRollback: boolean;
+  /** Environment has an approval gate (risk is "high" for destroys/replaces only there). */
+  verify: HealthCheck[];
+  createdAt: string;
+}
+
+export interface PlanView {
+  add: number;
+  change: number;
+  destroy: number;
+  planHash: string;
+  risk: Risk;
+  resources: { address: string; type: string; action: string }[];
+  notes?: string[];
+}
+
+export interface ResourceView {
+  address: string;
+  type: string;
+  action?: string;
+  status: 'pending' | 'planned' | 'applied' | 'unchanged' | 'failed' | 'deleted';
+}
+
+export interface RunEvent {
+  ts: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  resource?: string;
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+/** The `Deployment` of design/api.md, plus Strata's additions (kind, risk, rollback report, timings). */
+export interface Deployment {
+  id: string;
+  kind: RunKind;
+  stack: string;
+  environment: string;
+  status: DeploymentStatus;
+  requestedBy: string;
+  dryRun: boolean;
+  reason?: string;
+  targetVersion?: number;
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+  queuePosition?: number;
+  plan?: PlanView;
+  approvals: Approval[];
+  approvalsRequired: number;
+  rejection?: Rejection;
+  approvalExpiresAt?: string;
+  resources: ResourceView[];
+  outputs: Record<string, unknown>;
+  stateVersion?: number;
+  error?: RunError;
+  /** Automatic rollback after a failed apply/verify: what it restored and how it ended. */
+  rollback?: { toVersion?: number; status: 'succeeded' | 'failed' | 'skipped'; stateVersion?: number; error?: RunError };
+  /** When each apply started and ended (the per-stack lock guarantees these never overlap). */
+  applyStartedAt?: string;
+  applyCompletedAt?: string;
+  /** Workflow-level events (status changes, approvals); the executors' tool logs are stored beside the run. */
+  events: RunEvent[];
+}
+
+/** The full `Deployment` of a run. */
+export const statusQuery = defineQuery<Deployment>('status');
+
+/** Workflow ids: one prefix per kind keeps `temporal workflow list` readable. */
+export function deploymentWorkflowId(id: string): string {
+  return `strata-run/${id}`;
+}
+
+export function runIdFromWorkflowId(workflowId: string): string {
+  return workflowId.replace(/^strata-run\//, '');
+}

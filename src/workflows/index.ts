@@ -1,0 +1,5 @@
+/** Every workflow, re-exported by name for the worker's bundler (no `export *`: names are wire names). */
+export { deploymentWorkflow } from './deployment';
+export { rollbackWorkflow } from './rollback';
+export { destroyWorkflow } from './destroy';
+export { stackLockWorkflow } from './stack-lock';

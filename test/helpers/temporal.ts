@@ -1,0 +1,117 @@
+/**
+ * Real Temporal for tests: the dev-server binary from the user cache on a free port (createLocal with an
+ * existing path; nothing is downloaded), a Strata config over temp dirs, and a worker on a fresh task queue.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, type Worker } from '@temporalio/worker';
+import { makeTelemetryFilterString } from '@temporalio/worker';
+import { parseConfig, type StrataConfig } from '../../src/shared/config';
+import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+import { createStrataWorker } from '../../src/worker/create-worker';
+import { toolPath } from './tools';
+
+let runtimeInstalled = false;
+
+/** Starts a private dev server (SQLite in memory) with Strata's search attributes registered. */
+export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    try {
+      Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } }, logger: quietLogger() });
+    } catch {
+      // Already installed by another helper in this file: keep it.
+    }
+  }
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPath('TEMPORAL_CLI') },
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+}
+
+function quietLogger() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DefaultLogger } = require('@temporalio/worker') as typeof import('@temporalio/worker');
+  return new DefaultLogger('ERROR');
+}
+
+/** A Strata config over fresh temp dirs, with the repository's stacks and the quick start's environments. */
+export function testConfig(overrides: Record<string, unknown> = {}): StrataConfig {
+  const root = path.resolve(__dirname, '..', '..');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-test-'));
+  const base = {
+    auth: {
+      tokens: [
+        { token: 'alice-deployer-dev-token', subject: 'alice', roles: ['deployer', 'viewer'] },
+        { token: 'bob-approver-dev-token', subject: 'bob', roles: ['approver', 'viewer'] },
+        { token: 'carol-admin-dev-token', subject: 'carol', roles: ['admin'] },
+        { token: 'dave-approver-dev-token', subject: 'dave', roles: ['approver', 'viewer'] },
+      ],
+    },
+    environments: {
+      dev: { approvals: { required: 0 }, autoRollback: true },
+      staging: { approvals: { required: 1, timeout: '24h' }, autoRollback: true },
+      prod: { approvals: { required: 2, fourEyes: true, timeout: '72h' }, autoRollback: true },
+    },
+    providers: { aws: { region: 'us-west-1' }, gcp: { region: 'us-central1' }, azure: { region: 'eastus' }, dummy: { region: 'test-region' } },
+    stacks: {
+      'hello-local': { executor: 'tofu', path: path.join(root, 'stacks/hello-local'), verify: [{ type: 'replan' }], variables: { output_dir: path.join(tmp, 'out') } },
+      'sim-multicloud': { executor: 'simulated', path: path.join(root, 'stacks/sim-multicloud'), failoverOrder: ['aws', 'gcp', 'azure'] },
+    },
+    stateStore: { kind: 'filesystem', path: path.join(tmp, 'state') },
+    workDir: path.join(tmp, 'work'),
+    artifactsDir: path.join(tmp, 'artifacts'),
+    temporal: { taskQueue: `strata-test-${randomUUID()}` },
+    ...overrides,
+  };
+  return { ...parseConfig(base, root, {}), baseDir: root };
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** Starts a Strata worker for `config` on the env's server, using the bundle built once by global setup. */
+export async function startWorker(env: TestWorkflowEnvironment, config: StrataConfig, opts: { lockHolderCheckIntervalMs?: number } = {}): Promise<RunningWorker> {
+  const bundlePath = process.env.STRATA_WORKFLOW_BUNDLE;
+  const worker = await createStrataWorker({
+    connection: env.nativeConnection,
+    client: env.client,
+    config,
+    workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
+    lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs ?? 1000,
+    shutdownGraceTime: '5s',
+  });
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps in tests). */
+export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

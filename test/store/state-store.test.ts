@@ -1,0 +1,196 @@
+/**
+ * One suite, two backends: the filesystem stores and the S3 stores against a moto server started here.
+ */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createStores, type ArtifactStore, type NewStateVersion, type StateStore } from '../../src/store';
+import { ErrorCode, StrataError } from '../../src/shared/errors';
+import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
+
+interface Backend {
+  name: string;
+  /** S3 claims version numbers with If-None-Match, so even separate store instances cannot collide. */
+  conditionalWrites: boolean;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  make(retainVersions?: number): { artifacts: ArtifactStore; state: StateStore };
+}
+
+function fsBackend(): Backend {
+  let root = '';
+  return {
+    name: 'filesystem',
+    conditionalWrites: false,
+    setup: async () => {
+      root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-store-'));
+    },
+    teardown: () => fs.rm(root, { recursive: true, force: true }),
+    make: (retainVersions = 10) =>
+      createStores({ kind: 'filesystem', path: path.join(root, 'state'), retainVersions }, path.join(root, 'artifacts')),
+  };
+}
+
+function s3Backend(): Backend {
+  let moto: MotoServer | undefined;
+  const bucket = 'strata-test';
+  return {
+    name: 's3 (moto)',
+    conditionalWrites: true,
+    setup: async () => {
+      moto = await startMoto();
+      const client = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      client.destroy();
+    },
+    teardown: async () => {
+      await moto?.stop();
+    },
+    make: (retainVersions = 10) =>
+      createStores(
+        { kind: 's3', bucket, prefix: 'strata/', region: 'us-east-1', endpoint: moto!.endpoint, retainVersions },
+        '/unused',
+        { s3: { credentials: MOTO_CREDENTIALS } },
+      ),
+  };
+}
+
+let seq = 0;
+/** Unique stack name per test so tests never see each other's versions. */
+const uniqueStack = () => `stack-${process.pid}-${++seq}`;
+
+function newVersion(stack: string, n: number, over: Partial<NewStateVersion> = {}): NewStateVersion {
+  return {
+    stack,
+    environment: 'dev',
+    deploymentId: `dep-${n}`,
+    kind: 'deploy',
+    planHash: `hash-${n}`,
+    config: { ref: `runs/dep-${n}/config.json`, digest: `d${n}`, executor: 'simulated', variables: { instance_count: n } },
+    outputs: { n },
+    resources: [{ address: `aws_instance.web[${n}]`, type: 'aws_instance' }],
+    state: JSON.stringify({ serial: n }),
+    ...over,
+  };
+}
+
+async function expectCode(p: Promise<unknown> | (() => unknown), code: string, match?: RegExp): Promise<void> {
+  let error: unknown;
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(StrataError);
+  expect((error as StrataError).code).toBe(code);
+  if (match) expect((error as Error).message).toMatch(match);
+}
+
+describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (backend) => {
+  beforeAll(() => backend.setup(), 60_000);
+  afterAll(() => backend.teardown());
+
+  test('current state: absent, then put/get round-trips', async () => {
+    const { state } = backend.make();
+    const stack = uniqueStack();
+    expect(await state.getCurrentState(stack, 'dev')).toBeUndefined();
+    await state.putCurrentState(stack, 'dev', { body: '{"a":1}', serial: 1, lineage: 'L1' });
+    expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"a":1}', serial: 1, lineage: 'L1' });
+    await state.putCurrentState(stack, 'dev', { body: '{"a":2}', serial: 2, lineage: 'L1', updatedBy: 'run-2' });
+    expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"a":2}', serial: 2, lineage: 'L1', updatedBy: 'run-2' });
+    expect(await state.getCurrentState(stack, 'prod')).toBeUndefined();
+  });
+
+  test('record, list (newest first), get and latest', async () => {
+    const { state } = backend.make();
+    const stack = uniqueStack();
+    expect(await state.latestVersion(stack, 'dev')).toBeUndefined();
+    expect(await state.listVersions(stack, 'dev')).toEqual([]);
+    const v1 = await state.recordVersion(newVersion(stack, 1));
+    const v2 = await state.recordVersion(newVersion(stack, 2, { kind: 'rollback', restoredFrom: 1 }));
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    expect(v2.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(v2).toMatchObject({ kind: 'rollback', restoredFrom: 1, planHash: 'hash-2', outputs: { n: 2 } });
+    expect((await state.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([2, 1]);
+    expect((await state.listVersions(stack, 'dev', 1)).map((v) => v.version)).toEqual([2]);
+    expect(await state.getVersion(stack, 'dev', 1)).toEqual(v1);
+    expect(await state.getVersion(stack, 'dev', 3)).toBeUndefined();
+    expect(await state.latestVersion(stack, 'dev')).toEqual(v2);
+    // Environments are independent.
+    expect(await state.latestVersion(stack, 'prod')).toBeUndefined();
+  });
+
+  test('numbers increase monotonically, also for concurrent calls in one process', async () => {
+    const { state } = backend.make();
+    const stack = uniqueStack();
+    const recorded = await Promise.all([1, 2, 3, 4, 5].map((n) => state.recordVersion(newVersion(stack, n))));
+    expect(recorded.map((v) => v.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    expect((await state.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([5, 4, 3, 2, 1]);
+  });
+
+  if (backend.conditionalWrites) {
+    test('separate store instances (as two processes) racing never claim the same number', async () => {
+      const stack = uniqueStack();
+      const stores = [1, 2, 3, 4].map(() => backend.make().state);
+      const recorded = await Promise.all(stores.map((s, i) => s.recordVersion(newVersion(stack, i + 1))));
+      expect(recorded.map((v) => v.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+      const listed = await stores[0].listVersions(stack, 'dev');
+      expect(listed.map((v) => v.version)).toEqual([4, 3, 2, 1]);
+      expect(new Set(listed.map((v) => v.deploymentId)).size).toBe(4);
+    });
+  }
+
+  test('retention prunes beyond N and never reuses a pruned number', async () => {
+    const { state } = backend.make(3);
+    expect(state.retainVersions).toBe(3);
+    const stack = uniqueStack();
+    for (let n = 1; n <= 5; n++) await state.recordVersion(newVersion(stack, n));
+    expect((await state.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([5, 4, 3]);
+    expect(await state.getVersion(stack, 'dev', 1)).toBeUndefined();
+    expect(await state.getVersion(stack, 'dev', 2)).toBeUndefined();
+    // A fresh store instance (another worker, a restart) continues from the persisted high-water mark.
+    const again = backend.make(3).state;
+    expect((await again.recordVersion(newVersion(stack, 6))).version).toBe(6);
+    expect((await again.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([6, 5, 4]);
+  });
+
+  test('default retention is 10', async () => {
+    const { state } = backend.make();
+    expect(state.retainVersions).toBe(10);
+    const stack = uniqueStack();
+    for (let n = 1; n <= 12; n++) await state.recordVersion(newVersion(stack, n));
+    const versions = (await state.listVersions(stack, 'dev')).map((v) => v.version);
+    expect(versions).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
+  });
+
+  test('artifacts: put/get/exists/delete', async () => {
+    const { artifacts } = backend.make();
+    const key = `runs/${uniqueStack()}/plan.json`;
+    expect(await artifacts.exists(key)).toBe(false);
+    await expectCode(artifacts.get(key), ErrorCode.NOT_FOUND, /not found/);
+    await artifacts.put(key, '{"plan":1}');
+    expect(await artifacts.exists(key)).toBe(true);
+    expect((await artifacts.get(key)).toString()).toBe('{"plan":1}');
+    const bytes = Buffer.from([0, 1, 2, 255]);
+    await artifacts.put(key, bytes);
+    expect(await artifacts.get(key)).toEqual(bytes);
+    await artifacts.delete(key);
+    expect(await artifacts.exists(key)).toBe(false);
+    await artifacts.delete(key); // idempotent
+  });
+
+  test('path traversal and absolute keys are rejected with a clear error', async () => {
+    const { artifacts, state } = backend.make();
+    for (const bad of ['../escape', 'runs/../../etc/passwd', '/etc/passwd', 'runs\\x', 'runs//x', './x', '']) {
+      await expectCode(artifacts.put(bad, 'x'), ErrorCode.VALIDATION_FAILED, /invalid artifact key/);
+      await expectCode(artifacts.get(bad), ErrorCode.VALIDATION_FAILED);
+    }
+    await expectCode(artifacts.get('../x'), ErrorCode.VALIDATION_FAILED, /path traversal/);
+    await expectCode(artifacts.put('/abs', 'x'), ErrorCode.VALIDATION_FAILED, /absolute/);
+    await expectCode(state.getCurrentState('..', 'dev'), ErrorCode.VALIDATION_FAILED, /invalid stack/);
+    await expectCode(state.putCurrentState('ok', '../prod', { body: '', serial: 0, lineage: '' }), ErrorCode.VALIDATION_FAILED);
+    await expectCode(state.recordVersion(newVersion('a/b', 1)), ErrorCode.VALIDATION_FAILED, /invalid stack/);
+    await expectCode(state.getVersion('ok', 'dev', -1), ErrorCode.VALIDATION_FAILED, /invalid version/);
+  });
+});
