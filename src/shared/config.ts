@@ -115,6 +115,8 @@ const failoverGroupSchema = z.strictObject({
     })
     .default({ required: 1, roles: ['approver', 'admin'], timeout: '1h' }),
   globalStateTable: z.string().default('strata-failover-state'),
+  /** Region of the global-state table (default: the primary's). Use a DynamoDB global table to survive that region. */
+  globalStateRegion: z.string().optional(),
 });
 export type FailoverGroupConfig = z.infer<typeof failoverGroupSchema>;
 

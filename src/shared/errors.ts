@@ -31,6 +31,7 @@ export const ErrorCode = {
   FAILOVER_IN_PROGRESS: 'FAILOVER_IN_PROGRESS',
   FAILOVER_NOT_READY: 'FAILOVER_NOT_READY',
   FAILOVER_STEP_FAILED: 'FAILOVER_STEP_FAILED',
+  FAILOVER_GROUP_NOT_FOUND: 'FAILOVER_GROUP_NOT_FOUND',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

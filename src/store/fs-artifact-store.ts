@@ -18,7 +18,10 @@ export class FsArtifactStore implements ArtifactStore {
     const file = path.join(this.root, ...artifactKeySegments(key));
     // Belt and braces: the segment check already forbids '..', but a resolved path must stay below root.
     if (!file.startsWith(this.root + path.sep)) {
-      throw new StrataError(ErrorCode.VALIDATION_FAILED, `invalid artifact key ${JSON.stringify(key)}: escapes the store root`);
+      throw new StrataError(
+        ErrorCode.VALIDATION_FAILED,
+        `invalid artifact key ${JSON.stringify(key)}: escapes the store root`,
+      );
     }
     return file;
   }

@@ -76,7 +76,10 @@ export class FsStateStore implements StateStore {
   async recordVersion(v: NewStateVersion): Promise<StateVersion> {
     const dir = this.dir(v.stack, v.environment);
     return this.queue.run(dir, async () => {
-      const index = (await this.readJson<VersionIndex>(path.join(dir, 'index.json'))) ?? { lastVersion: 0, versions: [] };
+      const index = (await this.readJson<VersionIndex>(path.join(dir, 'index.json'))) ?? {
+        lastVersion: 0,
+        versions: [],
+      };
       // A crash between writing a version file and the index leaves an unlisted file; skip past it too.
       const onDisk = (await readdirOrEmpty(path.join(dir, 'versions'))).map(parseVersionFileName);
       const highest = Math.max(index.lastVersion, ...onDisk.map((n) => n ?? 0));
@@ -85,14 +88,24 @@ export class FsStateStore implements StateStore {
 
       const summaries = [
         ...index.versions,
-        { version: version.version, createdAt: version.createdAt, kind: version.kind, deploymentId: version.deploymentId, planHash: version.planHash },
+        {
+          version: version.version,
+          createdAt: version.createdAt,
+          kind: version.kind,
+          deploymentId: version.deploymentId,
+          planHash: version.planHash,
+        },
       ];
       const kept = summaries.slice(-this.retainVersions);
       const keptNumbers = new Set(kept.map((s) => s.version));
-      await writeFileAtomic(path.join(dir, 'index.json'), JSON.stringify({ lastVersion: version.version, versions: kept }));
+      await writeFileAtomic(
+        path.join(dir, 'index.json'),
+        JSON.stringify({ lastVersion: version.version, versions: kept }),
+      );
       // Prune after the index no longer lists them, so a reader never follows the index to a missing file.
       for (const n of onDisk) {
-        if (n !== undefined && !keptNumbers.has(n)) await fs.rm(path.join(dir, 'versions', versionFileName(n)), { force: true });
+        if (n !== undefined && !keptNumbers.has(n))
+          await fs.rm(path.join(dir, 'versions', versionFileName(n)), { force: true });
       }
       return version;
     });

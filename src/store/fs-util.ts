@@ -6,7 +6,10 @@ import path from 'node:path';
 /** Writes via a temp file in the same directory + rename, so readers see the old or the new bytes, never half. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   try {
     await fs.writeFile(tmp, data);
     await fs.rename(tmp, file);

@@ -80,12 +80,16 @@ export class S3StateStore implements StateStore {
         } catch (err) {
           if (isPreconditionFailed(err) && attempt < MAX_CREATE_ATTEMPTS) continue;
           if (isPreconditionFailed(err)) {
-            throw new StrataError(ErrorCode.CONFLICT, `could not claim a version number for ${dir} after ${attempt} attempts`);
+            throw new StrataError(
+              ErrorCode.CONFLICT,
+              `could not claim a version number for ${dir} after ${attempt} attempts`,
+            );
           }
           throw err;
         }
         const all = [version.version, ...existing];
-        for (const n of all.slice(this.retainVersions)) await this.objects.delete(`${dir}versions/${versionFileName(n)}`);
+        for (const n of all.slice(this.retainVersions))
+          await this.objects.delete(`${dir}versions/${versionFileName(n)}`);
         return version;
       }
     });
@@ -104,7 +108,9 @@ export class S3StateStore implements StateStore {
   }
 
   async getVersion(stack: string, environment: string, version: number): Promise<StateVersion | undefined> {
-    return this.readJson<StateVersion>(`${this.dir(stack, environment)}versions/${versionFileName(checkVersion(version))}`);
+    return this.readJson<StateVersion>(
+      `${this.dir(stack, environment)}versions/${versionFileName(checkVersion(version))}`,
+    );
   }
 
   async latestVersion(stack: string, environment: string): Promise<StateVersion | undefined> {

@@ -22,7 +22,10 @@ export interface S3Location {
 }
 
 /** Builds an S3 client; credentials come from the SDK's default chain unless given in `extra`. */
-export function createS3Client(loc: Omit<S3Location, 'bucket' | 'prefix'>, extra: Partial<S3ClientConfig> = {}): S3Client {
+export function createS3Client(
+  loc: Omit<S3Location, 'bucket' | 'prefix'>,
+  extra: Partial<S3ClientConfig> = {},
+): S3Client {
   return new S3Client({
     region: loc.region ?? 'us-east-1',
     ...(loc.endpoint ? { endpoint: loc.endpoint } : {}),
@@ -44,7 +47,7 @@ function statusOf(err: unknown): number | undefined {
 /** True for "no such key" in any of the shapes S3 and its emulators report it. */
 export function isNotFound(err: unknown): boolean {
   const name = (err as { name?: string }).name;
-  return name === 'NoSuchKey' || name === 'NotFound' || statusOf(err) === 404 && name !== 'NoSuchBucket';
+  return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(err) === 404 && name !== 'NoSuchBucket');
 }
 
 /** True when a conditional write lost (If-None-Match / If-Match). */
@@ -55,9 +58,13 @@ export function isPreconditionFailed(err: unknown): boolean {
 /** Rewrites "bucket missing" into an error that says what to do. */
 export function explain(err: unknown, bucket: string): unknown {
   if ((err as { name?: string }).name === 'NoSuchBucket') {
-    return new StrataError(ErrorCode.UNAVAILABLE, `S3 bucket ${bucket} does not exist: create it or fix stateStore.bucket`, {
-      bucket,
-    });
+    return new StrataError(
+      ErrorCode.UNAVAILABLE,
+      `S3 bucket ${bucket} does not exist: create it or fix stateStore.bucket`,
+      {
+        bucket,
+      },
+    );
   }
   return err;
 }

@@ -47,7 +47,9 @@ export function resolveVariables(raw: Record<string, unknown>): WebAwsVariables 
     const want = typeof DEFAULTS[key];
     const value = want === 'number' && typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
     if (typeof value !== want || (want === 'number' && !Number.isInteger(value))) {
-      throw new Error(`variable ${key} must be ${want === 'number' ? 'an integer' : 'a string'}, got ${JSON.stringify(v)}`);
+      throw new Error(
+        `variable ${key} must be ${want === 'number' ? 'an integer' : 'a string'}, got ${JSON.stringify(v)}`,
+      );
     }
     (out as Record<string, unknown>)[key] = value;
   }
@@ -148,5 +150,9 @@ export function synth(outdir: string, variables: Record<string, unknown>, contex
 // `npx tsx stacks/web-aws/main.ts` (or `cdktf synth` with cdktf.json) synthesizes the dev environment
 // with defaults into ./cdktf.out, for inspection outside Strata.
 if (require.main === module) {
-  synth(process.env.CDKTF_OUTDIR ?? 'cdktf.out', {}, { stack: 'web-aws', environment: process.env.STRATA_ENV ?? 'dev' });
+  synth(
+    process.env.CDKTF_OUTDIR ?? 'cdktf.out',
+    {},
+    { stack: 'web-aws', environment: process.env.STRATA_ENV ?? 'dev' },
+  );
 }

@@ -94,7 +94,12 @@ async function startOnce(bin: string, timeoutMs: number): Promise<MotoServer> {
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
     detached: true, // own process group, so stop() can kill the tree
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: 'us-east-1' },
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_DEFAULT_REGION: 'us-east-1',
+    },
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {

@@ -7,8 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, type Worker } from '@temporalio/worker';
-import { makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type Worker } from '@temporalio/worker';
 import { parseConfig, type StrataConfig } from '../../src/shared/config';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
 import { createStrataWorker } from '../../src/worker/create-worker';
@@ -37,8 +36,6 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
 }
 
 function quietLogger() {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DefaultLogger } = require('@temporalio/worker') as typeof import('@temporalio/worker');
   return new DefaultLogger('ERROR');
 }
 
@@ -62,7 +59,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): StrataConfi
     },
     providers: { aws: { region: 'us-west-1' }, gcp: { region: 'us-central1' }, azure: { region: 'eastus' }, dummy: { region: 'test-region' } },
     stacks: {
-      'hello-local': { executor: 'tofu', path: path.join(root, 'stacks/hello-local'), verify: [{ type: 'replan' }], variables: { output_dir: path.join(tmp, 'out') } },
+      'hello-local': { executor: 'tofu', path: path.join(root, 'stacks/hello-local'), verify: [{ type: 'replan' }], variables: { strata_data_dir: tmp } },
       'sim-multicloud': { executor: 'simulated', path: path.join(root, 'stacks/sim-multicloud'), failoverOrder: ['aws', 'gcp', 'azure'] },
     },
     stateStore: { kind: 'filesystem', path: path.join(tmp, 'state') },

@@ -28,7 +28,10 @@ function fsBackend(): Backend {
     },
     teardown: () => fs.rm(root, { recursive: true, force: true }),
     make: (retainVersions = 10) =>
-      createStores({ kind: 'filesystem', path: path.join(root, 'state'), retainVersions }, path.join(root, 'artifacts')),
+      createStores(
+        { kind: 'filesystem', path: path.join(root, 'state'), retainVersions },
+        path.join(root, 'artifacts'),
+      ),
   };
 }
 
@@ -40,7 +43,12 @@ function s3Backend(): Backend {
     conditionalWrites: true,
     setup: async () => {
       moto = await startMoto();
-      const client = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+      const client = new S3Client({
+        endpoint: moto.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: MOTO_CREDENTIALS,
+      });
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       client.destroy();
     },
@@ -67,7 +75,12 @@ function newVersion(stack: string, n: number, over: Partial<NewStateVersion> = {
     deploymentId: `dep-${n}`,
     kind: 'deploy',
     planHash: `hash-${n}`,
-    config: { ref: `runs/dep-${n}/config.json`, digest: `d${n}`, executor: 'simulated', variables: { instance_count: n } },
+    config: {
+      ref: `runs/dep-${n}/config.json`,
+      digest: `d${n}`,
+      executor: 'simulated',
+      variables: { instance_count: n },
+    },
     outputs: { n },
     resources: [{ address: `aws_instance.web[${n}]`, type: 'aws_instance' }],
     state: JSON.stringify({ serial: n }),
@@ -98,7 +111,12 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
     await state.putCurrentState(stack, 'dev', { body: '{"a":1}', serial: 1, lineage: 'L1' });
     expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"a":1}', serial: 1, lineage: 'L1' });
     await state.putCurrentState(stack, 'dev', { body: '{"a":2}', serial: 2, lineage: 'L1', updatedBy: 'run-2' });
-    expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"a":2}', serial: 2, lineage: 'L1', updatedBy: 'run-2' });
+    expect(await state.getCurrentState(stack, 'dev')).toEqual({
+      body: '{"a":2}',
+      serial: 2,
+      lineage: 'L1',
+      updatedBy: 'run-2',
+    });
     expect(await state.getCurrentState(stack, 'prod')).toBeUndefined();
   });
 
@@ -189,7 +207,10 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
     await expectCode(artifacts.get('../x'), ErrorCode.VALIDATION_FAILED, /path traversal/);
     await expectCode(artifacts.put('/abs', 'x'), ErrorCode.VALIDATION_FAILED, /absolute/);
     await expectCode(state.getCurrentState('..', 'dev'), ErrorCode.VALIDATION_FAILED, /invalid stack/);
-    await expectCode(state.putCurrentState('ok', '../prod', { body: '', serial: 0, lineage: '' }), ErrorCode.VALIDATION_FAILED);
+    await expectCode(
+      state.putCurrentState('ok', '../prod', { body: '', serial: 0, lineage: '' }),
+      ErrorCode.VALIDATION_FAILED,
+    );
     await expectCode(state.recordVersion(newVersion('a/b', 1)), ErrorCode.VALIDATION_FAILED, /invalid stack/);
     await expectCode(state.getVersion('ok', 'dev', -1), ErrorCode.VALIDATION_FAILED, /invalid version/);
   });

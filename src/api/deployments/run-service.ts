@@ -211,12 +211,13 @@ export class RunService {
     eq(SEARCH_ATTRIBUTES.status, filter.status);
     eq(SEARCH_ATTRIBUTES.kind, filter.kind);
     const ids: string[] = [];
-    for await (const info of this.client.workflow.list({ query: `${clauses.join(' AND ')} ORDER BY StartTime DESC` })) {
+    // SQL visibility (the dev server, PostgreSQL clusters) rejects ORDER BY but already returns newest first.
+    for await (const info of this.client.workflow.list({ query: clauses.join(' AND ') })) {
       ids.push(runIdFromWorkflowId(info.workflowId));
       if (ids.length >= filter.limit) break;
     }
     const items = await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)));
-    return items.filter((d): d is Deployment => d !== undefined);
+    return items.filter((d): d is Deployment => d !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   async approve(id: string, principal: Principal, body: { planHash?: string; comment?: string }): Promise<Deployment> {

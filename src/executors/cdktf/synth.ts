@@ -73,7 +73,8 @@ export async function synthStack(opts: SynthOptions): Promise<SynthResult> {
     onStdoutLine: (line) => opts.log?.({ level: 'info', message: line }),
     onStderrLine: (line) => opts.log?.({ level: 'warn', message: line }),
   });
-  if (res.timedOut) throw synthFailed(`synth of ${opts.stackDir} did not finish within ${opts.timeoutMs ?? 120_000} ms`);
+  if (res.timedOut)
+    throw synthFailed(`synth of ${opts.stackDir} did not finish within ${opts.timeoutMs ?? 120_000} ms`);
   if (res.interrupted) throw new CancelledFailure('synth cancelled');
   if (res.code !== 0) {
     const err = res.stderr.trim();
@@ -92,7 +93,9 @@ export function readSynthOutput(outdir: string): Omit<SynthResult, 'durationMs'>
   const ids = Object.keys(manifest.stacks ?? {});
   if (ids.length !== 1) {
     // One Strata stack = one state; several CDKTF stacks would need several states and an order.
-    throw synthFailed(`a CDKTF stack must synthesize exactly one TerraformStack, got ${ids.length} (${ids.join(', ')})`);
+    throw synthFailed(
+      `a CDKTF stack must synthesize exactly one TerraformStack, got ${ids.length} (${ids.join(', ')})`,
+    );
   }
   const stackId = ids[0];
   const file = path.join(outdir, manifest.stacks![stackId].synthesizedStackPath);

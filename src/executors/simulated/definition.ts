@@ -65,7 +65,8 @@ export async function loadDefinition(dir: string): Promise<{ file: string; defin
 }
 
 function coerce(name: string, type: VariableType, value: unknown): unknown {
-  const bad = () => failure(ErrorCode.VALIDATION_FAILED, `variable ${name} must be a ${type}, got ${JSON.stringify(value)}`);
+  const bad = () =>
+    failure(ErrorCode.VALIDATION_FAILED, `variable ${name} must be a ${type}, got ${JSON.stringify(value)}`);
   switch (type) {
     case 'number': {
       // Overrides often arrive as strings (query strings, CLI flags); accept the obvious spellings.
@@ -82,7 +83,13 @@ function coerce(name: string, type: VariableType, value: unknown): unknown {
       if (typeof value !== 'boolean') throw bad();
       return value;
     case 'list': {
-      const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+      const list =
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : value;
       if (!Array.isArray(list) || list.some((v) => typeof v !== 'string')) throw bad();
       return list;
     }
@@ -129,7 +136,10 @@ function lookup(ref: string, vars: Record<string, unknown>, scope: Scope): unkno
     return vars[name];
   }
   if (ref in scope) return scope[ref as keyof Scope];
-  throw failure(ErrorCode.PLAN_FAILED, `unknown reference \${${ref}} (use var.NAME, stack, environment, provider, region)`);
+  throw failure(
+    ErrorCode.PLAN_FAILED,
+    `unknown reference \${${ref}} (use var.NAME, stack, environment, provider, region)`,
+  );
 }
 
 /** Resolves `${...}`; a string that is exactly one reference keeps the referenced value's type. */

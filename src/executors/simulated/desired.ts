@@ -36,7 +36,10 @@ function ipFor(id: string): string {
 
 function instanceCount(name: string, raw: unknown): number {
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > MAX_INSTANCES) {
-    throw failure(ErrorCode.PLAN_FAILED, `resources.${name}.count must be an integer 0..${MAX_INSTANCES}, got ${JSON.stringify(raw)}`);
+    throw failure(
+      ErrorCode.PLAN_FAILED,
+      `resources.${name}.count must be an integer 0..${MAX_INSTANCES}, got ${JSON.stringify(raw)}`,
+    );
   }
   return raw;
 }
@@ -44,7 +47,9 @@ function instanceCount(name: string, raw: unknown): number {
 /** Builds the desired resources, in creation order. */
 export function buildDesired(def: StackDefinition, vars: Record<string, unknown>, scope: Scope): SimResource[] {
   const { provider, region } = scope;
-  const entries = Object.entries(def.resources).sort(([a, ra], [b, rb]) => KIND_RANK[ra.kind] - KIND_RANK[rb.kind] || a.localeCompare(b));
+  const entries = Object.entries(def.resources).sort(
+    ([a, ra], [b, rb]) => KIND_RANK[ra.kind] - KIND_RANK[rb.kind] || a.localeCompare(b),
+  );
   const out: SimResource[] = [];
   const groups = new Map<string, SimResource[]>();
   const make = (kind: ResourceKind, address: string, attributes: Record<string, unknown>): SimResource => ({
@@ -74,16 +79,22 @@ export function buildDesired(def: StackDefinition, vars: Record<string, unknown>
       out.push(...group);
       continue;
     }
-    if (res.count !== undefined) throw failure(ErrorCode.PLAN_FAILED, `resources.${name}: count is only supported for instances`);
+    if (res.count !== undefined)
+      throw failure(ErrorCode.PLAN_FAILED, `resources.${name}: count is only supported for instances`);
     const r = make(res.kind, `${type}.${name}`, attrs);
-    if (res.kind === 'bucket') r.attributes.url = `https://${String(attrs.bucket_name ?? name)}.storage.${region}.${provider}.sim.strata.internal`;
+    if (res.kind === 'bucket')
+      r.attributes.url = `https://${String(attrs.bucket_name ?? name)}.storage.${region}.${provider}.sim.strata.internal`;
     if (res.kind === 'database') r.attributes.endpoint = `${r.id}.${region}.${provider}.db.sim.strata.internal:5432`;
     if (res.kind === 'dns_record') {
       // `targets` names an instance group: the record answers with its addresses, so scaling updates the record.
       const target = attrs.targets;
       if (target !== undefined) {
         const group = typeof target === 'string' ? groups.get(target) : undefined;
-        if (!group) throw failure(ErrorCode.PLAN_FAILED, `resources.${name}.targets: no instance resource named ${JSON.stringify(target)}`);
+        if (!group)
+          throw failure(
+            ErrorCode.PLAN_FAILED,
+            `resources.${name}.targets: no instance resource named ${JSON.stringify(target)}`,
+          );
         r.attributes.values = group.map((g) => g.attributes.private_ip);
       }
     }

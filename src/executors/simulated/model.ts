@@ -80,6 +80,9 @@ export interface PlanDocument {
   changes: PlannedChange[];
   /** Addresses left in state because their provider is unavailable. */
   deferred: string[];
+  /** The outputs the apply will publish, and which of them differ from the current ones. */
+  outputs: Record<string, unknown>;
+  outputChanges: string[];
   notes: string[];
 }
 

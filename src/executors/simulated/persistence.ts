@@ -19,10 +19,16 @@ export async function loadState(ctx: ExecutorContext): Promise<SimState> {
   try {
     body = JSON.parse(current.body) as SimState;
   } catch (err) {
-    throw failure(ErrorCode.INTERNAL, `state of ${ctx.stack}/${ctx.environment} is not valid JSON: ${(err as Error).message}`);
+    throw failure(
+      ErrorCode.INTERNAL,
+      `state of ${ctx.stack}/${ctx.environment} is not valid JSON: ${(err as Error).message}`,
+    );
   }
   if (body.format !== 'strata-sim-state/1') {
-    throw failure(ErrorCode.INTERNAL, `state of ${ctx.stack}/${ctx.environment} was not written by the simulated executor`);
+    throw failure(
+      ErrorCode.INTERNAL,
+      `state of ${ctx.stack}/${ctx.environment} was not written by the simulated executor`,
+    );
   }
   // CurrentState's serial/lineage are authoritative (they are what plans are compared against).
   return { ...body, serial: current.serial, lineage: current.lineage };

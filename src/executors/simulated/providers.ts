@@ -21,11 +21,16 @@ export type AvailabilityCheck = (provider: string, region: string) => boolean | 
 
 /** Answers "is this provider up?" from the fault variable and the optional hook. */
 export function availability(faults: Faults, check?: AvailabilityCheck): AvailabilityCheck {
-  return async (provider, region) => !faults.unavailableProviders.includes(provider) && (check ? await check(provider, region) : true);
+  return async (provider, region) =>
+    !faults.unavailableProviders.includes(provider) && (check ? await check(provider, region) : true);
 }
 
 /** Preference order: failoverOrder filtered by the allowed list, then allowed providers it does not mention. */
-export function providerOrder(allowed: string[] | undefined, failoverOrder: string[] | undefined, table: ProviderTable): string[] {
+export function providerOrder(
+  allowed: string[] | undefined,
+  failoverOrder: string[] | undefined,
+  table: ProviderTable,
+): string[] {
   const base = allowed ?? failoverOrder ?? Object.keys(table);
   if (!failoverOrder || !allowed) return [...new Set(base)];
   return [...new Set([...failoverOrder.filter((p) => allowed.includes(p)), ...allowed])];
@@ -65,9 +70,12 @@ export async function chooseProvider(
     }
     const failedOver = skipped.some((s) => s.endsWith('(unavailable)'));
     if (failedOver) {
-      notes.push(`provider failover: planning on ${provider} (${cfg.region}), next in failoverOrder [${order.join(', ')}]`);
+      notes.push(
+        `provider failover: planning on ${provider} (${cfg.region}), next in failoverOrder [${order.join(', ')}]`,
+      );
     }
-    if (cfg.dryRun) notes.push(`provider ${provider} is in dry-run mode: apply records resources as simulated and creates nothing`);
+    if (cfg.dryRun)
+      notes.push(`provider ${provider} is in dry-run mode: apply records resources as simulated and creates nothing`);
     return { provider, region: cfg.region, dryRun: cfg.dryRun, notes, failedOver };
   }
   throw failure(

@@ -68,7 +68,8 @@ export function driftSeverity(type: string, change: DriftedResource['change']): 
   if (/_db_|_rds_|dynamodb|s3_bucket|_sql|database|_kms_|_iam_|security_group|secret/.test(type)) {
     return deleted ? 'critical' : 'high';
   }
-  if (/route53|_dns|_vpc|subnet|_lb|load_balancer|_route|gateway|firewall/.test(type)) return deleted ? 'high' : 'medium';
+  if (/route53|_dns|_vpc|subnet|_lb|load_balancer|_route|gateway|firewall/.test(type))
+    return deleted ? 'high' : 'medium';
   return deleted ? 'medium' : 'low';
 }
 
@@ -78,7 +79,8 @@ export function driftedResources(plan: PlanJson): DriftedResource[] {
   for (const d of plan.resource_drift ?? []) {
     if (d.mode === 'data') continue;
     const action = toAction(d.change.actions);
-    const change = action === 'delete' ? 'deleted' : action === 'create' ? 'added' : action === 'no-op' ? null : 'modified';
+    const change =
+      action === 'delete' ? 'deleted' : action === 'create' ? 'added' : action === 'no-op' ? null : 'modified';
     if (!change) continue;
     out.push({ address: d.address, type: d.type, change, severity: driftSeverity(d.type, change) });
   }

@@ -43,11 +43,12 @@ export async function recoverLeftState(dir: string, ctx: ExecutorContext): Promi
     return;
   }
   const current = await ctx.state.getCurrentState(ctx.stack, ctx.environment);
-  const newer = current
-    ? found.lineage === current.lineage && found.serial > current.serial
-    : found.lineage !== '';
+  const newer = current ? found.lineage === current.lineage && found.serial > current.serial : found.lineage !== '';
   if (!newer) return;
-  ctx.log({ level: 'warn', message: `recovered state serial ${found.serial} left in the workspace by an earlier call` });
+  ctx.log({
+    level: 'warn',
+    message: `recovered state serial ${found.serial} left in the workspace by an earlier call`,
+  });
   await ctx.state.putCurrentState(ctx.stack, ctx.environment, found);
 }
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ErrorCode } from '../../shared/errors';
+import { ErrorCode, StrataError } from '../../shared/errors';
 import { projectRoot } from '../../shared/tools';
 import type {
   ApplyResult,
@@ -23,14 +23,7 @@ import { driftedResources, parseState, summarizePlan, type PlanJson } from './pl
 import { runTool, type RunToolResult } from './run-tool';
 import { persistStateOut, recoverLeftState, writeStateIn } from './state-sync';
 import { resolveCliConfig, resolveTofuBin, toolEnv, type TofuToolOptions } from './tool-env';
-import {
-  collectStackFiles,
-  materialize,
-  sha256,
-  storeSnapshot,
-  workspaceDir,
-  type ConfigDocument,
-} from './workspace';
+import { collectStackFiles, materialize, sha256, storeSnapshot, workspaceDir, type ConfigDocument } from './workspace';
 
 /** The tool's own words when a saved plan was made against another state (local backend). */
 const STALE_PLAN_MESSAGE = /Saved plan is stale/i;
@@ -132,7 +125,8 @@ export class TofuExecutor implements IacExecutor {
       stateSerial: after.serial,
       forceKilled: res.forceKilled,
     };
-    if (res.interrupted) {
+    // An apply that finished just as the cancellation arrived is complete; report what is true.
+    if (res.interrupted && res.code !== 0) {
       throw failure(
         ErrorCode.APPLY_INTERRUPTED,
         `apply interrupted (${res.forceKilled ? 'killed after the grace period' : 'stopped on SIGINT'}); ` +
@@ -173,7 +167,12 @@ export class TofuExecutor implements IacExecutor {
     const current = await writeStateIn(dir, ctx);
     if (!current) return { scannedAt, drifted: false, resources: [] };
     const planFile = 'drift.bin';
-    const res = await this.tool(['plan', '-refresh-only', '-input=false', '-no-color', `-out=${planFile}`], dir, ctx, 'drift');
+    const res = await this.tool(
+      ['plan', '-refresh-only', '-input=false', '-no-color', `-out=${planFile}`],
+      dir,
+      ctx,
+      'drift',
+    );
     this.checkExit(res, ErrorCode.PLAN_FAILED, 'refresh-only plan failed');
     const resources = driftedResources(await this.showPlan(dir, planFile, ctx));
     return { scannedAt, drifted: resources.length > 0, resources };
@@ -191,8 +190,7 @@ export class TofuExecutor implements IacExecutor {
     });
     this.checkExit(res, ErrorCode.PLAN_FAILED, 'plan failed');
     const bytes = fs.readFileSync(path.join(dir, planFile));
-    const planRef = `runs/${ctx.runId}/${planFile}`;
-    await ctx.artifacts.put(planRef, bytes);
+    const planRef = await this.savePlan(planFile, bytes, ctx);
     const counts = summarizePlan(await this.showPlan(dir, planFile, ctx));
     return {
       planRef,
@@ -205,12 +203,30 @@ export class TofuExecutor implements IacExecutor {
     };
   }
 
+  /**
+   * Saves under `runs/<runId>/<planFile>`; a later, different plan of the same run (a verify re-plan, a
+   * resumed apply) gets its own key, so the plan that was approved is never overwritten.
+   */
+  private async savePlan(planFile: string, bytes: Buffer, ctx: ExecutorContext): Promise<string> {
+    const hash = sha256(bytes);
+    const main = `runs/${ctx.runId}/${planFile}`;
+    if (!(await ctx.artifacts.exists(main)) || sha256(await ctx.artifacts.get(main)) === hash) {
+      await ctx.artifacts.put(main, bytes);
+      return main;
+    }
+    const other = main.replace(/\.bin$/, `-${hash.slice(0, 16)}.bin`);
+    await ctx.artifacts.put(other, bytes);
+    return other;
+  }
+
   private async fetchPlan(plan: PlanSummary, ctx: ExecutorContext): Promise<Buffer> {
     let bytes: Buffer;
     try {
       bytes = await ctx.artifacts.get(plan.planRef);
     } catch (e) {
-      throw failure(ErrorCode.PLAN_NOT_FOUND, `saved plan ${plan.planRef} is not in the artifact store: ${String(e)}`);
+      // Only a missing plan is final; a store outage is worth the activity's retries.
+      if (!(e instanceof StrataError && e.code === ErrorCode.NOT_FOUND)) throw e;
+      throw failure(ErrorCode.PLAN_NOT_FOUND, `saved plan ${plan.planRef} is not in the artifact store`);
     }
     if (sha256(bytes) !== plan.planHash) {
       throw failure(

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { ErrorCode } from '../../shared/errors';
+import { ErrorCode, StrataError } from '../../shared/errors';
 import type { ConfigSnapshot, ExecutorContext, ExecutorKind } from '../types';
 
 /** What `runs/<runId>/config.json` holds. */
@@ -107,7 +107,17 @@ export async function materialize(config: ConfigSnapshot, ctx: ExecutorContext, 
   const marker = path.join(dir, DIGEST_MARKER);
   if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === config.digest) return dir;
 
-  const body = await ctx.artifacts.get(config.ref);
+  const body = await ctx.artifacts.get(config.ref).catch((e: unknown) => {
+    // A snapshot that is gone will not come back on retry; a store outage might.
+    if (e instanceof StrataError && e.code === ErrorCode.NOT_FOUND) {
+      throw ApplicationFailure.create({
+        type: ErrorCode.NOT_FOUND,
+        nonRetryable: true,
+        message: `config snapshot ${config.ref} is not in the artifact store`,
+      });
+    }
+    throw e;
+  });
   if (sha256(body) !== config.digest) {
     throw ApplicationFailure.create({
       type: ErrorCode.CONFIG_INVALID,

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `npm start`: bootstraps what is missing (npm deps, the pinned temporal/tofu/providers), then runs the Temporal
+# dev server (unless one already answers), the worker and the API with the example stacks. Ctrl-C or SIGTERM
+# stops everything this script started, within 15 s, leaving no orphans.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+bash scripts/ensure-deps.sh
+bash scripts/get-tools.sh >/dev/null
+# shellcheck disable=SC1090
+set -a; source "${STRATA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata}/tools.env"; set +a
+
+ADDRESS="${TEMPORAL_ADDRESS:-$(node -e "console.log(require('yaml').parse(require('fs').readFileSync(process.env.STRATA_CONFIG||'strata.yaml','utf8'))?.temporal?.address||'127.0.0.1:7233')")}"
+export TEMPORAL_ADDRESS="$ADDRESS"
+API_HOST="${HOST:-127.0.0.1}"
+API_PORT="${PORT:-8080}"
+UI_PORT="${TEMPORAL_UI_PORT:-8233}"
+mkdir -p .data/logs
+
+pids=()
+start_group() { # name, command... — each child leads its own process group so the whole tree can be stopped
+  local name=$1; shift
+  setsid "$@" >>".data/logs/$name.log" 2>&1 &
+  pids+=("$!")
+  echo "[strata] started $name (pid $!, log .data/logs/$name.log)"
+}
+
+stopping=0
+stop_all() {
+  [[ $stopping == 1 ]] && return
+  stopping=1
+  echo; echo "[strata] stopping..."
+  # API and worker first (the worker lets in-flight activities finish or cancels them), the server last.
+  for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM -- "-${pids[i]}" 2>/dev/null || true; done
+  local deadline=$((SECONDS + 12))
+  while ((SECONDS < deadline)); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1; done
+    ((alive == 0)) && break
+    sleep 0.2
+  done
+  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  echo "[strata] stopped"
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+
+host="${ADDRESS%:*}"; port="${ADDRESS##*:}"
+reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+if reachable "$host" "$port"; then
+  echo "[strata] reusing the Temporal server at $ADDRESS"
+else
+  start_group temporal env TEMPORAL_ADDRESS="$ADDRESS" TEMPORAL_UI_PORT="$UI_PORT" bash temporal/dev-server.sh
+  for _ in $(seq 1 150); do reachable "$host" "$port" && break; sleep 0.2; done
+  reachable "$host" "$port" || { echo "[strata] Temporal did not come up; see .data/logs/temporal.log" >&2; exit 1; }
+fi
+
+TSX="$ROOT/node_modules/.bin/tsx"
+start_group worker "$TSX" src/worker/main.ts
+start_group api "$TSX" src/api/server.ts
+
+for _ in $(seq 1 300); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://$API_HOST:$API_PORT/ready" || true)
+  [[ $code == 200 ]] && break
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "[strata] a process exited during start-up; see .data/logs/" >&2; tail -n 20 .data/logs/*.log >&2; exit 1; }; done
+  sleep 0.2
+done
+
+cat <<MSG
+
+  Strata is running.
+    API          http://$API_HOST:$API_PORT   (OpenAPI: /openapi.json, readiness: /ready)
+    Temporal UI  http://$host:$UI_PORT
+    Temporal     $ADDRESS  (temporal workflow list --address $ADDRESS)
+
+  Demo tokens (bound to 127.0.0.1 only):
+    alice-deployer-dev-token   alice  deployer, viewer
+    bob-approver-dev-token     bob    approver, viewer
+    carol-admin-dev-token      carol  admin
+
+  Try:
+    curl -s -H 'Authorization: Bearer alice-deployer-dev-token' http://$API_HOST:$API_PORT/api/v1/stacks
+    curl -s -XPOST -H 'Authorization: Bearer alice-deployer-dev-token' -H 'Content-Type: application/json' \\
+      -d '{"stack":"hello-local","environment":"dev"}' http://$API_HOST:$API_PORT/api/v1/deployments
+
+  Logs in .data/logs/. Ctrl-C stops everything.
+MSG
+
+# Stay in the foreground; if a child dies on its own, say so and stop the rest.
+while :; do
+  for p in "${pids[@]}"; do
+    if ! kill -0 "$p" 2>/dev/null; then echo "[strata] process $p exited; see .data/logs/" >&2; exit 1; fi
+  done
+  sleep 1 & wait $! || true
+done

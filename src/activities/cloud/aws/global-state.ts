@@ -1,0 +1,178 @@
+/**
+ * The group's global state as one DynamoDB item (`group` is the hash key). Every write is conditional, so two
+ * failovers of one group can never hold the lock at once and an epoch is never incremented twice.
+ *
+ * Item: group, activeSide, epoch (N), lockOwner, lockExpiresAt (N, epoch ms), intent (JSON), lastFailoverId,
+ * history (JSON, last 20), replicationCheckpointAt (ISO; written by the replication canary), updatedAt.
+ */
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  GetItemCommand,
+  ResourceNotFoundException,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import type { FailoverSide } from '../../../workflows/failover.definitions';
+import { LockHeldError, type FailoverHistoryEntry, type FailoverIntent, type GlobalState, type GroupRef } from '../failover-cloud';
+
+const MAX_HISTORY = 20;
+
+type Item = Record<string, AttributeValue>;
+
+const S = (v: string): AttributeValue => ({ S: v });
+const N = (v: number): AttributeValue => ({ N: String(v) });
+
+function parse(group: string, item: Item | undefined): GlobalState {
+  const json = <T>(k: string, d: T): T => (item?.[k]?.S ? (JSON.parse(item[k].S!) as T) : d);
+  const owner = item?.lockOwner?.S;
+  const exp = item?.lockExpiresAt?.N;
+  return {
+    group,
+    activeSide: (item?.activeSide?.S as FailoverSide | undefined) ?? 'primary',
+    epoch: Number(item?.epoch?.N ?? 0),
+    lock: owner ? { owner, expiresAt: new Date(Number(exp ?? 0)).toISOString() } : undefined,
+    intent: json<FailoverIntent | undefined>('intent', undefined),
+    lastFailoverId: item?.lastFailoverId?.S,
+    history: json<FailoverHistoryEntry[]>('history', []),
+    replicationCheckpointAt: item?.replicationCheckpointAt?.S,
+  };
+}
+
+export interface GlobalStateTable {
+  read(): Promise<GlobalState>;
+  acquire(owner: string, ttlMs: number, intent?: FailoverIntent): Promise<GlobalState>;
+  release(owner: string): Promise<boolean>;
+  commit(owner: string, entry: Omit<FailoverHistoryEntry, 'epoch'>): Promise<GlobalState>;
+}
+
+/** The table of one group: `globalStateTable` in `globalStateRegion` (default: the primary's region). */
+export function globalStateTable(db: DynamoDBClient, g: GroupRef, opts: { createTableIfMissing?: boolean } = {}): GlobalStateTable {
+  const TableName = g.cfg.globalStateTable;
+  const Key = { group: S(g.name) };
+
+  async function read(): Promise<GlobalState> {
+    try {
+      const r = await db.send(new GetItemCommand({ TableName, Key, ConsistentRead: true }));
+      return parse(g.name, r.Item);
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException) return parse(g.name, undefined);
+      throw err;
+    }
+  }
+
+  /** Creates the table on first use (PAY_PER_REQUEST): Strata's own state, like a Terraform lock table. */
+  async function ensureTable(): Promise<void> {
+    try {
+      await db.send(
+        new CreateTableCommand({
+          TableName,
+          KeySchema: [{ AttributeName: 'group', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'group', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== 'ResourceInUseException') throw err;
+    }
+    for (let i = 0; i < 60; i++) {
+      const d = await db.send(new DescribeTableCommand({ TableName }));
+      if (d.Table?.TableStatus === 'ACTIVE') return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`DynamoDB table ${TableName} did not become ACTIVE`);
+  }
+
+  async function withTable<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ResourceNotFoundException) || opts.createTableIfMissing === false) throw err;
+      await ensureTable();
+      return fn();
+    }
+  }
+
+  return {
+    read,
+
+    async acquire(owner, ttlMs, intent) {
+      const now = Date.now();
+      const values: Item = { ':o': S(owner), ':exp': N(now + ttlMs), ':now': N(now), ':ts': S(new Date(now).toISOString()), ':primary': S('primary'), ':zero': N(0) };
+      if (intent) values[':intent'] = S(JSON.stringify(intent));
+      try {
+        const r = await withTable(() =>
+          db.send(
+            new UpdateItemCommand({
+              TableName,
+              Key,
+              UpdateExpression: `SET lockOwner = :o, lockExpiresAt = :exp, updatedAt = :ts, activeSide = if_not_exists(activeSide, :primary), epoch = if_not_exists(epoch, :zero)${intent ? ', intent = :intent' : ''}`,
+              // Free, expired, or already ours (a renewal or a retried call).
+              ConditionExpression: 'attribute_not_exists(lockOwner) OR lockOwner = :o OR lockExpiresAt < :now',
+              ExpressionAttributeValues: values,
+              ReturnValues: 'ALL_NEW',
+            }),
+          ),
+        );
+        return parse(g.name, r.Attributes);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        const s = await read();
+        throw new LockHeldError(s.lock?.owner, s.lock?.expiresAt);
+      }
+    },
+
+    async release(owner) {
+      try {
+        await db.send(
+          new UpdateItemCommand({
+            TableName,
+            Key,
+            UpdateExpression: 'REMOVE lockOwner, lockExpiresAt, intent SET updatedAt = :ts',
+            ConditionExpression: 'lockOwner = :o',
+            ExpressionAttributeValues: { ':o': S(owner), ':ts': S(new Date().toISOString()) },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException || err instanceof ResourceNotFoundException) return false;
+        throw err;
+      }
+    },
+
+    async commit(owner, entry) {
+      const s = await read();
+      if (s.lastFailoverId === entry.failoverId) return s; // a retried commit: the epoch moved already
+      const epoch = s.epoch + 1;
+      const history = [...s.history, { ...entry, epoch }].slice(-MAX_HISTORY);
+      try {
+        await db.send(
+          new UpdateItemCommand({
+            TableName,
+            Key,
+            UpdateExpression: 'SET activeSide = :to, epoch = :epoch, lastFailoverId = :id, history = :h, updatedAt = :ts REMOVE intent',
+            // Only the lock holder commits, and only on top of the epoch it read (no lost history update).
+            ConditionExpression: 'lockOwner = :o AND epoch = :prev',
+            ExpressionAttributeValues: {
+              ':to': S(entry.to),
+              ':epoch': N(epoch),
+              ':prev': N(s.epoch),
+              ':id': S(entry.failoverId),
+              ':h': S(JSON.stringify(history)),
+              ':ts': S(new Date().toISOString()),
+              ':o': S(owner),
+            },
+          }),
+        );
+        return { ...s, activeSide: entry.to, epoch, lastFailoverId: entry.failoverId, history, intent: undefined };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        const now = await read();
+        if (now.lastFailoverId === entry.failoverId) return now;
+        throw new LockHeldError(now.lock?.owner, now.lock?.expiresAt);
+      }
+    },
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The FailoverWorkflow's activities. Each call names its group; the group's `provider` in strata.yaml picks
+ * the cloud (AWS SDK or the simulated world) behind the same interface. This layer adds what both need:
+ * error taxonomy, heartbeats, fault injection, the health-wait loop and the HTTP probe of the monitor.
+ */
+import { cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { FailoverGroupConfig } from '../../shared/config';
+import { ErrorCode } from '../../shared/errors';
+import type { FailoverMode, FailoverSide, FailoverStageName, PlannedAction, ReadinessCheck } from '../../workflows/failover.definitions';
+import { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './aws/clients';
+import { createAwsFailoverActivities, type AwsFailoverOptions } from './aws';
+import {
+  LockHeldError,
+  SideUnreachableError,
+  type Capacity,
+  type FailoverCloud,
+  type FailoverHistoryEntry,
+  type FailoverIntent,
+  type GlobalState,
+  type GroupRef,
+  type HealthReport,
+  type LagReport,
+  type OpContext,
+  type PromoteOutcome,
+  type StepOutcome,
+} from './failover-cloud';
+import { buildPlan, targetCapacityOf } from './failover-plan';
+import { createSimulatedFailoverActivities } from './simulated';
+
+/** Builds the AWS clients of one group (default: createAwsClients with the group's endpoint and the default credential chain). */
+export type AwsClientsFactory = (group: string, cfg: FailoverGroupConfig) => AwsFailoverClients;
+
+export interface FailoverActivityDeps {
+  groups: Record<string, FailoverGroupConfig>;
+  aws?: AwsClientsFactory;
+  awsOptions?: Omit<AwsFailoverOptions, 'clients'>;
+  /** Where the simulated world keeps one JSON file per group. Required when a group has `provider: simulated`. */
+  simulated?: { dataDir: string };
+  /** HTTP probes of the monitor (tests inject a stub). */
+  fetch?: typeof fetch;
+  /** How often verify_health re-checks the target (default 2 s). */
+  healthPollIntervalMs?: number;
+}
+
+interface Base {
+  group: string;
+  failoverId: string;
+}
+
+/** Every state-changing step carries its stage and step name (for fault injection and error messages). */
+export interface StepRequest extends Base {
+  stage: FailoverStageName;
+  step: string;
+  side: FailoverSide;
+  /** Input-level fault injection, resolved by the workflow: fail this call non-retryably. */
+  injectFailure?: boolean;
+}
+
+export interface FailoverReadiness {
+  from: FailoverSide;
+  to: FailoverSide;
+  fromRegion: string;
+  toRegion: string;
+  ready: boolean;
+  checks: ReadinessCheck[];
+  plan: PlannedAction[];
+  capacity: Partial<Record<FailoverSide, Capacity>>;
+  targetCapacity: Capacity;
+  state: GlobalState;
+}
+
+const other = (s: FailoverSide): FailoverSide => (s === 'primary' ? 'secondary' : 'primary');
+
+/** Maps cloud errors onto the taxonomy once, so the workflow sees typed ApplicationFailures. */
+function toFailure(err: unknown, what: string): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof LockHeldError) {
+    return ApplicationFailure.create({ type: ErrorCode.FAILOVER_IN_PROGRESS, message: err.message, nonRetryable: true, details: [{ holder: err.holder, expiresAt: err.expiresAt }] });
+  }
+  const e = err as Error & { code?: string; $metadata?: unknown };
+  const network = err instanceof SideUnreachableError || /ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed|TimeoutError/.test(`${e?.name} ${e?.code} ${e?.message}`);
+  return ApplicationFailure.create({
+    type: network ? ErrorCode.PROVIDER_UNAVAILABLE : ErrorCode.FAILOVER_STEP_FAILED,
+    message: `${what}: ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`,
+    nonRetryable: false,
+  });
+}
+
+/** Factory over injected clouds and clients (no module-level singletons): one instance per worker. */
+export function createFailoverActivities(deps: FailoverActivityDeps) {
+  const awsFactory: AwsClientsFactory = deps.aws ?? ((_, cfg) => createAwsClients({ endpoint: cfg.endpoint } satisfies AwsClientsOptions));
+  const awsClouds = new Map<string, FailoverCloud>();
+  let simulated: FailoverCloud | undefined;
+  const doFetch = deps.fetch ?? fetch;
+  const pollMs = deps.healthPollIntervalMs ?? 2000;
+
+  function group(name: string): GroupRef {
+    const cfg = deps.groups[name];
+    if (!cfg) {
+      throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_GROUP_NOT_FOUND, message: `unknown failover group "${name}" (known: ${Object.keys(deps.groups).join(', ')})`, nonRetryable: true });
+    }
+    return { name, cfg };
+  }
+
+  function cloudOf(g: GroupRef): FailoverCloud {
+    if (g.cfg.provider === 'simulated') {
+      if (!deps.simulated) throw ApplicationFailure.create({ type: ErrorCode.CONFIG_INVALID, message: 'simulated failover groups need a data directory (deps.simulated.dataDir)', nonRetryable: true });
+      return (simulated ??= createSimulatedFailoverActivities({ dataDir: deps.simulated.dataDir }));
+    }
+    let c = awsClouds.get(g.name);
+    if (!c) {
+      c = createAwsFailoverActivities({ ...deps.awsOptions, clients: awsFactory(g.name, g.cfg) });
+      awsClouds.set(g.name, c);
+    }
+    return c;
+  }
+
+  function ctxOf(failoverId: string): OpContext {
+    let signal: AbortSignal;
+    try {
+      signal = cancellationSignal();
+    } catch {
+      signal = new AbortController().signal; // called outside an activity (unit tests of this layer)
+    }
+    return {
+      failoverId,
+      signal,
+      heartbeat: (d) => {
+        try {
+          heartbeat(d);
+        } catch {
+          /* outside an activity */
+        }
+      },
+    };
+  }
+
+  /** Runs one step: fault injection first (so an injected failure never half-applies), then the cloud call. */
+  async function step<T>(req: StepRequest, fn: (cloud: FailoverCloud, g: GroupRef, ctx: OpContext) => Promise<T>): Promise<T> {
+    const g = group(req.group);
+    const cloud = cloudOf(g);
+    const fault = req.injectFailure ? `injected failure in ${req.stage}/${req.step}` : await cloud.injectedFault?.(g, req.stage, req.step);
+    if (fault) throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_STEP_FAILED, message: fault, nonRetryable: true });
+    try {
+      return await fn(cloud, g, ctxOf(req.failoverId));
+    } catch (err) {
+      throw toFailure(err, `${req.stage}/${req.step} on ${req.side} (${g.cfg[req.side].region})`);
+    }
+  }
+
+  return {
+    /** Stage 1: who is active, what the target looks like, and the plan of actions. Changes nothing. */
+    async failoverReadiness(req: Base & { mode: FailoverMode; to?: FailoverSide }): Promise<FailoverReadiness> {
+      const g = group(req.group);
+      const cloud = cloudOf(g);
+      try {
+        const state = await cloud.readState(g);
+        const from = req.to ? other(req.to) : state.activeSide;
+        const to = req.to ?? other(state.activeSide);
+        const r = await cloud.readiness(g, { from, to, mode: req.mode });
+        const checks: ReadinessCheck[] = [
+          { name: 'target_not_active', ok: state.activeSide !== to, side: to, detail: state.activeSide === to ? `${to} is already the active side` : `active side is ${state.activeSide} (epoch ${state.epoch})` },
+          ...r.checks,
+        ];
+        const held = state.lock && state.lock.owner !== req.failoverId && Date.parse(state.lock.expiresAt) > Date.now();
+        checks.push({ name: 'global_lock_free', ok: !held, detail: held ? `held by ${state.lock!.owner} until ${state.lock!.expiresAt}` : 'free' });
+        const targetCapacity = targetCapacityOf(g, from, to, r.capacity);
+        return {
+          from,
+          to,
+          fromRegion: g.cfg[from].region,
+          toRegion: g.cfg[to].region,
+          ready: checks.every((c) => c.ok),
+          checks,
+          plan: buildPlan(g, from, to, req.mode, r, targetCapacity),
+          capacity: r.capacity,
+          targetCapacity,
+          state,
+        };
+      } catch (err) {
+        throw toFailure(err, `readiness of ${g.name}`);
+      }
+    },
+
+    /** Takes (or renews) the group's global lock; FAILOVER_IN_PROGRESS when another failover holds it. */
+    async failoverAcquireLock(req: Base & { ttlMs: number; intent?: FailoverIntent; stage: FailoverStageName; injectFailure?: boolean }): Promise<GlobalState> {
+      return step({ ...req, step: 'acquire_lock', side: req.intent?.to ?? 'primary' }, (cloud, g) => cloud.acquireLock(g, { owner: req.failoverId, ttlMs: req.ttlMs, intent: req.intent }));
+    },
+
+    /** Releases the lock if this failover holds it (always safe to call). */
+    async failoverReleaseLock(req: Base): Promise<boolean> {
+      const g = group(req.group);
+      try {
+        return await cloudOf(g).releaseLock(g, req.failoverId);
+      } catch (err) {
+        throw toFailure(err, `release lock of ${g.name}`);
+      }
+    },
+
+    /** Stage 6: the new active side, epoch + 1 (exactly once per failover id), history. */
+    async failoverCommit(req: StepRequest & { entry: Omit<FailoverHistoryEntry, 'epoch'> }): Promise<GlobalState> {
+      return step(req, (cloud, g) => cloud.commit(g, { owner: req.failoverId, entry: req.entry }));
+    },
+
+    async failoverDrainTraffic(req: StepRequest): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.drainTraffic(g, req.side, ctx));
+    },
+
+    async failoverRouteTraffic(req: StepRequest): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.routeTraffic(g, req.side, ctx));
+    },
+
+    async failoverScale(req: StepRequest & { capacity: Capacity }): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.scale(g, req.side, req.capacity, ctx));
+    },
+
+    async failoverFenceDatabase(req: StepRequest & { fenced: boolean }): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.fenceDatabase(g, req.side, req.fenced, ctx));
+    },
+
+    async failoverReplicationLag(req: StepRequest): Promise<LagReport> {
+      return step(req, (cloud, g, ctx) => cloud.replicationLag(g, req.side, ctx));
+    },
+
+    /** Long-running: heartbeats while the replica is promoted; a retry after a crash never promotes twice. */
+    async failoverPromoteReplica(req: StepRequest): Promise<PromoteOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.promoteReplica(g, req.side, ctx));
+    },
+
+    async failoverReattachReplica(req: StepRequest & { source: FailoverSide }): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.reattachReplica(g, req.side, req.source, ctx));
+    },
+
+    /** Polls the target's health until it is healthy or `timeoutMs` passes (then fails non-retryably). */
+    async failoverVerifyHealth(req: StepRequest & { timeoutMs: number }): Promise<HealthReport> {
+      return step(req, async (cloud, g, ctx) => {
+        const deadline = Date.now() + req.timeoutMs;
+        for (;;) {
+          const h = await cloud.health(g, req.side, ctx);
+          ctx.heartbeat(h.detail);
+          if (h.healthy) return h;
+          if (Date.now() + pollMs > deadline) {
+            throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_STEP_FAILED, message: `${req.side} did not become healthy within ${Math.round(req.timeoutMs / 1000)}s: ${h.detail}`, nonRetryable: true });
+          }
+          await sleep(pollMs);
+        }
+      });
+    },
+
+    /** The monitor's probe: HTTP GET of `health.url` when configured, else the cloud's view of the active side. */
+    async failoverProbe(req: { group: string; timeoutMs: number }): Promise<HealthReport & { activeSide?: FailoverSide }> {
+      const g = group(req.group);
+      const url = g.cfg.health.url;
+      if (url) {
+        try {
+          const res = await doFetch(url, { signal: AbortSignal.timeout(req.timeoutMs), redirect: 'manual' });
+          await res.arrayBuffer().catch(() => undefined);
+          return { healthy: res.status >= 200 && res.status < 400, detail: `GET ${url} → ${res.status}` };
+        } catch (err) {
+          return { healthy: false, detail: `GET ${url} failed: ${(err as Error).message}` };
+        }
+      }
+      const cloud = cloudOf(g);
+      try {
+        const state = await cloud.readState(g);
+        const h = await cloud.health(g, state.activeSide, ctxOf('probe'));
+        return { ...h, activeSide: state.activeSide };
+      } catch (err) {
+        return { healthy: false, detail: `probe failed: ${(err as Error).message}` };
+      }
+    },
+  };
+}
+
+export type FailoverActivities = ReturnType<typeof createFailoverActivities>;

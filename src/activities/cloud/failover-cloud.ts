@@ -1,0 +1,142 @@
+/**
+ * What a cloud must offer for a failover: the one interface the AWS SDK implementation and the simulated
+ * world both satisfy. Every operation is idempotent (it sets an absolute desired state, or checks before it
+ * acts), because Temporal retries activities and a worker may die half-way through any of them.
+ */
+import type { FailoverGroupConfig } from '../../shared/config';
+import type { FailoverMode, FailoverSide, FailoverStageName, ReadinessCheck } from '../../workflows/failover.definitions';
+
+export type { FailoverSide };
+
+/** A failover group as the clouds see it: its name plus its strata.yaml entry. */
+export interface GroupRef {
+  name: string;
+  cfg: FailoverGroupConfig;
+}
+
+/** Handed to every cloud call by the activity wrapper. */
+export interface OpContext {
+  failoverId: string;
+  heartbeat(detail?: unknown): void;
+  signal: AbortSignal;
+}
+
+export interface Capacity {
+  min: number;
+  max: number;
+  desired: number;
+}
+
+/** Recorded in global state in stage 1 so any operator (or a resumed worker) sees what is under way. */
+export interface FailoverIntent {
+  failoverId: string;
+  from: FailoverSide;
+  to: FailoverSide;
+  mode: FailoverMode;
+  startedAt: string;
+}
+
+export interface FailoverHistoryEntry {
+  failoverId: string;
+  from: FailoverSide;
+  to: FailoverSide;
+  mode: FailoverMode;
+  epoch: number;
+  completedAt: string;
+  rtoSeconds?: number;
+  rpoSeconds?: number;
+}
+
+/** The group's global state: which side is active, a monotonically increasing epoch (the fencing token) and the lock. */
+export interface GlobalState {
+  group: string;
+  activeSide: FailoverSide;
+  epoch: number;
+  lock?: { owner: string; expiresAt: string };
+  intent?: FailoverIntent;
+  lastFailoverId?: string;
+  history: FailoverHistoryEntry[];
+  /** Last time a canary write on the primary was confirmed on the replica (the RPO fallback). */
+  replicationCheckpointAt?: string;
+}
+
+export interface StepOutcome {
+  detail: string;
+  /** False when the desired state was already in place (a retry, or nothing to do for this routing kind). */
+  changed: boolean;
+  /** The step cannot be performed through an API; a human must act (recorded, never swallowed). */
+  manual?: boolean;
+}
+
+export interface PromoteOutcome extends StepOutcome {
+  alreadyPromoted: boolean;
+}
+
+export interface LagReport {
+  lagSeconds?: number;
+  source: 'reported' | 'checkpoint' | 'unknown';
+  detail: string;
+}
+
+export interface HealthReport {
+  healthy: boolean;
+  detail: string;
+}
+
+export interface CloudReadiness {
+  checks: ReadinessCheck[];
+  /** Capacity of each side as found (undefined when unreachable): the compensations restore these values. */
+  capacity: Partial<Record<FailoverSide, Capacity>>;
+  /** Human-readable description of where traffic goes now, for the plan. */
+  traffic?: string;
+  /** Names of the resources the plan will touch, per side (ASG, record, database). */
+  resources: Partial<Record<FailoverSide, { capacity?: string; database?: string; health?: string }>> & { dns?: string };
+}
+
+/** Thrown by acquireLock when another failover holds the group's lock; becomes FAILOVER_IN_PROGRESS. */
+export class LockHeldError extends Error {
+  constructor(
+    readonly holder: string | undefined,
+    readonly expiresAt: string | undefined,
+  ) {
+    super(`failover lock is held by ${holder ?? 'another failover'}${expiresAt ? ` until ${expiresAt}` : ''}`);
+    this.name = 'LockHeldError';
+  }
+}
+
+/** Thrown when a side's region cannot be reached; retryable, and best-effort in emergency mode. */
+export class SideUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SideUnreachableError';
+  }
+}
+
+export interface FailoverCloud {
+  /** Checks the target (and, in planned mode, the source) can take part; reads capacities for compensation. */
+  readiness(g: GroupRef, req: { from: FailoverSide; to: FailoverSide; mode: FailoverMode }): Promise<CloudReadiness>;
+  /** Reads the global state; a group never failed over reads as `primary` active at epoch 0. */
+  readState(g: GroupRef): Promise<GlobalState>;
+  /** Conditional write: succeeds when the lock is free, expired, or already ours (renewal). Throws LockHeldError. */
+  acquireLock(g: GroupRef, req: { owner: string; ttlMs: number; intent?: FailoverIntent }): Promise<GlobalState>;
+  /** Releases the lock and clears the intent when `owner` holds it; false when it did not. */
+  releaseLock(g: GroupRef, owner: string): Promise<boolean>;
+  /** Records the new active side, increments the epoch once per failover id, appends history. Lock must be ours. */
+  commit(g: GroupRef, req: { owner: string; entry: Omit<FailoverHistoryEntry, 'epoch'> }): Promise<GlobalState>;
+  /** Stops sending new traffic to `side` (weight 0). */
+  drainTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
+  /** Points the group's record at `side` only (the DNS switch; also the compensation that returns traffic). */
+  routeTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
+  scale(g: GroupRef, side: FailoverSide, capacity: Capacity, ctx: OpContext): Promise<StepOutcome>;
+  /** Fences (or unfences) the side's database so it takes no more writes: the "demotion". */
+  fenceDatabase(g: GroupRef, side: FailoverSide, fenced: boolean, ctx: OpContext): Promise<StepOutcome>;
+  replicationLag(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<LagReport>;
+  /** Promotes `side`'s replica and waits until it is available; skips when already promoted. Heartbeats. */
+  promoteReplica(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<PromoteOutcome>;
+  /** Compensation of a promotion: make `side` a replica of `source` again (manual on real clouds). */
+  reattachReplica(g: GroupRef, side: FailoverSide, source: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
+  /** One health observation of `side` (the activity polls this until healthy or a deadline). */
+  health(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<HealthReport>;
+  /** Group-level fault injection (simulated world only). Returns a message when this step must fail. */
+  injectedFault?(g: GroupRef, stage: FailoverStageName, step: string): Promise<string | undefined>;
+}

@@ -1,0 +1,240 @@
+/**
+ * The OpenTofu executor against the real pinned `tofu` and the offline provider mirror: stacks/hello-local
+ * end to end, stale plans, and cancelling an apply mid-way (test/fixtures/tofu-slow).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createTofuExecutor } from '../../src/executors/tofu/tofu-executor';
+import { resolveCliConfig } from '../../src/executors/tofu/tool-env';
+import { sha256 } from '../../src/executors/tofu/workspace';
+import type { PlanSummary, StackSpec } from '../../src/executors/types';
+import { projectRoot } from '../../src/shared/tools';
+import { createHarness, isAlive, processesInGroup, waitFor, type Harness } from '../helpers/executor-harness';
+import { toolPath } from '../helpers/tools';
+
+const bin = toolPath('TOFU_BIN_RESOLVED');
+const cliConfigFile = resolveCliConfig({});
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ApplicationFailure)) throw new Error(`expected an ApplicationFailure, got ${String(err)}`);
+  return err;
+}
+
+function addresses(plan: PlanSummary, action?: string): string[] {
+  return plan.resources
+    .filter((r) => !action || r.action === action)
+    .map((r) => r.address)
+    .sort();
+}
+
+describe('tofu executor on stacks/hello-local', () => {
+  let h: Harness;
+  let outDir: string;
+  let executor: ReturnType<typeof createTofuExecutor>;
+  const spec = (variables: Record<string, unknown> = {}): StackSpec => ({
+    stack: 'hello-local',
+    environment: 'test',
+    executor: 'tofu',
+    path: path.join(projectRoot, 'stacks', 'hello-local'),
+    variables,
+  });
+  const files = () => (fs.existsSync(outDir) ? fs.readdirSync(outDir).sort() : []);
+
+  beforeAll(() => {
+    expect(cliConfigFile && fs.existsSync(cliConfigFile)).toBeTruthy();
+    h = createHarness('tofu', 'hello-local');
+    // No output_dir variable: the stack's default <strata_data_dir>/out/<environment> is exercised.
+    const dataDir = path.join(h.root, 'data');
+    outDir = path.join(dataDir, 'out', 'test');
+    executor = createTofuExecutor({ bin, cliConfigFile, dataDir });
+  });
+  afterAll(() => h.cleanup());
+
+  let applied: PlanSummary;
+
+  test('prepare snapshots the config and inits offline from the mirror', async () => {
+    const { ctx } = h.context('run-1');
+    const config = await executor.prepare(spec(), ctx);
+    expect(config.ref).toBe('runs/run-1/config.json');
+    const body = await h.artifacts.get(config.ref);
+    expect(sha256(body)).toBe(config.digest);
+    const doc = JSON.parse(body.toString('utf8')) as { files: Record<string, string> };
+    expect(Object.keys(doc.files).sort()).toEqual(['main.tf', 'outputs.tf', 'variables.tf', 'versions.tf']);
+    const ws = path.join(h.root, 'work', 'hello-local', 'test', 'run-1');
+    expect(fs.existsSync(path.join(ws, '.terraform', 'providers'))).toBe(true);
+  });
+
+  test('plan shows the expected adds; apply on another worker creates the files', async () => {
+    const { ctx } = h.context('run-1');
+    const config = await executor.prepare(spec(), ctx);
+    const plan = await executor.plan(spec(), config, ctx);
+    expect(plan).toMatchObject({ add: 4, change: 0, destroy: 0, hasChanges: true, destroyPlan: false, stateSerial: 0 });
+    expect(addresses(plan, 'create')).toEqual([
+      'local_file.message[0]',
+      'local_file.message[1]',
+      'local_file.message[2]',
+      'random_pet.suffix',
+    ]);
+    expect(sha256(await h.artifacts.get(plan.planRef))).toBe(plan.planHash);
+
+    // A second worker: empty workDir, so it rebuilds the workspace from the artifact store.
+    const other = h.context('run-1', { workDir: path.join(h.root, 'work-b') });
+    const result = await executor.apply(spec(), plan, other.ctx);
+    expect(files()).toHaveLength(3);
+    for (const f of files()) expect(fs.readFileSync(path.join(outDir, f), 'utf8')).toBe('hello from strata');
+    expect(result.outputs.output_dir).toBe(outDir);
+    expect((result.outputs.files as string[]).map((f) => path.basename(f)).sort()).toEqual(files());
+    expect(result.resources.map((r) => r.address)).toContain('random_pet.suffix');
+    expect(result.stateSerial).toBeGreaterThan(0);
+    // Each JSON log line went to the run log, with the resource address the tool reported.
+    expect(other.logs.some((l) => l.resource === 'local_file.message[2]' && /Creation complete/.test(l.message))).toBe(
+      true,
+    );
+    expect(other.beats.some((b) => b.phase === 'apply' && typeof b.pid === 'number')).toBe(true);
+    const current = await h.state.getCurrentState('hello-local', 'test');
+    expect(current).toMatchObject({ serial: result.stateSerial, lineage: result.stateLineage, updatedBy: 'run-1' });
+    expect(await executor.outputs(spec(), ctx)).toEqual(result.outputs);
+    applied = plan;
+  });
+
+  test('a second plan shows no changes', async () => {
+    const { ctx } = h.context('run-2');
+    const plan = await executor.plan(spec(), await executor.prepare(spec(), ctx), ctx);
+    expect(plan).toMatchObject({ add: 0, change: 0, destroy: 0, hasChanges: false, resources: [] });
+
+    // A verify-style re-plan within the applied run keeps the approved plan artifact intact.
+    const run1 = h.context('run-1');
+    const replan = await executor.plan(spec(), applied.config, run1.ctx);
+    expect(replan.hasChanges).toBe(false);
+    expect(replan.planRef).not.toBe(applied.planRef);
+    expect(sha256(await h.artifacts.get(applied.planRef))).toBe(applied.planHash);
+  });
+
+  test('a changed message plans a replacement of every file', async () => {
+    const { ctx } = h.context('run-3');
+    const s = spec({ message: 'changed' });
+    const plan = await executor.plan(s, await executor.prepare(s, ctx), ctx);
+    expect(plan).toMatchObject({ add: 3, change: 0, destroy: 3, hasChanges: true });
+    expect(addresses(plan, 'replace')).toHaveLength(3);
+  });
+
+  test('a file deleted out of band shows up as drift', async () => {
+    const { ctx } = h.context('run-4');
+    const config = await executor.prepare(spec(), ctx);
+    expect((await executor.detectDrift(spec(), config, ctx)).drifted).toBe(false);
+    const victim = ((await executor.outputs(spec(), ctx)).files as string[])[1];
+    fs.rmSync(victim);
+    const report = await executor.detectDrift(spec(), config, ctx);
+    expect(report.drifted).toBe(true);
+    expect(report.resources).toEqual([
+      { address: 'local_file.message[1]', type: 'local_file', change: 'deleted', severity: 'low' },
+    ]);
+  });
+
+  test('a saved plan made before the state moved is refused with PLAN_STALE', async () => {
+    const a = h.context('run-a');
+    const planA = await executor.plan(spec(), await executor.prepare(spec(), a.ctx), a.ctx);
+    const b = h.context('run-b');
+    const planB = await executor.plan(spec(), await executor.prepare(spec(), b.ctx), b.ctx);
+    expect(planA.stateSerial).toBe(planB.stateSerial);
+    await executor.apply(spec(), planB, b.ctx); // recreates the file deleted in the drift test
+    expect(files()).toHaveLength(3);
+
+    const stale = await failureOf(executor.apply(spec(), planA, a.ctx));
+    expect(stale.type).toBe('PLAN_STALE');
+    expect(stale.nonRetryable).toBe(true);
+
+    // The tool's own check, reached by lying about the serial: its refusal maps to PLAN_STALE too.
+    const current = (await h.state.getCurrentState('hello-local', 'test'))!;
+    const forged = { ...planA, stateSerial: current.serial, stateLineage: current.lineage };
+    const toolStale = await failureOf(executor.apply(spec(), forged, a.ctx));
+    expect(toolStale.type).toBe('PLAN_STALE');
+    expect(toolStale.message).toMatch(/tool refused/);
+  });
+
+  test('a saved plan whose bytes changed is never applied', async () => {
+    const { ctx } = h.context('run-5');
+    const plan = await executor.plan(spec(), await executor.prepare(spec(), ctx), ctx);
+    await h.artifacts.put(plan.planRef, Buffer.concat([await h.artifacts.get(plan.planRef), Buffer.from('x')]));
+    const err = await failureOf(executor.apply(spec(), plan, ctx));
+    expect(err.type).toBe('PLAN_HASH_MISMATCH');
+    expect(err.nonRetryable).toBe(true);
+  });
+
+  test('planDestroy + apply removes everything', async () => {
+    const { ctx } = h.context('run-6');
+    const plan = await executor.planDestroy(spec(), await executor.prepare(spec(), ctx), ctx);
+    expect(plan).toMatchObject({ add: 0, change: 0, destroy: 4, destroyPlan: true });
+    const result = await executor.apply(spec(), plan, ctx);
+    expect(result.resources).toEqual([]);
+    expect(files()).toEqual([]);
+    expect((await executor.snapshotState(spec(), ctx)).resources).toEqual([]);
+  });
+});
+
+describe('tofu executor: cancelling an apply', () => {
+  let h: Harness;
+  // Each test gets its own environment, hence its own state.
+  const spec = (outDir: string, environment: string): StackSpec => ({
+    stack: 'slow',
+    environment,
+    executor: 'tofu',
+    path: path.join(projectRoot, 'test', 'fixtures', 'tofu-slow'),
+    variables: { output_dir: outDir },
+  });
+
+  beforeAll(() => {
+    h = createHarness('tofu-cancel', 'slow');
+  });
+  afterAll(() => h.cleanup());
+
+  async function startApply(runId: string, environment: string, graceMs: number) {
+    const executor = createTofuExecutor({ bin, cliConfigFile, graceMs, heartbeatMs: 500 });
+    const run = h.context(runId, { environment });
+    const s = spec(path.join(h.root, `out-${runId}`), environment);
+    const plan = await executor.plan(s, await executor.prepare(s, run.ctx), run.ctx);
+    expect(plan.add).toBe(3);
+    const applying = failureOf(executor.apply(s, plan, run.ctx));
+    // Interrupt once the long sleep is under way, i.e. the first file exists and the tool is mid-apply.
+    await waitFor(
+      () => run.logs.some((l) => l.resource === 'time_sleep.wait' && /Creating/.test(l.message)),
+      'time_sleep.wait to start',
+    );
+    const pid = run.beats.find((b) => b.phase === 'apply')?.pid as number;
+    expect(isAlive(pid)).toBe(true);
+    run.abort.abort();
+    return { err: await applying, pid, outDir: path.join(h.root, `out-${runId}`) };
+  }
+
+  test('SIGINT stops the tool, the state it wrote is kept, and APPLY_INTERRUPTED says what is left', async () => {
+    const { err, pid, outDir } = await startApply('run-int', 'int', 10_000);
+    expect(err.type).toBe('APPLY_INTERRUPTED');
+    expect(err.nonRetryable).toBe(true);
+    expect(isAlive(pid)).toBe(false);
+    expect(processesInGroup(pid)).toEqual([]);
+    const details = err.details?.[0] as { resourcesInState: string[]; forceKilled: boolean; unrecorded: string[] };
+    expect(details.forceKilled).toBe(false);
+    expect(details.resourcesInState).toEqual(['local_file.before']);
+    expect(details.unrecorded).toEqual([]);
+    expect(err.message).toMatch(/1 resource\(s\) in state: local_file.before/);
+    expect(fs.readdirSync(outDir)).toEqual(['before.txt']);
+    const current = await h.state.getCurrentState('slow', 'int');
+    expect(current?.body).toContain('"before"');
+  });
+
+  test('when the grace period runs out the whole process group is killed and nothing is left running', async () => {
+    const { err, pid } = await startApply('run-kill', 'kill', 1);
+    expect(err.type).toBe('APPLY_INTERRUPTED');
+    expect(isAlive(pid)).toBe(false);
+    expect(processesInGroup(pid)).toEqual([]);
+    const details = err.details?.[0] as { resourcesInState: string[]; unrecorded: string[]; forceKilled: boolean };
+    expect(details.forceKilled).toBe(true);
+    // Killed before it could save: what it did is still reported, as in state or as unrecorded.
+    expect([...details.resourcesInState, ...details.unrecorded]).toContain('local_file.before');
+  });
+});
