@@ -39,7 +39,7 @@ platform="$(uname -s | tr '[:upper:]' '[:lower:]')_$arch"
 
 # The cache directory is named after a hash of the pins, so changing any pin builds a fresh mirror
 # instead of mixing versions, and the tofurc path changes with it.
-pinset="$(printf '%s\n%s\nlayout=1\n' "$PROVIDERS" "$platform" | sha256sum | cut -c1-12)"
+pinset="$(printf '%s\n%s\nlayout=2\n' "$PROVIDERS" "$platform" | sha256sum | cut -c1-12)"
 dest="$CACHE/tf-providers-$pinset"
 if [[ -f "$dest/tofurc" ]]; then echo "$dest/tofurc"; exit 0; fi
 
@@ -55,7 +55,9 @@ tmp="$(mktemp -d "$dest.tmp.XXXXXX")"
 chmod 755 "$tmp" # mktemp makes it 0700; the cache is meant to be readable like any install
 trap 'rm -rf "$tmp"' EXIT
 
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -mod=mod"
+# Static, path-trimmed binaries like the providers' own release builds; -mod=mod lets the scratch
+# modules record their go.sum as they resolve.
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -mod=mod"
 start=$SECONDS
 
 # Writes a scratch module in $1 that requires the given "module version" pairs and imports each

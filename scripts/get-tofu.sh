@@ -36,9 +36,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 log "building OpenTofu $TOFU_VERSION with go install (several minutes on 2 cores; once per machine)"
 start=$SECONDS
-# -trimpath keeps the build-machine paths out of the binary; keep whatever GOFLAGS the user already has.
-GOBIN="$tmp" GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" \
-  go install "github.com/opentofu/opentofu/cmd/tofu@$TOFU_VERSION" >&2
+# The same flags as OpenTofu's own release build (.goreleaser.yaml): static, paths trimmed, and
+# version.dev=no so it reports "1.6.3" rather than "1.6.3-dev". Keep whatever GOFLAGS the user has.
+CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" \
+  go install -ldflags="-s -w -X github.com/opentofu/opentofu/version.dev=no" \
+  "github.com/opentofu/opentofu/cmd/tofu@$TOFU_VERSION" >&2
 elapsed=$((SECONDS - start))
 "$tmp/tofu" version >&2
 printf 'version=%s\ngo=%s\nbuild_seconds=%s\nbuilt_at=%s\n' \

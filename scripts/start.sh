@@ -18,12 +18,18 @@ API_PORT="${PORT:-8080}"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 mkdir -p .data/logs
 
-pids=()
+pids=()                 # in start order; stopped in reverse
+declare -A pid_of cmd_of restarts
+names=()
 start_group() { # name, command... — each child leads its own process group so the whole tree can be stopped
   local name=$1; shift
   setsid "$@" >>".data/logs/$name.log" 2>&1 &
-  pids+=("$!")
-  echo "[strata] started $name (pid $!, log .data/logs/$name.log)"
+  local pid=$!
+  if [[ -z "${pid_of[$name]:-}" ]]; then names+=("$name"); fi
+  pid_of[$name]=$pid
+  cmd_of[$name]="$*"
+  pids+=("$pid")
+  echo "[strata] started $name (pid $pid, log .data/logs/$name.log)"
 }
 
 stopping=0
@@ -32,15 +38,15 @@ stop_all() {
   stopping=1
   echo; echo "[strata] stopping..."
   # API and worker first (the worker lets in-flight activities finish or cancels them), the server last.
-  for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM -- "-${pids[i]}" 2>/dev/null || true; done
+  for ((i=${#names[@]}-1; i>=0; i--)); do kill -TERM -- "-${pid_of[${names[i]}]}" 2>/dev/null || true; done
   local deadline=$((SECONDS + 12))
   while ((SECONDS < deadline)); do
     local alive=0
-    for p in "${pids[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1; done
+    for n in "${names[@]}"; do kill -0 -- "-${pid_of[$n]}" 2>/dev/null && alive=1; done
     ((alive == 0)) && break
     sleep 0.2
   done
-  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  for n in "${names[@]}"; do kill -KILL -- "-${pid_of[$n]}" 2>/dev/null || true; done
   echo "[strata] stopped"
 }
 trap 'stop_all; exit 0' INT TERM
@@ -63,7 +69,7 @@ start_group api "$TSX" src/api/server.ts
 for _ in $(seq 1 300); do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://$API_HOST:$API_PORT/ready" || true)
   [[ $code == 200 ]] && break
-  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "[strata] a process exited during start-up; see .data/logs/" >&2; tail -n 20 .data/logs/*.log >&2; exit 1; }; done
+  for n in "${names[@]}"; do kill -0 "${pid_of[$n]}" 2>/dev/null || { echo "[strata] $n exited during start-up; see .data/logs/$n.log" >&2; tail -n 20 ".data/logs/$n.log" >&2; exit 1; }; done
   sleep 0.2
 done
 
@@ -87,10 +93,25 @@ cat <<MSG
   Logs in .data/logs/. Ctrl-C stops everything.
 MSG
 
-# Stay in the foreground; if a child dies on its own, say so and stop the rest.
+# Stay in the foreground as a small supervisor: a process that dies on its own (a crash, a kill -9) is
+# restarted after a pause, so the API keeps answering (/ready says 503 meanwhile) and runs resume from
+# Temporal's history. A process that keeps dying is given up on.
+declare -A died_at
 while :; do
-  for p in "${pids[@]}"; do
-    if ! kill -0 "$p" 2>/dev/null; then echo "[strata] process $p exited; see .data/logs/" >&2; exit 1; fi
+  for n in "${names[@]}"; do
+    if ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
+      now=$SECONDS
+      if [[ -z "${died_at[$n]:-}" ]]; then
+        died_at[$n]=$now
+        echo "[strata] $n exited; restarting it in 5 s (log .data/logs/$n.log)" >&2
+      elif (( now - ${died_at[$n]} >= 5 )); then
+        restarts[$n]=$(( ${restarts[$n]:-0} + 1 ))
+        if (( ${restarts[$n]} > 5 )); then echo "[strata] $n keeps exiting; giving up" >&2; exit 1; fi
+        unset "died_at[$n]"
+        # shellcheck disable=SC2086
+        start_group "$n" ${cmd_of[$n]}
+      fi
+    fi
   done
   sleep 1 & wait $! || true
 done

@@ -34,7 +34,8 @@ function ipFor(id: string): string {
   return `10.${h[0]}.${h[1]}.${(h[2] % 254) + 1}`;
 }
 
-function instanceCount(name: string, raw: unknown): number {
+function instanceCount(name: string, value: unknown): number {
+  const raw = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > MAX_INSTANCES) {
     throw failure(
       ErrorCode.PLAN_FAILED,
