@@ -12,10 +12,11 @@ set -euo pipefail
 #   local  2.9.0  = tag v2.9.0  (release commit 3561e410f9fe, 2026-05-13; version/VERSION says 2.9.0)
 #   random 3.9.0  = tag v3.9.0  (release commit f8d869dc98d9, 2026-05-13; version/VERSION says 3.9.0)
 #   time   0.14.2 = tag v0.14.2 (v0.x, so the proxy serves the tag itself)
-#   null   2.1.2  = tag v2.1.2  (release commit 8d3d85a60e20, 2019-04-30). The proxy here refuses every
-#                   null 3.x commit, so this is the newest null release obtainable. It is built on the
-#                   Terraform 0.12 SDK (plugin protocol 5), which OpenTofu and Terraform 1.x still speak;
-#                   `null_resource` with `triggers` behaves the same as in 3.x.
+#   null   2.1.2  = tag v2.1.2  (release commit 8d3d85a60e20, 2019-04-30; CHANGELOG heads with 2.1.2).
+#                   The module proxy reachable here lists no null 3.x commit at all, so this is the newest
+#                   null release it serves. It is built on the Terraform 0.12 SDK (plugin protocol 5),
+#                   which OpenTofu and Terraform 1.x still speak; `null_resource` has the same schema
+#                   (`id`, `triggers`) as in 3.x. Move to 3.x once a pseudo-version of a 3.x tag is served.
 PROVIDERS="
 local  2.9.0  github.com/terraform-providers/terraform-provider-local   v1.4.1-0.20260513075820-3561e410f9fe
 random 3.9.0  github.com/terraform-providers/terraform-provider-random  v1.3.2-0.20260513075824-f8d869dc98d9
@@ -38,8 +39,10 @@ esac
 platform="$(uname -s | tr '[:upper:]' '[:lower:]')_$arch"
 
 # The cache directory is named after a hash of the pins, so changing any pin builds a fresh mirror
-# instead of mixing versions, and the tofurc path changes with it.
-pinset="$(printf '%s\n%s\nlayout=2\n' "$PROVIDERS" "$platform" | sha256sum | cut -c1-12)"
+# instead of mixing versions, and the tofurc path changes with it. Bump BUILD_REV whenever the way the
+# mirror is built changes (flags, layout, config), so old caches are not mistaken for new ones.
+BUILD_REV=2
+pinset="$(printf '%s\n%s\nrev=%s\n' "$PROVIDERS" "$platform" "$BUILD_REV" | sha256sum | cut -c1-12)"
 dest="$CACHE/tf-providers-$pinset"
 if [[ -f "$dest/tofurc" ]]; then echo "$dest/tofurc"; exit 0; fi
 
@@ -102,7 +105,7 @@ build_group() {
     mkdir -p "$out"
     local t=$SECONDS
     log "building $name $version ($module@$gover)"
-    # -s -w: the mirror is for running providers, not debugging them; it roughly thirds their size.
+    # -s -w as in the providers' release builds: the mirror is for running them, not debugging them.
     (cd "$dir" && go build -ldflags="-s -w" -o "$out/terraform-provider-${name}_v${version}" "$module")
     log "built $name $version in $((SECONDS - t))s"
     echo "$name=$version module=$module@$gover build_seconds=$((SECONDS - t))" >>"$tmp/BUILD_INFO"
@@ -123,8 +126,8 @@ build_group "$tmp/src/shared" "${shared[@]}"
 rm -f "$tmp"/src/*/tools.go
 
 # Terraform looks providers up under registry.terraform.io, OpenTofu under registry.opentofu.org.
-# Hard links give Terraform the same files at no extra space (and, unlike symlinked directories,
-# every version of both tools' mirror scanner accepts them).
+# Hard links give Terraform the same files at no extra space while staying plain files, so neither
+# tool's mirror scanner has to follow symlinks.
 (cd "$tmp/mirror" && find registry.opentofu.org -type d | sed 's|^registry.opentofu.org|registry.terraform.io|' | xargs mkdir -p)
 (cd "$tmp/mirror/registry.opentofu.org" && find . -type f -exec ln {} ../registry.terraform.io/{} \;)
 

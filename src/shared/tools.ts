@@ -36,7 +36,9 @@ export function readTools(): ToolPaths {
   const file = path.join(cacheDir(), 'tools.env');
   const fromFile = fs.existsSync(file) ? parseEnvFile(fs.readFileSync(file, 'utf8')) : {};
   const out: ToolPaths = {};
-  for (const k of TOOL_KEYS) out[k] = process.env[k] || fromFile[k];
+  // An environment value naming a file that does not exist (a stale TF_CLI_CONFIG_FILE=~/.terraformrc, say)
+  // would send OpenTofu to the network; the cache's value wins then.
+  for (const k of TOOL_KEYS) out[k] = process.env[k] && fs.existsSync(process.env[k]!) ? process.env[k] : fromFile[k] || process.env[k];
   return out;
 }
 

@@ -3,3 +3,5 @@ export { deploymentWorkflow } from './deployment';
 export { rollbackWorkflow } from './rollback';
 export { destroyWorkflow } from './destroy';
 export { stackLockWorkflow } from './stack-lock';
+export { failoverWorkflow } from './failover';
+export { failoverMonitorWorkflow } from './failover-monitor';

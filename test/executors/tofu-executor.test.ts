@@ -166,6 +166,29 @@ describe('tofu executor on stacks/hello-local', () => {
     expect(err.nonRetryable).toBe(true);
   });
 
+  test('state the store failed to take is recovered from the workspace by the retried attempt', async () => {
+    const run = h.context('run-7');
+    const s = spec({ message: 'persisted late' });
+    const plan = await executor.plan(s, await executor.prepare(s, run.ctx), run.ctx);
+    let failPuts = 1;
+    run.ctx.state = Object.create(h.state, {
+      putCurrentState: {
+        value: (...args: Parameters<typeof h.state.putCurrentState>) =>
+          failPuts-- > 0 ? Promise.reject(new Error('state store unavailable')) : h.state.putCurrentState(...args),
+      },
+    }) as typeof h.state;
+    await expect(executor.apply(s, plan, run.ctx)).rejects.toThrow('state store unavailable');
+    expect((await h.state.getCurrentState('hello-local', 'test'))?.updatedBy).not.toBe('run-7');
+
+    // The activity's retry: the workspace's newer state is recorded first, which makes this plan stale.
+    const retry = await failureOf(executor.apply(s, plan, run.ctx));
+    expect(retry.type).toBe('PLAN_STALE');
+    expect(retry.message).toMatch(/earlier attempt of this run/);
+    const current = (await h.state.getCurrentState('hello-local', 'test'))!;
+    expect(current.updatedBy).toBe('run-7');
+    expect(current.body).toContain('persisted late');
+  });
+
   test('planDestroy + apply removes everything', async () => {
     const { ctx } = h.context('run-6');
     const plan = await executor.planDestroy(spec(), await executor.prepare(spec(), ctx), ctx);

@@ -124,11 +124,17 @@ async function startOnce(bin: string, timeoutMs: number): Promise<MotoServer> {
     wait = Math.min(wait * 2, 500);
   }
   child.stderr!.resume();
+  // If the test process dies without calling stop(), do not leave a detached server behind.
+  const onExit = () => killGroup(child, 'SIGKILL');
+  process.once('exit', onExit);
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
     port,
-    stop: () => (stopping ??= stopChild(child)),
+    stop: () =>
+      (stopping ??= stopChild(child).finally(() => {
+        process.removeListener('exit', onExit);
+      })),
     reset: async () => {
       const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       await res.arrayBuffer();

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../../src/api/app';
 import { api } from '../helpers/api-client';
+import { recordHistory } from '../helpers/histories';
+import { deploymentWorkflowId } from '../../src/workflows/deployment.definitions';
 import { startTemporal, startWorker, testConfig, type RunningWorker } from '../helpers/temporal';
 
 describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
@@ -75,6 +77,7 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect((await http.post('dave', `/api/v1/deployments/${id}/approve`)).status).toBe(200);
     const done = await http.waitFor(id, ['succeeded']);
     expect(done.approvals.map((a) => a.by)).toEqual(['bob', 'dave']);
+    await recordHistory(env.address, deploymentWorkflowId(id), 'deployment-prod-approved-succeeded');
     expect(files(path.join(outDir, 'prod')).length).toBeGreaterThan(0);
     expect((await http.post('bob', `/api/v1/deployments/${id}/approve`)).status).toBe(409);
   });
@@ -89,6 +92,7 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
 
     const late = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'late' } });
     const expired = await http.waitFor(late, ['expired']);
+    await recordHistory(env.address, deploymentWorkflowId(late), 'deployment-approval-expired');
     expect(expired.error?.code).toBe('APPROVAL_EXPIRED');
     expect(files(path.join(outDir, 'qa'))).toHaveLength(0);
     expect((await http.post('bob', `/api/v1/deployments/${late}/approve`)).status).toBe(409);

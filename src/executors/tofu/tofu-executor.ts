@@ -109,10 +109,13 @@ export class TofuExecutor implements IacExecutor {
         details: () => ({ lastResource: tracker.lastResource, inProgress: [...tracker.inProgress] }),
       });
     } finally {
-      // Whatever happened (even a spawn failure), the store gets what the tool wrote.
-      await persistStateOut(dir, ctx, before).catch((e: unknown) =>
-        ctx.log({ level: 'error', message: `could not persist state after apply: ${String(e)}` }),
-      );
+      // Whatever happened (even a spawn failure), the store gets what the tool wrote. If the store is down,
+      // the state stays in this workspace, where the retried attempt recovers it (recoverLeftState), so a
+      // retryable error is right; a tool error already in flight takes precedence.
+      await persistStateOut(dir, ctx, before).catch((e: unknown) => {
+        ctx.log({ level: 'error', message: `could not persist state after apply: ${String(e)}` });
+        if (res) throw e;
+      });
     }
     const after = parseState((await ctx.state.getCurrentState(ctx.stack, ctx.environment))?.body);
     const inState = after.resources.map((r) => r.address);
