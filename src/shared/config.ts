@@ -66,6 +66,8 @@ const healthCheckSchema = z.discriminatedUnion('type', [
     retries: z.number().int().min(0).default(3),
   }),
   z.strictObject({ type: z.literal('replan') }),
+  /** The stack reports its own health through an output (e.g. the simulated cloud's `healthy`). */
+  z.strictObject({ type: z.literal('output'), output: z.string().min(1), equals: z.unknown().default(true) }),
 ]);
 export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
 

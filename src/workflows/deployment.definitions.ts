@@ -34,7 +34,8 @@ export const TERMINAL_STATUSES: readonly DeploymentStatus[] = [
 export type Risk = 'low' | 'medium' | 'high';
 
 export interface HealthCheck {
-  type: 'http' | 'replan';
+  type: 'http' | 'replan' | 'output';
+  equals?: unknown;
   output?: string;
   url?: string;
   expectStatus?: number;

@@ -110,9 +110,12 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
         return { ...out, detail: `${out.from} (${out.fromRegion}) → ${out.to} (${out.toRegion}): ${out.checks.filter((c) => !c.ok).length} failing checks` };
       }))!;
       Object.assign(f, { from: r.from, to: r.to, fromRegion: r.fromRegion, toRegion: r.toRegion, readiness: r.checks, plan: r.plan });
-      if (!r.ready) {
-        const failing = r.checks.filter((c) => !c.ok).map((c) => `${c.name}${c.detail ? ` (${c.detail})` : ''}`);
-        throw ApplicationFailure.create({ type: 'FAILOVER_NOT_READY', message: `not ready: ${failing.join('; ')}`, nonRetryable: true });
+      const failing = r.checks.filter((c) => !c.ok);
+      if (failing.length > 0) {
+        // A held lock alone is "in progress" (the API's 409), not "not ready"; the lock itself decides below.
+        const inProgress = failing.every((c) => c.name === 'global_lock_free');
+        const message = `${inProgress ? 'another failover is in progress' : 'not ready'}: ${failing.map((c) => `${c.name}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`;
+        throw ApplicationFailure.create({ type: inProgress ? 'FAILOVER_IN_PROGRESS' : 'FAILOVER_NOT_READY', message, nonRetryable: true });
       }
       if (input.dryRun) return r;
       lockTaken = true; // set before the call: releasing a lock we never got is a harmless no-op

@@ -60,7 +60,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): StrataConfi
     providers: { aws: { region: 'us-west-1' }, gcp: { region: 'us-central1' }, azure: { region: 'eastus' }, dummy: { region: 'test-region' } },
     stacks: {
       'hello-local': { executor: 'tofu', path: path.join(root, 'stacks/hello-local'), verify: [{ type: 'replan' }], variables: { strata_data_dir: tmp } },
-      'sim-multicloud': { executor: 'simulated', path: path.join(root, 'stacks/sim-multicloud'), failoverOrder: ['aws', 'gcp', 'azure'] },
+      'sim-multicloud': { executor: 'simulated', path: path.join(root, 'stacks/sim-multicloud'), failoverOrder: ['aws', 'gcp', 'azure'], verify: [{ type: 'output', output: 'healthy', equals: true }] },
     },
     stateStore: { kind: 'filesystem', path: path.join(tmp, 'state') },
     workDir: path.join(tmp, 'work'),

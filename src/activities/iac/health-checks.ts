@@ -4,7 +4,8 @@ import type { ExecutorContext } from '../../executors/types';
 import { ErrorCode } from '../../shared/errors';
 
 export interface HealthCheckInput {
-  type: 'http' | 'replan';
+  type: 'http' | 'replan' | 'output';
+  equals?: unknown;
   output?: string;
   url?: string;
   expectStatus?: number;
@@ -53,6 +54,13 @@ export async function runHealthChecks(
   for (const check of checks) {
     if (check.type === 'http') {
       await httpCheck(check, outputs, ctx);
+    } else if (check.type === 'output') {
+      const actual = outputs[check.output ?? ''];
+      const expected = check.equals ?? true;
+      if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+        fail(`output "${check.output}" is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+      }
+      ctx.log({ level: 'info', message: `health check: output "${check.output}" is ${JSON.stringify(actual)}` });
     } else {
       const pending = await replan();
       if (pending) fail(`re-plan after apply is not empty: ${pending}`);

@@ -86,7 +86,9 @@ export class RunService {
       verify: stack.verify.map((c) =>
         c.type === 'http'
           ? { type: 'http' as const, output: c.output, url: c.url, expectStatus: c.expectStatus, timeoutMs: parseDuration(c.timeout), retries: c.retries }
-          : { type: 'replan' as const },
+          : c.type === 'output'
+            ? { type: 'output' as const, output: c.output, equals: c.equals }
+            : { type: 'replan' as const },
       ),
       createdAt: new Date().toISOString(),
     };

@@ -13,7 +13,7 @@ export interface AwsClientsOptions {
   region?: string;
   /** One endpoint for every service and region (moto: `http://127.0.0.1:PORT`); unset for real AWS. */
   endpoint?: string;
-  /** Per-region endpoint overrides (tests make a region unreachable with a dead port). */
+  /** Per-region endpoint overrides for regional services (tests make a region unreachable with a dead port). */
   regionEndpoints?: Record<string, string>;
   /** Default: the SDK's credential chain (env, profile, SSO, instance role). */
   credentials?: RDSClientConfig['credentials'];
@@ -39,9 +39,11 @@ type Ctor<T> = new (cfg: Record<string, unknown>) => T;
 /** Builds lazily-created, per-region SDK clients from one set of options. */
 export function createAwsClients(opts: AwsClientsOptions = {}): AwsFailoverClients {
   const cache = new Map<string, { destroy(): void }>();
-  const base = (region: string) => ({
+  // Route53 is global: a region's outage (or override) never applies to it.
+  const endpointOf = (region: string, global: boolean) => (global ? opts.endpoint : (opts.regionEndpoints?.[region] ?? opts.endpoint));
+  const base = (region: string, global: boolean) => ({
     region,
-    ...(opts.regionEndpoints?.[region] ?? opts.endpoint ? { endpoint: opts.regionEndpoints?.[region] ?? opts.endpoint } : {}),
+    ...(endpointOf(region, global) ? { endpoint: endpointOf(region, global) } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.maxAttempts ?? 3,
     requestHandler: { connectionTimeout: opts.connectionTimeoutMs ?? 3000, requestTimeout: opts.requestTimeoutMs ?? 30_000 },
@@ -50,7 +52,7 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsFailoverClien
     const key = `${service}:${region}`;
     let c = cache.get(key) as T | undefined;
     if (!c) {
-      c = new C(base(region));
+      c = new C(base(region, service === 'route53'));
       cache.set(key, c);
     }
     return c;
