@@ -18,12 +18,16 @@ export interface StrataWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tests shorten how often a held stack lock checks that its holder still runs. */
   lockHolderCheckIntervalMs?: number;
+  /** Tests make the lock workflow continue-as-new after a few grants. */
+  lockContinueAsNewAfterGrants?: number;
   /** How long in-flight activities get to finish on shutdown before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
 }
 
 /** Every activity a Strata worker serves, wired from config. */
-export function buildActivities(opts: Pick<StrataWorkerOptions, 'client' | 'config' | 'taskQueue' | 'lockHolderCheckIntervalMs'>) {
+export function buildActivities(
+  opts: Pick<StrataWorkerOptions, 'client' | 'config' | 'taskQueue' | 'lockHolderCheckIntervalMs' | 'lockContinueAsNewAfterGrants'>,
+) {
   const { config } = opts;
   const stores = createStores(config.stateStore, config.artifactsDir);
   const runLog = createFsRunLog(config.artifactsDir);
@@ -34,6 +38,7 @@ export function buildActivities(opts: Pick<StrataWorkerOptions, 'client' | 'conf
       client: opts.client,
       taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
+      lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
     ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
   };
@@ -48,5 +53,8 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: buildActivities({ ...opts, taskQueue }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
+    // Cancellation reaches an activity only in a heartbeat response; the default throttle (80% of the
+    // heartbeat timeout) would let a cancelled apply run on for many seconds.
+    maxHeartbeatThrottleInterval: '1s',
   });
 }

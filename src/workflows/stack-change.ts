@@ -69,6 +69,14 @@ function errorOf(err: unknown): RunError {
   return { code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
 }
 
+/**
+ * True when the run is being cancelled: either the error is the cancellation itself, or an activity that was
+ * asked to stop reported how it stopped (e.g. APPLY_INTERRUPTED, with what it left behind).
+ */
+function cancelledBy(err: unknown): boolean {
+  return isCancellation(err) || CancellationScope.current().consideredCancelled;
+}
+
 export function riskOf(kind: RunKind, p: PlanSummary, gated: boolean): Risk {
   if (kind === 'destroy') return 'high';
   const destructive = p.resources.some((r) => r.action === 'delete' || r.action === 'replace');
@@ -192,7 +200,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
       finish('succeeded');
       return d;
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      if (cancelledBy(err)) throw err;
       d.error = errorOf(err);
       d.resources.forEach((r) => (r.status = r.status === 'planned' ? 'failed' : r.status));
       event('error', `${d.error.code}: ${d.error.message}`);
@@ -204,8 +212,10 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
       return d;
     }
   } catch (err) {
-    if (isCancellation(err)) {
-      d.error = d.error ?? { code: 'CANCELLED', message: 'run cancelled' };
+    if (cancelledBy(err)) {
+      // Keep what the interrupted step reported (what it applied, the state it saved) as the run's error.
+      d.error = isCancellation(err) ? { code: 'CANCELLED', message: 'run cancelled' } : errorOf(err);
+      if (!isCancellation(err)) event('warn', `${d.error.code}: ${d.error.message}`);
       await CancellationScope.nonCancellable(async () => {
         await releaseLock();
         finish('cancelled', `cancelled while ${d.status}`);
@@ -254,7 +264,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
       d.stateVersion = v.version;
       finish('rolled_back', `rolled back to version ${previous.version} (now version ${v.version})`);
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      if (cancelledBy(err)) throw err;
       d.rollback = { toVersion: previous.version, status: 'failed', error: errorOf(err) };
       finish('failed', `automatic rollback failed: ${d.rollback.error!.message}`);
     }

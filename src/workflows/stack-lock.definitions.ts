@@ -26,6 +26,8 @@ export interface StackLockInput {
   environment: string;
   /** How often a held lock checks that its holder is still running. */
   holderCheckIntervalMs?: number;
+  /** Continue-as-new after this many grants even if the server has not suggested it yet (bounds history). */
+  continueAsNewAfterGrants?: number;
   /** Carried across continue-as-new. */
   state?: StackLockState;
 }

@@ -33,6 +33,7 @@ const DEFAULT_HOLDER_CHECK_MS = 15_000;
 /** An idle lock workflow lingers this long for new requests before it completes. */
 const IDLE_LINGER_MS = 60_000;
 const HISTORY_KEEP = 20;
+const DEFAULT_GRANTS_PER_RUN = 200;
 
 export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
   const state: StackLockState = input.state ?? {
@@ -42,6 +43,8 @@ export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
     history: [],
   };
   const checkMs = input.holderCheckIntervalMs ?? DEFAULT_HOLDER_CHECK_MS;
+  const grantsPerRun = input.continueAsNewAfterGrants ?? DEFAULT_GRANTS_PER_RUN;
+  let grants = 0;
   const now = () => new Date().toISOString();
   const note = (workflowId: string, reason: string) => {
     state.history.push({ workflowId, releasedAt: now(), reason });
@@ -72,6 +75,7 @@ export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
     if (!state.holder && state.queue.length > 0) {
       const next = state.queue.shift()!;
       state.holder = { workflowId: next.workflowId, since: now() };
+      grants++;
       try {
         await getExternalWorkflowHandle(next.workflowId).signal(lockGrantedSignal, {
           lockWorkflowId: workflowInfo().workflowId,
@@ -103,7 +107,7 @@ export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
       }
     }
 
-    if (workflowInfo().continueAsNewSuggested) {
+    if (workflowInfo().continueAsNewSuggested || grants >= grantsPerRun) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof stackLockWorkflow>({ ...input, state });
     }

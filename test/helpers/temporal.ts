@@ -77,7 +77,11 @@ export interface RunningWorker {
 }
 
 /** Starts a Strata worker for `config` on the env's server, using the bundle built once by global setup. */
-export async function startWorker(env: TestWorkflowEnvironment, config: StrataConfig, opts: { lockHolderCheckIntervalMs?: number } = {}): Promise<RunningWorker> {
+export async function startWorker(
+  env: TestWorkflowEnvironment,
+  config: StrataConfig,
+  opts: { lockHolderCheckIntervalMs?: number; lockContinueAsNewAfterGrants?: number } = {},
+): Promise<RunningWorker> {
   const bundlePath = process.env.STRATA_WORKFLOW_BUNDLE;
   const worker = await createStrataWorker({
     connection: env.nativeConnection,
@@ -85,6 +89,7 @@ export async function startWorker(env: TestWorkflowEnvironment, config: StrataCo
     config,
     workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
     lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs ?? 1000,
+    lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     shutdownGraceTime: '5s',
   });
   const running = worker.run();

@@ -1,5 +1,7 @@
 /** Activities that look at Temporal itself, for workflows that must notice other runs dying. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { EnvironmentKey, KindKey, StackKey } from '../../shared/search-attributes';
 import { acquireSignal, stackLockWorkflowId } from '../../workflows/stack-lock.definitions';
 
 export interface TemporalActivityDeps {
@@ -7,10 +9,12 @@ export interface TemporalActivityDeps {
   taskQueue: string;
   /** How often a held stack lock checks its holder is alive (tests shorten it). */
   lockHolderCheckIntervalMs?: number;
+  /** Tests force the lock workflow to continue-as-new early. */
+  lockContinueAsNewAfterGrants?: number;
 }
 
 /** Factory over an injected Temporal client. */
-export function createTemporalActivities({ client, taskQueue, lockHolderCheckIntervalMs }: TemporalActivityDeps) {
+export function createTemporalActivities({ client, taskQueue, lockHolderCheckIntervalMs, lockContinueAsNewAfterGrants }: TemporalActivityDeps) {
   return {
     /**
      * Queues the run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start
@@ -20,7 +24,19 @@ export function createTemporalActivities({ client, taskQueue, lockHolderCheckInt
       await client.workflow.signalWithStart('stackLockWorkflow', {
         workflowId: stackLockWorkflowId(req.stack, req.environment),
         taskQueue,
-        args: [{ stack: req.stack, environment: req.environment, holderCheckIntervalMs: lockHolderCheckIntervalMs }],
+        args: [
+          {
+            stack: req.stack,
+            environment: req.environment,
+            holderCheckIntervalMs: lockHolderCheckIntervalMs,
+            continueAsNewAfterGrants: lockContinueAsNewAfterGrants,
+          },
+        ],
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: StackKey, value: req.stack },
+          { key: EnvironmentKey, value: req.environment },
+          { key: KindKey, value: 'lock' },
+        ]),
         signal: acquireSignal,
         signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString() }],
         staticSummary: `lock for ${req.stack}/${req.environment}`,
