@@ -11,8 +11,11 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -58,6 +61,8 @@ const store = proxyActivities<IacActivities>(quick);
 const temporal = proxyActivities<TemporalActivities>(quick);
 
 const MAX_EVENTS = 200;
+/** patched() ids: wire names, never change or reuse. */
+const PATCH_STATUS_MEMO = 'status-memo';
 
 function errorOf(err: unknown): RunError {
   let e: unknown = err;
@@ -116,7 +121,19 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
     d.status = status;
     d.updatedAt = now();
     event(status === 'failed' ? 'error' : 'info', message ?? `status → ${status}`);
-    upsertSearchAttributes([{ key: StatusKey, value: status }]);
+    publish();
+  };
+  // Search attributes make the status filterable; memo and current details make it readable at a glance in
+  // the Temporal Web UI. upsertMemo is a command, so runs started before it existed replay without it.
+  const publish = () => {
+    upsertSearchAttributes([{ key: StatusKey, value: d.status }]);
+    if (patched(PATCH_STATUS_MEMO)) upsertMemo({ status: d.status, ...(d.plan ? { plan: `+${d.plan.add} ~${d.plan.change} -${d.plan.destroy}` } : {}) });
+    setCurrentDetails(
+      `**${d.kind} ${d.stack} → ${d.environment}**: ${d.status}` +
+        (d.plan ? ` · plan +${d.plan.add} ~${d.plan.change} -${d.plan.destroy} (${d.plan.risk})` : '') +
+        (d.status === 'awaiting_approval' ? ` · approvals ${d.approvals.length}/${d.approvalsRequired}` : '') +
+        (d.error ? ` · ${d.error.code}` : ''),
+    );
   };
   const gate = new ApprovalGate({
     requestedBy: input.requestedBy,
@@ -131,7 +148,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
   });
   gate.install();
   setHandler(statusQuery, () => d);
-  upsertSearchAttributes([{ key: StatusKey, value: d.status }]);
+  publish();
 
   const wfId = workflowInfo().workflowId;
   const lockId = stackLockWorkflowId(input.stack, input.environment);
