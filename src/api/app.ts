@@ -8,6 +8,7 @@ import { ErrorCode } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { createStores } from '../store';
 import { createFsRunLog, type RunLog } from '../store/run-log';
+import type { ArtifactStore } from '../store/artifact-store';
 import type { StateStore } from '../store/state-store';
 import { authenticate, tokenAuthenticator, type Authenticator } from './auth';
 import { deploymentsRouter } from './deployments/routes';
@@ -22,6 +23,7 @@ export interface AppDeps {
   config: StrataConfig;
   auth?: Authenticator;
   state?: StateStore;
+  artifacts?: ArtifactStore;
   runLog?: RunLog;
   logger?: Logger;
 }
@@ -30,7 +32,9 @@ export function createApp(deps: AppDeps): Express {
   const { config } = deps;
   const { client } = deps.temporal;
   const log = deps.logger ?? createLogger('api');
-  const state = deps.state ?? createStores(config.stateStore, config.artifactsDir).state;
+  const stores = deps.state && deps.artifacts ? undefined : createStores(config.stateStore, config.artifactsDir);
+  const state = deps.state ?? stores!.state;
+  const artifacts = deps.artifacts ?? stores!.artifacts;
   const runLog = deps.runLog ?? createFsRunLog(config.artifactsDir);
   const auth = deps.auth ?? tokenAuthenticator(config);
   const runs = new RunService(client, config, runLog);
@@ -59,7 +63,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/api/v1', authenticate(auth));
-  for (const { mount, router } of [deploymentsRouter(registry, runs), stacksRouter(registry, { config, state, runs, client })]) {
+  for (const { mount, router } of [deploymentsRouter(registry, runs), stacksRouter(registry, { config, state, artifacts, runs, client })]) {
     app.use(mount, router);
   }
 

@@ -4,6 +4,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { createStrataWorker } from './create-worker';
+import { reconcileDriftSchedules } from './schedules';
 
 async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
   const deadline = Date.now() + 120_000;
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
   const worker = await createStrataWorker({ connection, client, config });
+  const schedules = await reconcileDriftSchedules(client, config);
+  if (schedules.length) log.info({ schedules }, 'drift scan schedules in place');
   log.info({ address, namespace, taskQueue }, 'worker polling');
   // Runtime's default shutdown signals (SIGINT, SIGTERM...) call worker.shutdown(): in-flight activities get
   // shutdownGraceTime to finish, then are cancelled (the IaC tools are interrupted cleanly), and run() resolves.

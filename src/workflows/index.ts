@@ -3,5 +3,6 @@ export { deploymentWorkflow } from './deployment';
 export { rollbackWorkflow } from './rollback';
 export { destroyWorkflow } from './destroy';
 export { stackLockWorkflow } from './stack-lock';
+export { driftScanWorkflow } from './drift-scan';
 export { failoverWorkflow } from './failover';
 export { failoverMonitorWorkflow } from './failover-monitor';

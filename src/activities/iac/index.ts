@@ -12,6 +12,11 @@ import type { RunLog } from '../../store/run-log';
 import type { StateStore, StateVersion, StateVersionKind } from '../../store/state-store';
 import { runHealthChecks, type HealthCheckInput } from './health-checks';
 
+/** Where the latest drift report of a stack/environment is kept. */
+export function driftReportKey(stack: string, environment: string): string {
+  return `drift/${stack}/${environment}/latest.json`;
+}
+
 export interface IacActivityDeps {
   config: StrataConfig;
   executors: Record<ExecutorKind, IacExecutor>;
@@ -160,9 +165,23 @@ export function createIacActivities(deps: IacActivityDeps) {
       return v ? summarize(v) : undefined;
     },
 
-    async detectDrift(t: RunTarget & { config: ConfigSnapshot }): Promise<DriftReport> {
-      const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
-      return executorFor(s).detectDrift(s, t.config, context(t));
+    /** Refresh-only plan of the current version's configuration against reality. */
+    async scanDrift(t: { runId: string; stack: string; environment: string }): Promise<DriftReport & { stack: string; environment: string; version?: number }> {
+      const latest = await state.latestVersion(t.stack, t.environment);
+      let report: DriftReport;
+      if (!latest || latest.kind === 'destroy') {
+        report = { scannedAt: new Date().toISOString(), drifted: false, resources: [] };
+      } else {
+        const config = { ...latest.config, executor: latest.config.executor as ExecutorKind };
+        const s = spec({ ...t, variables: config.variables });
+        report = await executorFor(s).detectDrift(s, config, context({ ...t, variables: config.variables }));
+      }
+      return { ...report, stack: t.stack, environment: t.environment, version: latest?.version };
+    },
+
+    /** Stores the scan's final report (with the remediation run, if one was started) for GET .../drift. */
+    async saveDriftReport(r: DriftReport & { stack: string; environment: string }): Promise<void> {
+      await artifacts.put(driftReportKey(r.stack, r.environment), JSON.stringify(r));
     },
 
     /** Appends workflow-side lines to the run's log (used sparingly: each call is an activity). */

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { StrataConfig } from '../../shared/config';
-import { parseDuration } from '../../shared/duration';
+import { buildRunInput, type StartRunRequest } from '../../shared/run-input';
 import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../../shared/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../../shared/constants';
 import type { RunLog } from '../../store/run-log';
@@ -30,7 +30,7 @@ import {
 } from '../../workflows/deployment.definitions';
 import { lockStateQuery, stackLockWorkflowId, type StackLockState } from '../../workflows/stack-lock.definitions';
 import type { Principal } from '../auth';
-import { badRequest, conflict, notFound } from '../http-errors';
+import { conflict, notFound } from '../http-errors';
 
 const WORKFLOW_FOR: Record<RunKind, string> = {
   deploy: 'deploymentWorkflow',
@@ -38,16 +38,7 @@ const WORKFLOW_FOR: Record<RunKind, string> = {
   destroy: 'destroyWorkflow',
 };
 
-export interface StartRunRequest {
-  kind: RunKind;
-  stack: string;
-  environment: string;
-  variables?: Record<string, unknown>;
-  dryRun?: boolean;
-  idempotencyKey?: string;
-  reason?: string;
-  targetVersion?: number;
-}
+export type { StartRunRequest };
 
 export class RunService {
   constructor(
@@ -62,36 +53,7 @@ export class RunService {
 
   /** Validates stack/environment against strata.yaml and resolves the environment's policies into the run's input. */
   buildInput(req: StartRunRequest, principal: Principal, id: string): DeploymentInput {
-    const stack = this.config.stacks[req.stack];
-    if (!stack) throw badRequest(`unknown stack "${req.stack}" (known: ${Object.keys(this.config.stacks).join(', ')})`);
-    const env = this.config.environments[req.environment];
-    const allowed = stack.environments ?? Object.keys(this.config.environments);
-    if (!env || !allowed.includes(req.environment)) {
-      throw badRequest(`unknown environment "${req.environment}" for stack "${req.stack}" (known: ${allowed.join(', ')})`);
-    }
-    const a = env.approvals;
-    const required = req.kind === 'destroy' ? Math.max(a.required, a.destroyRequired ?? a.required) : a.required;
-    return {
-      id,
-      kind: req.kind,
-      stack: req.stack,
-      environment: req.environment,
-      requestedBy: principal.subject,
-      variables: req.variables ?? {},
-      dryRun: req.dryRun ?? false,
-      reason: req.reason,
-      targetVersion: req.targetVersion,
-      approvalPolicy: { required, roles: a.roles, fourEyes: a.fourEyes, timeoutMs: parseDuration(a.timeout) },
-      autoRollback: env.autoRollback,
-      verify: stack.verify.map((c) =>
-        c.type === 'http'
-          ? { type: 'http' as const, output: c.output, url: c.url, expectStatus: c.expectStatus, timeoutMs: parseDuration(c.timeout), retries: c.retries }
-          : c.type === 'output'
-            ? { type: 'output' as const, output: c.output, equals: c.equals }
-            : { type: 'replan' as const },
-      ),
-      createdAt: new Date().toISOString(),
-    };
+    return buildRunInput(this.config, req, principal.subject, id);
   }
 
   /** Starts a run; the same idempotency key always yields the same run. Returns the run id and whether it is new. */

@@ -9,7 +9,14 @@ import type { RunService } from '../deployments/run-service';
 import { createdRunSchema } from '../deployments/schemas';
 import { badRequest, conflict, notFound } from '../http-errors';
 import type { RouteRegistry } from '../routes';
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { driftReportKey } from '../../activities/iac';
+import { buildRunInput } from '../../shared/run-input';
+import { EnvironmentKey, KindKey, StackKey } from '../../shared/search-attributes';
+import type { ArtifactStore } from '../../store/artifact-store';
+import { driftScanWorkflowId, type DriftScanInput } from '../../workflows/drift-scan.definitions';
 
 const MOUNT = '/api/v1/stacks';
 const tags = ['stacks'];
@@ -26,17 +33,25 @@ const stackListSchema = z.object({
   ),
 });
 const stateSchema = z.object({ version: z.number(), deploymentId: z.string(), createdAt: z.string(), outputs: z.record(z.string(), z.unknown()), resources: z.array(z.object({ address: z.string(), type: z.string() })) });
+const driftSchema = z.object({
+  scannedAt: z.string(),
+  drifted: z.boolean(),
+  version: z.number().optional(),
+  remediationId: z.string().optional(),
+  resources: z.array(z.object({ address: z.string(), type: z.string(), change: z.enum(['modified', 'deleted', 'added']), severity: z.enum(['low', 'medium', 'high', 'critical']) })),
+});
 const historySchema = z.object({ items: z.array(z.object({ version: z.number(), deploymentId: z.string(), kind: z.enum(['deploy', 'rollback', 'destroy']), createdAt: z.string(), planHash: z.string(), restoredFrom: z.number().optional() })) });
 
 export interface StacksDeps {
   config: StrataConfig;
   state: StateStore;
+  artifacts: ArtifactStore;
   runs: RunService;
   client: Client;
 }
 
 export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount: string; router: Router } {
-  const { config, state, runs, client } = deps;
+  const { config, state, runs, client, artifacts } = deps;
   const router = Router();
 
   const known = (stack: string, env: string) => {
@@ -120,6 +135,39 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
       await client.workflow.getHandle(stackLockWorkflowId(stack, env)).signal(forceUnlockSignal, { by: req.principal!.subject, reason: (req.body as { reason?: string } | undefined)?.reason });
     }
     res.json({ stack, environment: env, unlocked: true, previousHolder: lock?.holder?.workflowId.replace(/^strata-run\//, '') });
+  });
+
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/drift-scan', summary: 'Scan for drift now (refresh-only plan of the current version)', tags, roles: ['deployer'], params: envParams, body: z.strictObject({ remediate: z.boolean().optional() }).optional(), responses: { 202: { description: 'scan started', schema: z.object({ id: z.string() }) } } }, async (req, res) => {
+    const { stack, env } = req.parsedParams;
+    known(stack, env);
+    const id = `s-${randomUUID()}`;
+    const remediate = (req.body as { remediate?: boolean } | undefined)?.remediate;
+    const input: DriftScanInput = {
+      stack,
+      environment: env,
+      requestedBy: req.principal!.subject,
+      remediation: remediate ? buildRunInput(config, { kind: 'rollback', stack, environment: env }, req.principal!.subject, 'template') : undefined,
+    };
+    await client.workflow.start('driftScanWorkflow', {
+      workflowId: driftScanWorkflowId(stack, env, id),
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: StackKey, value: stack },
+        { key: EnvironmentKey, value: env },
+        { key: KindKey, value: 'drift' },
+      ]),
+      staticSummary: `drift scan ${stack}/${env} by ${req.principal!.subject}`,
+    });
+    res.status(202).json({ id, workflowId: driftScanWorkflowId(stack, env, id) });
+  });
+
+  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/drift', summary: 'Latest drift report', tags, roles: ['viewer'], params: envParams, responses: { 200: { description: 'report', schema: driftSchema }, 404: { description: 'never scanned' } } }, async (req, res) => {
+    const { stack, env } = req.parsedParams;
+    known(stack, env);
+    const key = driftReportKey(stack, env);
+    if (!(await artifacts.exists(key))) throw notFound(`${stack}/${env} has not been scanned for drift yet (POST .../drift-scan)`);
+    res.json(JSON.parse((await artifacts.get(key)).toString('utf8')));
   });
 
   return { mount: MOUNT, router };
