@@ -18,7 +18,6 @@ describe('drift scans', () => {
     },
   });
   let http: ReturnType<typeof api>;
-  const drift = async (stack: string, envName: string) => (await http.get('alice', `/api/v1/stacks/${stack}/environments/${envName}/drift`)).body;
 
   beforeAll(async () => {
     env = await startTemporal();
