@@ -14,6 +14,8 @@ import { authenticate, tokenAuthenticator, type Authenticator } from './auth';
 import { deploymentsRouter } from './deployments/routes';
 import { RunService } from './deployments/run-service';
 import { healthRouter } from './health/routes';
+import { registerRunGauges } from './metrics/gauges';
+import { MetricsRegistry } from './metrics/registry';
 import { errorHandler, HttpError } from './http-errors';
 import { openApiDocument, RouteRegistry } from './routes';
 import { stacksRouter } from './stacks/routes';
@@ -39,6 +41,8 @@ export function createApp(deps: AppDeps): Express {
   const auth = deps.auth ?? tokenAuthenticator(config);
   const runs = new RunService(client, config, runLog);
   const registry = new RouteRegistry();
+  const metrics = new MetricsRegistry();
+  registerRunGauges(metrics, client, config);
 
   const app = express();
   app.disable('x-powered-by');
@@ -50,6 +54,10 @@ export function createApp(deps: AppDeps): Express {
     const started = process.hrtime.bigint();
     (req as unknown as { log: Logger }).log = log.child({ reqId: req.id });
     res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      metrics.inc('strata_http_requests_total', 'HTTP requests served', labels);
+      metrics.observe('strata_http_request_duration_seconds', 'HTTP request latency', { method: req.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
       log.info({ reqId: req.id, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, subject: req.principal?.subject }, 'request');
     });
     next();
@@ -58,6 +66,9 @@ export function createApp(deps: AppDeps): Express {
 
   const health = healthRouter(registry, client, config.temporal.namespace, config.temporal.taskQueue);
   app.use(health.router);
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await metrics.render());
+  });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(registry, { title: 'Strata API', version: '1' }));
   });

@@ -84,3 +84,29 @@ describe('HTTP API skeleton', () => {
     expect(doc.body.paths).toHaveProperty(['/api/v1/stacks/{stack}/environments/{env}/rollback']);
   });
 });
+
+describe('GET /metrics', () => {
+  let env: TestWorkflowEnvironment;
+  const config = testConfig();
+
+  beforeAll(async () => {
+    env = await startTemporal();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('serves Prometheus text with request counters, latency histograms and Temporal gauges', async () => {
+    const app = createApp({ temporal: { client: env.client }, config });
+    await request(app).get('/api/v1/stacks').set(alice);
+    await request(app).get('/api/v1/stacks');
+    const res = await request(app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    expect(res.text).toContain('strata_http_requests_total{method="GET",route="/api/v1/stacks/",status="200"} 1');
+    expect(res.text).toMatch(/strata_http_requests_total\{[^}]*status="401"\} 1/);
+    expect(res.text).toMatch(/strata_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/stacks\/"\} 1/);
+    expect(res.text).toContain('strata_temporal_up 1');
+    expect(res.text).toContain('strata_runs{status="awaiting_approval"} 0');
+  });
+});
