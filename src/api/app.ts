@@ -13,11 +13,14 @@ import type { StateStore } from '../store/state-store';
 import { authenticate, tokenAuthenticator, type Authenticator } from './auth';
 import { deploymentsRouter } from './deployments/routes';
 import { RunService } from './deployments/run-service';
+import { FailoverService } from './failovers/failover-service';
+import { failoverGroupsRouter, failoversRouter } from './failovers/routes';
 import { healthRouter } from './health/routes';
 import { registerRunGauges } from './metrics/gauges';
 import { MetricsRegistry } from './metrics/registry';
 import { errorHandler, HttpError } from './http-errors';
 import { openApiDocument, RouteRegistry } from './routes';
+import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
 
 export interface AppDeps {
@@ -62,6 +65,8 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  // Slack signs the raw body, so its route reads it before the JSON parser does.
+  app.use(slackRouter(config, runs));
   app.use(express.json({ limit: config.api.bodyLimit }));
 
   const health = healthRouter(registry, client, config.temporal.namespace, config.temporal.taskQueue);
@@ -74,7 +79,13 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/api/v1', authenticate(auth));
-  for (const { mount, router } of [deploymentsRouter(registry, runs), stacksRouter(registry, { config, state, artifacts, runs, client })]) {
+  const failovers = new FailoverService(client, config);
+  for (const { mount, router } of [
+    deploymentsRouter(registry, runs),
+    stacksRouter(registry, { config, state, artifacts, runs, client }),
+    failoversRouter(registry, failovers),
+    failoverGroupsRouter(registry, failovers),
+  ]) {
     app.use(mount, router);
   }
 

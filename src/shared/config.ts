@@ -160,10 +160,22 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
       bodyLimit: z.string().default('256kb'),
-      slackSigningSecret: z.string().optional(),
     })
     .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
   auth: z.strictObject({ tokens: z.array(tokenSchema).default([]) }).default({ tokens: [] }),
+  /** Slack approve/reject buttons. Secrets come from the environment: `${SLACK_SIGNING_SECRET}`, `${SLACK_BOT_TOKEN}`. */
+  slack: z
+    .strictObject({
+      signingSecret: z.string().optional(),
+      botToken: z.string().optional(),
+      channel: z.string().default('#deployments'),
+      apiUrl: z.string().url().default('https://slack.com/api'),
+      /** Slack user id → Strata subject; the subject's roles come from `auth.tokens`. */
+      users: z.record(z.string(), z.string()).default({}),
+      /** Public URL of the API, for links in messages. */
+      publicUrl: z.string().optional(),
+    })
+    .optional(),
   environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), environmentSchema),
   providers: z.partialRecord(z.enum(PROVIDER_NAMES), providerSchema).default({}),
   stacks: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), stackSchema),

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createIacActivities } from '../activities/iac';
+import { createNotifyActivities } from '../activities/notify/slack';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
 import type { StrataConfig } from '../shared/config';
@@ -40,6 +41,7 @@ export function buildActivities(
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
+    ...createNotifyActivities({ config }),
     ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
   };
 }

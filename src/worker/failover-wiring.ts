@@ -1,8 +1,14 @@
-/** Failover activities, wired from the config's failover groups. */
+/** Failover activities, wired from the config's failover groups (simulated world on disk, AWS via SDK clients). */
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { createFailoverActivities } from '../activities/cloud/failover-activities';
 import type { StrataConfig } from '../shared/config';
 
-// Filled in when the failover activities land (issue 6).
-export function buildFailoverActivities(_config: StrataConfig, _client: Client, _taskQueue: string): Record<string, (...args: never[]) => unknown> {
-  return {};
+export function buildFailoverActivities(config: StrataConfig, _client: Client, _taskQueue: string) {
+  return createFailoverActivities({
+    groups: config.failoverGroups,
+    simulated: { dataDir: process.env.STRATA_FAILOVER_DIR ?? path.join(path.dirname(config.workDir), 'failover') },
+    // moto keeps the replica link after promotion; without this every emulated promotion waits 60 s.
+    awsOptions: process.env.AWS_ENDPOINT_URL ? { promotionLinkGraceMs: 0 } : {},
+  });
 }

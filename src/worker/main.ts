@@ -4,6 +4,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { createStrataWorker } from './create-worker';
+import { ensureFailoverMonitors } from '../api/failovers/failover-service';
 import { reconcileDriftSchedules } from './schedules';
 
 async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   const worker = await createStrataWorker({ connection, client, config });
   const schedules = await reconcileDriftSchedules(client, config);
   if (schedules.length) log.info({ schedules }, 'drift scan schedules in place');
+  const monitors = await ensureFailoverMonitors(client, config);
+  if (monitors.length) log.info({ monitors }, 'failover health monitors running');
   log.info({ address, namespace, taskQueue }, 'worker polling');
   // Runtime's default shutdown signals (SIGINT, SIGTERM...) call worker.shutdown(): in-flight activities get
   // shutdownGraceTime to finish, then are cancelled (the IaC tools are interrupted cleanly), and run() resolves.

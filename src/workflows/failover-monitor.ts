@@ -20,7 +20,13 @@ import type { TemporalActivities } from '../activities/temporal';
 import { FailoverGroupKey, KindKey, RequestedByKey, StatusKey } from '../shared/search-attributes';
 import { failoverWorkflow } from './failover';
 import { FAILOVER_KIND, failoverWorkflowId, newFailoverId } from './failover.definitions';
-import { monitorStatusQuery, stopMonitorSignal, type FailoverMonitorInput, type FailoverMonitorState, type MonitorProbe } from './failover-monitor.definitions';
+import {
+  monitorStatusQuery,
+  stopMonitorSignal,
+  type FailoverMonitorInput,
+  type FailoverMonitorState,
+  type MonitorProbe,
+} from './failover-monitor.definitions';
 import { errorOf } from './failover-record';
 
 const RECENT = 20;
@@ -31,7 +37,10 @@ const temporal = proxyActivities<TemporalActivities>({ startToCloseTimeout: '30s
 /** Probes until stopped; continues as new every `maxProbesPerRun` probes with its counters carried over. */
 export async function failoverMonitorWorkflow(input: FailoverMonitorInput): Promise<FailoverMonitorState> {
   // A probe is one observation: never retried (a retry would hide a failure), bounded by its own timeout.
-  const probe = proxyActivities<FailoverActivities>({ startToCloseTimeout: input.probeTimeoutMs + 5000, retry: { maximumAttempts: 1 } });
+  const probe = proxyActivities<FailoverActivities>({
+    startToCloseTimeout: input.probeTimeoutMs + 5000,
+    retry: { maximumAttempts: 1 },
+  });
   const st: FailoverMonitorState = input.carried ?? {
     group: input.group,
     status: 'probing',
@@ -52,7 +61,10 @@ export async function failoverMonitorWorkflow(input: FailoverMonitorInput): Prom
 
   while (!stopped) {
     if (probesThisRun >= maxProbes || workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof failoverMonitorWorkflow>({ ...input, carried: { ...st, generations: st.generations + 1 } });
+      await continueAsNew<typeof failoverMonitorWorkflow>({
+        ...input,
+        carried: { ...st, generations: st.generations + 1 },
+      });
     }
     let p: MonitorProbe;
     try {
@@ -102,7 +114,9 @@ async function trigger(st: FailoverMonitorState, input: FailoverMonitorInput): P
         dryRun: false,
         trigger: 'monitor',
         decidedAt,
-        reason: input.failover.reason ?? `${st.consecutiveFailures} consecutive failed health probes: ${st.lastProbe?.detail ?? ''}`,
+        reason:
+          input.failover.reason ??
+          `${st.consecutiveFailures} consecutive failed health probes: ${st.lastProbe?.detail ?? ''}`,
       },
     ],
     typedSearchAttributes: [

@@ -4,14 +4,27 @@
  */
 import { ApplicationFailure, CancellationScope, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
 import { StatusKey } from '../shared/search-attributes';
-import type { CompensationRecord, Failover, FailoverError, FailoverStage, FailoverStageName, FailoverStatus } from './failover.definitions';
+import type {
+  CompensationRecord,
+  Failover,
+  FailoverError,
+  FailoverStage,
+  FailoverStageName,
+  FailoverStatus,
+} from './failover.definitions';
 
 const MAX_EVENTS = 200;
 
 /** Unwraps ActivityFailure → ApplicationFailure so the run reports the cloud's own code and message. */
 export function errorOf(err: unknown): FailoverError {
   let e: unknown = err;
-  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause && !(e instanceof ApplicationFailure && e.type)) {
+  while (
+    e &&
+    typeof e === 'object' &&
+    'cause' in e &&
+    (e as { cause?: unknown }).cause &&
+    !(e instanceof ApplicationFailure && e.type)
+  ) {
     e = (e as { cause: unknown }).cause;
   }
   if (isCancellation(err)) return { code: 'CANCELLED', message: 'failover cancelled' };
@@ -73,13 +86,28 @@ export class FailoverRecorder {
     } finally {
       s.completedAt = this.now();
       s.durationMs = Date.parse(s.completedAt) - Date.parse(s.startedAt);
-      this.event(s.status === 'failed' ? 'warn' : 'info', `stage ${name} ${s.status}${s.bestEffort ? ' (best effort, continuing)' : ''} in ${s.durationMs} ms`);
+      this.event(
+        s.status === 'failed' ? 'warn' : 'info',
+        `stage ${name} ${s.status}${s.bestEffort ? ' (best effort, continuing)' : ''} in ${s.durationMs} ms`,
+      );
     }
   }
 
   /** Records one activity call of a stage. With `bestEffort`, a failure is recorded and swallowed (emergency source steps). */
-  async step<T extends { detail?: string }>(s: FailoverStage, name: string, fn: () => Promise<T>, bestEffort = false): Promise<T | undefined> {
-    const rec = { name, status: 'running' as 'running' | 'succeeded' | 'failed', startedAt: this.now(), completedAt: undefined as string | undefined, detail: undefined as string | undefined, error: undefined as FailoverError | undefined };
+  async step<T extends { detail?: string }>(
+    s: FailoverStage,
+    name: string,
+    fn: () => Promise<T>,
+    bestEffort = false,
+  ): Promise<T | undefined> {
+    const rec = {
+      name,
+      status: 'running' as 'running' | 'succeeded' | 'failed',
+      startedAt: this.now(),
+      completedAt: undefined as string | undefined,
+      detail: undefined as string | undefined,
+      error: undefined as FailoverError | undefined,
+    };
     s.steps.push(rec);
     try {
       const out = await fn();

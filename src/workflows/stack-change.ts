@@ -21,6 +21,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { IacActivities, StateVersionSummary } from '../activities/iac';
+import type { NotifyActivities } from '../activities/notify/slack';
 import type { TemporalActivities } from '../activities/temporal';
 import type { ConfigSnapshot, PlanSummary } from '../executors/types';
 import { StatusKey } from '../shared/search-attributes';
@@ -59,10 +60,12 @@ const plan = proxyActivities<IacActivities>(iacPlan);
 const apply = proxyActivities<IacActivities>(iacApply);
 const store = proxyActivities<IacActivities>(quick);
 const temporal = proxyActivities<TemporalActivities>(quick);
+const notify = proxyActivities<NotifyActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
 
 const MAX_EVENTS = 200;
 /** patched() ids: wire names, never change or reuse. */
 const PATCH_STATUS_MEMO = 'status-memo';
+const PATCH_APPROVAL_NOTIFY = 'approval-notify';
 
 function errorOf(err: unknown): RunError {
   let e: unknown = err;
@@ -201,6 +204,16 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
     }
 
     setStatus('awaiting_approval', input.approvalPolicy.required > 0 ? `waiting for ${input.approvalPolicy.required} approval(s)` : undefined);
+    if (input.approvalPolicy.required > 0 && patched(PATCH_APPROVAL_NOTIFY)) {
+      // Best effort: tell the approvers (Slack buttons); a notification failure never holds up the run.
+      try {
+        const sent = await notify.notifyApprovalNeeded({ runId: input.id, kind: input.kind, stack: input.stack, environment: input.environment, requestedBy: input.requestedBy, approvalsRequired: input.approvalPolicy.required, plan: d.plan, reason: input.reason });
+        if (sent.sent) event('info', 'approvers notified in Slack');
+      } catch (err) {
+        if (cancelledBy(err)) throw err;
+        event('warn', `approval notification failed: ${errorOf(err).message}`);
+      }
+    }
     const outcome = await gate.waitForDecision(input.approvalPolicy, p.planHash);
     if (outcome === 'rejected') {
       finish('rejected', `rejected by ${d.rejection?.by}${d.rejection?.reason ? `: ${d.rejection.reason}` : ''}`);

@@ -4,13 +4,28 @@
  */
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { createAwsFailoverActivities, answerOf, readRecords, FENCE_TAG, PROMOTED_TAG } from '../../src/activities/cloud/aws';
-import { LockHeldError, type FailoverCloud, type GroupRef, type OpContext } from '../../src/activities/cloud/failover-cloud';
+import {
+  createAwsFailoverActivities,
+  answerOf,
+  readRecords,
+  FENCE_TAG,
+  PROMOTED_TAG,
+} from '../../src/activities/cloud/aws';
+import {
+  LockHeldError,
+  type FailoverCloud,
+  type GroupRef,
+  type OpContext,
+} from '../../src/activities/cloud/failover-cloud';
 import { createFailoverActivities } from '../../src/activities/cloud/failover-activities';
 import { createAwsFailoverFixture, EAST, WEST, type AwsFailoverFixture } from '../helpers/failover-fixture';
 import { startMoto, type MotoServer } from '../helpers/moto';
 
-const ctx = (failoverId: string): OpContext => ({ failoverId, heartbeat: () => undefined, signal: new AbortController().signal });
+const ctx = (failoverId: string): OpContext => ({
+  failoverId,
+  heartbeat: () => undefined,
+  signal: new AbortController().signal,
+});
 
 describe('AWS failover activities (moto)', () => {
   let moto: MotoServer;
@@ -30,11 +45,17 @@ describe('AWS failover activities (moto)', () => {
       },
       { step: 'initialize', name: 'countPromotions' },
     );
-    return { cloud: createAwsFailoverActivities({ clients: fx.clients, pollIntervalMs: 50, promotionLinkGraceMs: 0 }), g: { name: fx.name, cfg: fx.group }, promoteCalls: () => calls };
+    return {
+      cloud: createAwsFailoverActivities({ clients: fx.clients, pollIntervalMs: 50, promotionLinkGraceMs: 0 }),
+      g: { name: fx.name, cfg: fx.group },
+      promoteCalls: () => calls,
+    };
   }
 
   const capacityOf = async (fx: AwsFailoverFixture, region: string, name: string) => {
-    const r = await fx.clients.autoScaling(region).send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+    const r = await fx.clients
+      .autoScaling(region)
+      .send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
     return r.AutoScalingGroups![0];
   };
 
@@ -44,7 +65,9 @@ describe('AWS failover activities (moto)', () => {
     const r = await cloud.readiness(g, { from: 'primary', to: 'secondary', mode: 'planned' });
     expect(r.checks.filter((c) => !c.ok)).toEqual([]);
     expect(r.capacity).toEqual({ primary: { min: 1, max: 6, desired: 3 }, secondary: { min: 0, max: 6, desired: 0 } });
-    expect(r.checks.find((c) => c.name === 'target_replica_available')?.detail).toMatch(/replica of arn:aws:rds:us-east-1/);
+    expect(r.checks.find((c) => c.name === 'target_replica_available')?.detail).toMatch(
+      /replica of arn:aws:rds:us-east-1/,
+    );
     expect(r.traffic).toContain(`east.${fx.record.slice(4)}`);
 
     // Through the activity layer: the plan names the real resources.
@@ -58,13 +81,30 @@ describe('AWS failover activities (moto)', () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const { cloud, g } = setup(fx);
     expect(await cloud.readState(g)).toMatchObject({ activeSide: 'primary', epoch: 0 });
-    const intent = { failoverId: 'a', from: 'primary' as const, to: 'secondary' as const, mode: 'planned' as const, startedAt: new Date().toISOString() };
+    const intent = {
+      failoverId: 'a',
+      from: 'primary' as const,
+      to: 'secondary' as const,
+      mode: 'planned' as const,
+      startedAt: new Date().toISOString(),
+    };
     expect((await cloud.acquireLock(g, { owner: 'a', ttlMs: 60_000, intent })).lock?.owner).toBe('a');
     await expect(cloud.acquireLock(g, { owner: 'b', ttlMs: 60_000 })).rejects.toBeInstanceOf(LockHeldError);
     expect((await cloud.acquireLock(g, { owner: 'a', ttlMs: 60_000 })).lock?.owner).toBe('a'); // renewal
-    await expect(cloud.commit(g, { owner: 'b', entry: { failoverId: 'b', from: 'primary', to: 'secondary', mode: 'planned', completedAt: '' } })).rejects.toBeInstanceOf(LockHeldError);
+    await expect(
+      cloud.commit(g, {
+        owner: 'b',
+        entry: { failoverId: 'b', from: 'primary', to: 'secondary', mode: 'planned', completedAt: '' },
+      }),
+    ).rejects.toBeInstanceOf(LockHeldError);
 
-    const entry = { failoverId: 'a', from: 'primary' as const, to: 'secondary' as const, mode: 'planned' as const, completedAt: new Date().toISOString() };
+    const entry = {
+      failoverId: 'a',
+      from: 'primary' as const,
+      to: 'secondary' as const,
+      mode: 'planned' as const,
+      completedAt: new Date().toISOString(),
+    };
     expect(await cloud.commit(g, { owner: 'a', entry })).toMatchObject({ activeSide: 'secondary', epoch: 1 });
     expect(await cloud.commit(g, { owner: 'a', entry })).toMatchObject({ activeSide: 'secondary', epoch: 1 }); // retried: no second increment
     expect(await cloud.releaseLock(g, 'b')).toBe(false);
@@ -89,7 +129,10 @@ describe('AWS failover activities (moto)', () => {
     expect((await cloud.routeTraffic(g, 'secondary', ctx('t'))).changed).toBe(false);
     const r = (await readRecords(fx.clients.route53(), g))!;
     expect(answerOf(r)).toEqual({ values: [`west.${fx.record.slice(4)}`], sides: ['secondary'] });
-    expect(r.records.map((x) => [x.SetIdentifier, x.Weight])).toEqual([['primary', 0], ['secondary', 100]]);
+    expect(r.records.map((x) => [x.SetIdentifier, x.Weight])).toEqual([
+      ['primary', 0],
+      ['secondary', 100],
+    ]);
 
     const fo = await createAwsFailoverFixture(moto.endpoint, { routing: 'failover' });
     const f = setup(fo);
@@ -110,13 +153,17 @@ describe('AWS failover activities (moto)', () => {
     expect((await cloud.scale(g, 'secondary', { min: 1, max: 6, desired: 3 }, ctx('p'))).changed).toBe(false);
     const west = await capacityOf(fx, WEST, fx.asg.west);
     expect([west.DesiredCapacity, west.Instances?.length]).toEqual([3, 3]);
-    expect(await cloud.health(g, 'secondary', ctx('p'))).toMatchObject({ healthy: true, detail: expect.stringMatching(/3\/3 targets healthy/) });
+    expect(await cloud.health(g, 'secondary', ctx('p'))).toMatchObject({
+      healthy: true,
+      detail: expect.stringMatching(/3\/3 targets healthy/),
+    });
     await cloud.scale(g, 'primary', { min: 0, max: 6, desired: 0 }, ctx('p'));
     expect((await capacityOf(fx, EAST, fx.asg.east)).DesiredCapacity).toBe(0);
 
     expect((await cloud.fenceDatabase(g, 'primary', true, ctx('p'))).changed).toBe(true);
     expect((await cloud.fenceDatabase(g, 'primary', true, ctx('p'))).changed).toBe(false);
-    const east = (await fx.clients.rds(EAST).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: fx.db.east }))).DBInstances![0];
+    const east = (await fx.clients.rds(EAST).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: fx.db.east })))
+      .DBInstances![0];
     expect(east.TagList).toContainEqual({ Key: FENCE_TAG, Value: 'p' });
 
     const lag = await cloud.replicationLag(g, 'secondary', ctx('p'));
@@ -129,7 +176,9 @@ describe('AWS failover activities (moto)', () => {
     const again = await cloud.promoteReplica(g, 'secondary', ctx('p')); // a retried activity
     expect(again.changed).toBe(false);
     expect(promoteCalls()).toBe(1);
-    const replica = (await fx.clients.rds(WEST).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: fx.db.west }))).DBInstances![0];
+    const replica = (
+      await fx.clients.rds(WEST).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: fx.db.west }))
+    ).DBInstances![0];
     expect(replica.TagList?.find((t) => t.Key === PROMOTED_TAG)?.Value).toMatch(/^p@/);
     expect(await cloud.reattachReplica(g, 'secondary', 'primary', ctx('p'))).toMatchObject({ manual: true });
 
@@ -140,9 +189,23 @@ describe('AWS failover activities (moto)', () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const acts = createFailoverActivities({ groups: { [fx.name]: fx.group }, aws: () => fx.clients });
     await acts.failoverAcquireLock({ group: fx.name, failoverId: 'x', ttlMs: 60_000, stage: 'initialization' });
-    await expect(acts.failoverAcquireLock({ group: fx.name, failoverId: 'y', ttlMs: 60_000, stage: 'initialization' })).rejects.toMatchObject({ type: 'FAILOVER_IN_PROGRESS', nonRetryable: true });
-    const req = { group: fx.name, failoverId: 'x', stage: 'target_activation' as const, step: 'verify_health', side: 'secondary' as const, injectFailure: true };
-    await expect(acts.failoverVerifyHealth({ ...req, timeoutMs: 1000 })).rejects.toMatchObject({ type: 'FAILOVER_STEP_FAILED', nonRetryable: true });
-    await expect(acts.failoverReadiness({ group: 'nope', failoverId: 'x', mode: 'planned' })).rejects.toMatchObject({ type: 'FAILOVER_GROUP_NOT_FOUND' });
+    await expect(
+      acts.failoverAcquireLock({ group: fx.name, failoverId: 'y', ttlMs: 60_000, stage: 'initialization' }),
+    ).rejects.toMatchObject({ type: 'FAILOVER_IN_PROGRESS', nonRetryable: true });
+    const req = {
+      group: fx.name,
+      failoverId: 'x',
+      stage: 'target_activation' as const,
+      step: 'verify_health',
+      side: 'secondary' as const,
+      injectFailure: true,
+    };
+    await expect(acts.failoverVerifyHealth({ ...req, timeoutMs: 1000 })).rejects.toMatchObject({
+      type: 'FAILOVER_STEP_FAILED',
+      nonRetryable: true,
+    });
+    await expect(acts.failoverReadiness({ group: 'nope', failoverId: 'x', mode: 'planned' })).rejects.toMatchObject({
+      type: 'FAILOVER_GROUP_NOT_FOUND',
+    });
   });
 });

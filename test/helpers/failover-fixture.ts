@@ -46,7 +46,11 @@ async function ec2(endpoint: string, region: string, params: Record<string, stri
 
 /** Parses one group entry through the real config schema, so defaults match what the worker sees. */
 export function parseGroup(name: string, raw: Record<string, unknown>): FailoverGroupConfig {
-  const cfg = parseConfig({ environments: {}, stacks: {}, failoverGroups: { [name]: raw } }, path.resolve(__dirname, '..', '..'), {});
+  const cfg = parseConfig(
+    { environments: {}, stacks: {}, failoverGroups: { [name]: raw } },
+    path.resolve(__dirname, '..', '..'),
+    {},
+  );
   return cfg.failoverGroups[name];
 }
 
@@ -61,7 +65,10 @@ export interface FixtureOptions {
   targetCapacity?: number;
 }
 
-export async function createAwsFailoverFixture(endpoint: string, opts: FixtureOptions = {}): Promise<AwsFailoverFixture> {
+export async function createAwsFailoverFixture(
+  endpoint: string,
+  opts: FixtureOptions = {},
+): Promise<AwsFailoverFixture> {
   const sfx = randomBytes(3).toString('hex');
   const name = `web-aws-${sfx}`;
   const clients = createAwsClients({ endpoint, credentials: MOTO_CREDENTIALS });
@@ -76,23 +83,46 @@ export async function createAwsFailoverFixture(endpoint: string, opts: FixtureOp
     SetIdentifier: side,
     TTL: 60,
     ResourceRecords: [{ Value: value }],
-    ...(routing === 'weighted' ? { Weight: side === 'primary' ? 100 : 0 } : { Failover: side === 'primary' ? ('PRIMARY' as const) : ('SECONDARY' as const) }),
+    ...(routing === 'weighted'
+      ? { Weight: side === 'primary' ? 100 : 0 }
+      : { Failover: side === 'primary' ? ('PRIMARY' as const) : ('SECONDARY' as const) }),
   });
   await clients.route53().send(
     new ChangeResourceRecordSetsCommand({
       HostedZoneId: zoneId,
-      ChangeBatch: { Changes: [{ Action: 'CREATE', ResourceRecordSet: rr('primary', `east.${zone}`) }, { Action: 'CREATE', ResourceRecordSet: rr('secondary', `west.${zone}`) }] },
+      ChangeBatch: {
+        Changes: [
+          { Action: 'CREATE', ResourceRecordSet: rr('primary', `east.${zone}`) },
+          { Action: 'CREATE', ResourceRecordSet: rr('secondary', `west.${zone}`) },
+        ],
+      },
     }),
   );
 
   const capacity = opts.capacity ?? 3;
   const asg = { east: `web-east-${sfx}`, west: `web-west-${sfx}` };
   const tgArn: Record<string, string> = {};
-  for (const [region, key] of [[EAST, 'east'], [WEST, 'west']] as const) {
+  for (const [region, key] of [
+    [EAST, 'east'],
+    [WEST, 'west'],
+  ] as const) {
     const vpcs = await ec2(endpoint, region, { Action: 'DescribeVpcs' });
     const vpcId = /<vpcId>(vpc-[0-9a-f]+)<\/vpcId>/.exec(vpcs)?.[1];
-    await ec2(endpoint, region, { Action: 'CreateLaunchTemplate', LaunchTemplateName: asg[key], 'LaunchTemplateData.ImageId': 'ami-12c6146b', 'LaunchTemplateData.InstanceType': 't3.micro' });
-    const tg = await clients.elbv2(region).send(new CreateTargetGroupCommand({ Name: `tg-${key}-${sfx}`, Protocol: 'HTTP', Port: 80, VpcId: vpcId, TargetType: 'instance' }));
+    await ec2(endpoint, region, {
+      Action: 'CreateLaunchTemplate',
+      LaunchTemplateName: asg[key],
+      'LaunchTemplateData.ImageId': 'ami-12c6146b',
+      'LaunchTemplateData.InstanceType': 't3.micro',
+    });
+    const tg = await clients.elbv2(region).send(
+      new CreateTargetGroupCommand({
+        Name: `tg-${key}-${sfx}`,
+        Protocol: 'HTTP',
+        Port: 80,
+        VpcId: vpcId,
+        TargetType: 'instance',
+      }),
+    );
     tgArn[key] = tg.TargetGroups![0].TargetGroupArn!;
     const active = key === 'east';
     await clients.autoScaling(region).send(
@@ -110,25 +140,58 @@ export async function createAwsFailoverFixture(endpoint: string, opts: FixtureOp
 
   const db = { east: `db-east-${sfx}`, west: `db-west-${sfx}` };
   const primary = await clients.rds(EAST).send(
-    new CreateDBInstanceCommand({ DBInstanceIdentifier: db.east, Engine: 'postgres', DBInstanceClass: 'db.t3.micro', MasterUsername: 'strata', MasterUserPassword: 'not-a-secret-1', AllocatedStorage: 20 }),
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: db.east,
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t3.micro',
+      MasterUsername: 'strata',
+      MasterUserPassword: 'not-a-secret-1',
+      AllocatedStorage: 20,
+    }),
   );
-  await clients.rds(WEST).send(new CreateDBInstanceReadReplicaCommand({ DBInstanceIdentifier: db.west, SourceDBInstanceIdentifier: primary.DBInstance!.DBInstanceArn!, DBInstanceClass: 'db.t3.micro' }));
+  await clients.rds(WEST).send(
+    new CreateDBInstanceReadReplicaCommand({
+      DBInstanceIdentifier: db.west,
+      SourceDBInstanceIdentifier: primary.DBInstance!.DBInstanceArn!,
+      DBInstanceClass: 'db.t3.micro',
+    }),
+  );
 
   const table = `strata-failover-${sfx}`;
   const stateRegion = opts.globalStateRegion ?? EAST;
   await clients.dynamodb(stateRegion).send(
-    new CreateTableCommand({ TableName: table, KeySchema: [{ AttributeName: 'group', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'group', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: 'group', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'group', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
   );
   if (opts.checkpointAgeSeconds !== undefined) {
     const at = new Date(Date.now() - opts.checkpointAgeSeconds * 1000).toISOString();
-    await clients.dynamodb(stateRegion).send(new PutItemCommand({ TableName: table, Item: { group: { S: name }, replicationCheckpointAt: { S: at } } }));
+    await clients
+      .dynamodb(stateRegion)
+      .send(new PutItemCommand({ TableName: table, Item: { group: { S: name }, replicationCheckpointAt: { S: at } } }));
   }
 
   const group = parseGroup(name, {
     provider: 'aws',
     endpoint,
-    primary: { region: EAST, route53Zone: zone, recordName: record, asg: asg.east, dbInstance: db.east, targetGroupArn: tgArn.east },
-    secondary: { region: WEST, asg: asg.west, dbReplica: db.west, targetGroupArn: `tg-west-${sfx}`, ...(opts.targetCapacity ? { capacity: opts.targetCapacity } : {}) },
+    primary: {
+      region: EAST,
+      route53Zone: zone,
+      recordName: record,
+      asg: asg.east,
+      dbInstance: db.east,
+      targetGroupArn: tgArn.east,
+    },
+    secondary: {
+      region: WEST,
+      asg: asg.west,
+      dbReplica: db.west,
+      targetGroupArn: `tg-west-${sfx}`,
+      ...(opts.targetCapacity ? { capacity: opts.targetCapacity } : {}),
+    },
     approval: { required: opts.approvals ?? 0, timeout: '10m' },
     health: { every: '1s', failuresToTrigger: 3 },
     globalStateTable: table,

@@ -17,7 +17,10 @@ async function main(): Promise<void> {
   const env = process.env;
   const name = env.FO_GROUP_NAME!;
   const group = JSON.parse(env.FO_GROUP!) as FailoverGroupConfig;
-  const clients = createAwsClients({ endpoint: group.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const clients = createAwsClients({
+    endpoint: group.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
   let promoted = false;
   clients.rds(group.secondary.region).middlewareStack.add(
     (next, context) => async (args) => {

@@ -29,7 +29,11 @@ export interface FailoverWorker {
 }
 
 /** Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup. */
-export async function startFailoverWorker(env: TestWorkflowEnvironment, taskQueue: string, deps: FailoverActivityDeps): Promise<FailoverWorker> {
+export async function startFailoverWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  deps: FailoverActivityDeps,
+): Promise<FailoverWorker> {
   const bundle = process.env.STRATA_WORKFLOW_BUNDLE;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -37,7 +41,11 @@ export async function startFailoverWorker(env: TestWorkflowEnvironment, taskQueu
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') }),
     activities: {
       ...createTemporalActivities({ client: env.client, taskQueue }),
-      ...createFailoverActivities({ healthPollIntervalMs: 200, awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 }, ...deps }),
+      ...createFailoverActivities({
+        healthPollIntervalMs: 200,
+        awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 },
+        ...deps,
+      }),
     },
     shutdownGraceTime: '2s',
   });
@@ -52,7 +60,11 @@ export async function startFailoverWorker(env: TestWorkflowEnvironment, taskQueu
 }
 
 /** The input the API would build for `group` (approval policy from its config). */
-export function failoverInput(group: string, cfg: FailoverGroupConfig, overrides: Partial<FailoverInput> = {}): FailoverInput {
+export function failoverInput(
+  group: string,
+  cfg: FailoverGroupConfig,
+  overrides: Partial<FailoverInput> = {},
+): FailoverInput {
   return {
     id: newFailoverId(group, randomUUID()),
     group,
@@ -61,13 +73,22 @@ export function failoverInput(group: string, cfg: FailoverGroupConfig, overrides
     requestedBy: 'alice',
     trigger: 'api',
     decidedAt: new Date().toISOString(),
-    approvalPolicy: { required: cfg.approval.required, roles: cfg.approval.roles, fourEyes: false, timeoutMs: parseDuration(cfg.approval.timeout) },
+    approvalPolicy: {
+      required: cfg.approval.required,
+      roles: cfg.approval.roles,
+      fourEyes: false,
+      timeoutMs: parseDuration(cfg.approval.timeout),
+    },
     healthTimeoutMs: 20_000,
     ...overrides,
   };
 }
 
-export async function startFailover(client: Client, taskQueue: string, input: FailoverInput): Promise<WorkflowHandle<typeof failoverWorkflow>> {
+export async function startFailover(
+  client: Client,
+  taskQueue: string,
+  input: FailoverInput,
+): Promise<WorkflowHandle<typeof failoverWorkflow>> {
   return client.workflow.start<typeof failoverWorkflow>('failoverWorkflow', {
     workflowId: failoverWorkflowId(input.group, input.id),
     taskQueue,
@@ -82,7 +103,11 @@ export async function startFailover(client: Client, taskQueue: string, input: Fa
 }
 
 /** Polls the status query until the failover reaches one of `statuses`. */
-export async function waitForStatus(h: WorkflowHandle, statuses: FailoverStatus[], timeoutMs = 60_000): Promise<Failover> {
+export async function waitForStatus(
+  h: WorkflowHandle,
+  statuses: FailoverStatus[],
+  timeoutMs = 60_000,
+): Promise<Failover> {
   const deadline = Date.now() + timeoutMs;
   let last: Failover | undefined;
   for (;;) {
@@ -92,13 +117,20 @@ export async function waitForStatus(h: WorkflowHandle, statuses: FailoverStatus[
     } catch {
       // not started yet
     }
-    if (Date.now() > deadline) throw new Error(`failover still ${last?.status} after ${timeoutMs} ms (want ${statuses.join('|')}): ${JSON.stringify(last?.events.slice(-5))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `failover still ${last?.status} after ${timeoutMs} ms (want ${statuses.join('|')}): ${JSON.stringify(last?.events.slice(-5))}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Polls `fn` until truthy or the deadline passes. */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

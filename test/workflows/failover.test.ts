@@ -11,11 +11,27 @@ import { randomUUID } from 'node:crypto';
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { answerOf, createAwsClients, createAwsFailoverActivities, readRecords, FENCE_TAG, PROMOTED_TAG, type AwsFailoverClients } from '../../src/activities/cloud/aws';
+import {
+  answerOf,
+  createAwsClients,
+  createAwsFailoverActivities,
+  readRecords,
+  FENCE_TAG,
+  PROMOTED_TAG,
+  type AwsFailoverClients,
+} from '../../src/activities/cloud/aws';
 import { approveUpdate, rejectUpdate } from '../../src/workflows/approval-gate.definitions';
 import { FAILOVER_STAGES } from '../../src/workflows/failover.definitions';
 import { createAwsFailoverFixture, EAST, WEST, type AwsFailoverFixture } from '../helpers/failover-fixture';
-import { failoverInput, startFailover, startFailoverWorker, until, waitForStatus, type FailoverWorker } from '../helpers/failover-worker';
+import {
+  failoverInput,
+  startFailover,
+  startFailoverWorker,
+  until,
+  waitForStatus,
+  type FailoverWorker,
+} from '../helpers/failover-worker';
+import { recordHistory } from '../helpers/histories';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
 import { startTemporal } from '../helpers/temporal';
 
@@ -44,12 +60,24 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
   beforeAll(async () => {
     [env, moto] = await Promise.all([startTemporal(), startMoto()]);
     fx.planned = await createAwsFailoverFixture(moto.endpoint, { approvals: 1, checkpointAgeSeconds: 2 });
-    fx.emergency = await createAwsFailoverFixture(moto.endpoint, { globalStateRegion: WEST, targetCapacity: 3, checkpointAgeSeconds: 7 });
+    fx.emergency = await createAwsFailoverFixture(moto.endpoint, {
+      globalStateRegion: WEST,
+      targetCapacity: 3,
+      checkpointAgeSeconds: 7,
+    });
     fx.injected = await createAwsFailoverFixture(moto.endpoint);
     fx.concurrent = await createAwsFailoverFixture(moto.endpoint, { approvals: 1 });
     for (const f of Object.values(fx)) clients[f.name] = counted(f.name, f.clients);
     // The emergency group's source region is down: every us-east-1 call is refused at once.
-    clients[fx.emergency.name] = counted(fx.emergency.name, createAwsClients({ endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, regionEndpoints: { [EAST]: 'http://127.0.0.1:1' }, maxAttempts: 1 }));
+    clients[fx.emergency.name] = counted(
+      fx.emergency.name,
+      createAwsClients({
+        endpoint: moto.endpoint,
+        credentials: MOTO_CREDENTIALS,
+        regionEndpoints: { [EAST]: 'http://127.0.0.1:1' },
+        maxAttempts: 1,
+      }),
+    );
     const groups = Object.fromEntries(Object.values(fx).map((f) => [f.name, f.group]));
     worker = await startFailoverWorker(env, taskQueue, { groups, aws: (name) => clients[name] });
   });
@@ -60,20 +88,34 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
   });
 
   const capacity = async (f: AwsFailoverFixture, region: string, name: string) =>
-    (await f.clients.autoScaling(region).send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0];
-  const db = async (f: AwsFailoverFixture, region: string, id: string) => (await f.clients.rds(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
-  const dnsSides = async (f: AwsFailoverFixture) => answerOf((await readRecords(f.clients.route53(), { name: f.name, cfg: f.group }))!).sides;
+    (await f.clients.autoScaling(region).send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] })))
+      .AutoScalingGroups![0];
+  const db = async (f: AwsFailoverFixture, region: string, id: string) =>
+    (await f.clients.rds(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
+  const dnsSides = async (f: AwsFailoverFixture) =>
+    answerOf((await readRecords(f.clients.route53(), { name: f.name, cfg: f.group }))!).sides;
   const globalState = (f: AwsFailoverFixture, region = EAST) =>
-    createAwsFailoverActivities({ clients: f.clients }).readState({ name: f.name, cfg: { ...f.group, globalStateRegion: f.group.globalStateRegion ?? region } });
+    createAwsFailoverActivities({ clients: f.clients }).readState({
+      name: f.name,
+      cfg: { ...f.group, globalStateRegion: f.group.globalStateRegion ?? region },
+    });
 
   it('planned: approval, six succeeded stages, standby active with capacity, replica promoted once, epoch 1, RTO/RPO', async () => {
     const f = fx.planned;
     const h = await startFailover(env.client, taskQueue, failoverInput(f.name, f.group));
     const waiting = await waitForStatus(h, ['awaiting_approval']);
     expect(waiting.stages[0]).toMatchObject({ name: 'initialization', status: 'succeeded' });
-    expect(waiting).toMatchObject({ from: 'primary', to: 'secondary', fromRegion: EAST, toRegion: WEST, approvalsRequired: 1 });
+    expect(waiting).toMatchObject({
+      from: 'primary',
+      to: 'secondary',
+      fromRegion: EAST,
+      toRegion: WEST,
+      approvalsRequired: 1,
+    });
     expect((await globalState(f)).lock?.owner).toBe(waiting.id);
-    await expect(h.executeUpdate(approveUpdate, { args: [{ by: 'alice', roles: ['deployer'] }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/lacks an approver role/) } });
+    await expect(
+      h.executeUpdate(approveUpdate, { args: [{ by: 'alice', roles: ['deployer'] }] }),
+    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/lacks an approver role/) } });
     await h.executeUpdate(approveUpdate, { args: [{ by: 'bob', roles: ['approver'], comment: 'go' }] });
 
     const done = await h.result();
@@ -101,7 +143,9 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     const st = await globalState(f);
     expect(st).toMatchObject({ activeSide: 'secondary', epoch: 1, lastFailoverId: done.id });
     expect(st.lock).toBeUndefined();
-    expect(st.history).toEqual([expect.objectContaining({ failoverId: done.id, from: 'primary', to: 'secondary', epoch: 1 })]);
+    expect(st.history).toEqual([
+      expect.objectContaining({ failoverId: done.id, from: 'primary', to: 'secondary', epoch: 1 }),
+    ]);
   });
 
   it('emergency: the unreachable source is best effort and never blocks the promotion', async () => {
@@ -110,10 +154,15 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     const done = await h.result();
     expect(done.status).toBe('succeeded');
     const byName = Object.fromEntries(done.stages.map((s) => [s.name, s]));
-    expect(byName.source_preparation).toMatchObject({ status: 'failed', bestEffort: true, error: { code: 'PROVIDER_UNAVAILABLE' } });
+    expect(byName.source_preparation).toMatchObject({
+      status: 'failed',
+      bestEffort: true,
+      error: { code: 'PROVIDER_UNAVAILABLE' },
+    });
     expect(byName.demotion).toMatchObject({ status: 'failed', bestEffort: true });
     expect(byName.source_preparation.steps.find((s) => s.name === 'drain_traffic')?.status).toBe('succeeded'); // Route53 is global
-    for (const n of ['initialization', 'promotion', 'target_activation', 'completion']) expect(byName[n].status).toBe('succeeded');
+    for (const n of ['initialization', 'promotion', 'target_activation', 'completion'])
+      expect(byName[n].status).toBe('succeeded');
     expect(done.rpoSource).toBe('checkpoint');
     expect(done.rpoSeconds).toBeGreaterThanOrEqual(7);
     expect(await dnsSides(f)).toEqual(['secondary']);
@@ -124,11 +173,25 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
 
   it('planned: a failure injected in target_activation is compensated in reverse and leaves the source active', async () => {
     const f = fx.injected;
-    const h = await startFailover(env.client, taskQueue, failoverInput(f.name, f.group, { injectFailure: { stage: 'target_activation' } }));
+    const h = await startFailover(
+      env.client,
+      taskQueue,
+      failoverInput(f.name, f.group, { injectFailure: { stage: 'target_activation' } }),
+    );
     const done = await h.result();
     expect(done.status).toBe('rolled_back');
-    expect(done.error).toMatchObject({ code: 'FAILOVER_STEP_FAILED', message: expect.stringMatching(/injected failure in target_activation\/verify_health/) });
-    expect(done.stages.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'skipped']);
+    expect(done.error).toMatchObject({
+      code: 'FAILOVER_STEP_FAILED',
+      message: expect.stringMatching(/injected failure in target_activation\/verify_health/),
+    });
+    expect(done.stages.map((s) => s.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'failed',
+      'skipped',
+    ]);
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
       ['route_traffic_back', 'succeeded'],
       ['restore_target_capacity', 'succeeded'],
@@ -146,13 +209,18 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     const st = await globalState(f);
     expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(st.lock).toBeUndefined();
+    await recordHistory(env.address, h.workflowId, 'failover-aws-injected-target-activation-rolled-back');
   });
 
   it('a second failover of the same group is refused while the first holds the global lock', async () => {
     const f = fx.concurrent;
     const first = await startFailover(env.client, taskQueue, failoverInput(f.name, f.group));
     const waiting = await waitForStatus(first, ['awaiting_approval']);
-    const second = await startFailover(env.client, taskQueue, failoverInput(f.name, f.group, { approvalPolicy: { required: 0, roles: [], fourEyes: false, timeoutMs: 1000 } }));
+    const second = await startFailover(
+      env.client,
+      taskQueue,
+      failoverInput(f.name, f.group, { approvalPolicy: { required: 0, roles: [], fourEyes: false, timeoutMs: 1000 } }),
+    );
     const refused = await second.result();
     expect(refused.status).toBe('failed');
     expect(refused.error).toMatchObject({ code: 'FAILOVER_IN_PROGRESS', message: expect.stringContaining(waiting.id) });
@@ -179,11 +247,23 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       const counter = path.join(dir, 'promotions');
       const marker = path.join(dir, 'promoting');
       fs.writeFileSync(counter, '');
-      child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'helpers', 'failover-worker-process.ts')], {
-        cwd: path.resolve(__dirname, '..', '..'),
-        env: { ...process.env, TEMPORAL_ADDRESS: env.address, TASK_QUEUE: queue, FO_GROUP_NAME: f.name, FO_GROUP: JSON.stringify(f.group), FO_COUNTER: counter, FO_MARKER: marker },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, '..', 'helpers', 'failover-worker-process.ts')],
+        {
+          cwd: path.resolve(__dirname, '..', '..'),
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: env.address,
+            TASK_QUEUE: queue,
+            FO_GROUP_NAME: f.name,
+            FO_GROUP: JSON.stringify(f.group),
+            FO_COUNTER: counter,
+            FO_MARKER: marker,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -212,7 +292,9 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
         const done = await h.result();
         expect(done.status).toBe('succeeded');
         expect(done.stages.every((s) => s.status === 'succeeded')).toBe(true);
-        expect(done.stages.find((s) => s.name === 'promotion')!.steps.find((s) => s.name === 'promote_replica')?.detail).toMatch(/resumed/);
+        expect(
+          done.stages.find((s) => s.name === 'promotion')!.steps.find((s) => s.name === 'promote_replica')?.detail,
+        ).toMatch(/resumed/);
       } finally {
         await second.stop();
       }
@@ -221,9 +303,16 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       // The history shows the activity was retried (attempt ≥ 2) and scheduled once.
       const history = await h.fetchHistory();
       const events = history.events ?? [];
-      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'failoverPromoteReplica');
+      const scheduled = events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'failoverPromoteReplica',
+      );
       expect(scheduled).toHaveLength(1);
-      const started = events.find((e) => e.activityTaskStartedEventAttributes && Number(e.eventId) > Number(scheduled[0].eventId) && e.activityTaskStartedEventAttributes.scheduledEventId?.toString() === scheduled[0].eventId?.toString());
+      const started = events.find(
+        (e) =>
+          e.activityTaskStartedEventAttributes &&
+          Number(e.eventId) > Number(scheduled[0].eventId) &&
+          e.activityTaskStartedEventAttributes.scheduledEventId?.toString() === scheduled[0].eventId?.toString(),
+      );
       expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
       expect(await dnsSides(f)).toEqual(['secondary']);
     });

@@ -3,11 +3,17 @@
  * the cloud (AWS SDK or the simulated world) behind the same interface. This layer adds what both need:
  * error taxonomy, heartbeats, fault injection, the health-wait loop and the HTTP probe of the monitor.
  */
-import { cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { FailoverGroupConfig } from '../../shared/config';
 import { ErrorCode } from '../../shared/errors';
-import type { FailoverMode, FailoverSide, FailoverStageName, PlannedAction, ReadinessCheck } from '../../workflows/failover.definitions';
+import type {
+  FailoverMode,
+  FailoverSide,
+  FailoverStageName,
+  PlannedAction,
+  ReadinessCheck,
+} from '../../workflows/failover.definitions';
 import { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './aws/clients';
 import { createAwsFailoverActivities, type AwsFailoverOptions } from './aws';
 import {
@@ -25,6 +31,7 @@ import {
   type PromoteOutcome,
   type StepOutcome,
 } from './failover-cloud';
+import { probeGroup, waitHealthy } from './failover-health';
 import { buildPlan, targetCapacityOf } from './failover-plan';
 import { createSimulatedFailoverActivities } from './simulated';
 
@@ -76,10 +83,19 @@ const other = (s: FailoverSide): FailoverSide => (s === 'primary' ? 'secondary' 
 function toFailure(err: unknown, what: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof LockHeldError) {
-    return ApplicationFailure.create({ type: ErrorCode.FAILOVER_IN_PROGRESS, message: err.message, nonRetryable: true, details: [{ holder: err.holder, expiresAt: err.expiresAt }] });
+    return ApplicationFailure.create({
+      type: ErrorCode.FAILOVER_IN_PROGRESS,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ holder: err.holder, expiresAt: err.expiresAt }],
+    });
   }
   const e = err as Error & { code?: string; $metadata?: unknown };
-  const network = err instanceof SideUnreachableError || /ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed|TimeoutError/.test(`${e?.name} ${e?.code} ${e?.message}`);
+  const network =
+    err instanceof SideUnreachableError ||
+    /ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed|TimeoutError/.test(
+      `${e?.name} ${e?.code} ${e?.message}`,
+    );
   return ApplicationFailure.create({
     type: network ? ErrorCode.PROVIDER_UNAVAILABLE : ErrorCode.FAILOVER_STEP_FAILED,
     message: `${what}: ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`,
@@ -89,7 +105,8 @@ function toFailure(err: unknown, what: string): unknown {
 
 /** Factory over injected clouds and clients (no module-level singletons): one instance per worker. */
 export function createFailoverActivities(deps: FailoverActivityDeps) {
-  const awsFactory: AwsClientsFactory = deps.aws ?? ((_, cfg) => createAwsClients({ endpoint: cfg.endpoint } satisfies AwsClientsOptions));
+  const awsFactory: AwsClientsFactory =
+    deps.aws ?? ((_, cfg) => createAwsClients({ endpoint: cfg.endpoint } satisfies AwsClientsOptions));
   const awsClouds = new Map<string, FailoverCloud>();
   let simulated: FailoverCloud | undefined;
   const doFetch = deps.fetch ?? fetch;
@@ -98,14 +115,23 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
   function group(name: string): GroupRef {
     const cfg = deps.groups[name];
     if (!cfg) {
-      throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_GROUP_NOT_FOUND, message: `unknown failover group "${name}" (known: ${Object.keys(deps.groups).join(', ')})`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: ErrorCode.FAILOVER_GROUP_NOT_FOUND,
+        message: `unknown failover group "${name}" (known: ${Object.keys(deps.groups).join(', ')})`,
+        nonRetryable: true,
+      });
     }
     return { name, cfg };
   }
 
   function cloudOf(g: GroupRef): FailoverCloud {
     if (g.cfg.provider === 'simulated') {
-      if (!deps.simulated) throw ApplicationFailure.create({ type: ErrorCode.CONFIG_INVALID, message: 'simulated failover groups need a data directory (deps.simulated.dataDir)', nonRetryable: true });
+      if (!deps.simulated)
+        throw ApplicationFailure.create({
+          type: ErrorCode.CONFIG_INVALID,
+          message: 'simulated failover groups need a data directory (deps.simulated.dataDir)',
+          nonRetryable: true,
+        });
       return (simulated ??= createSimulatedFailoverActivities({ dataDir: deps.simulated.dataDir }));
     }
     let c = awsClouds.get(g.name);
@@ -137,11 +163,17 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
   }
 
   /** Runs one step: fault injection first (so an injected failure never half-applies), then the cloud call. */
-  async function step<T>(req: StepRequest, fn: (cloud: FailoverCloud, g: GroupRef, ctx: OpContext) => Promise<T>): Promise<T> {
+  async function step<T>(
+    req: StepRequest,
+    fn: (cloud: FailoverCloud, g: GroupRef, ctx: OpContext) => Promise<T>,
+  ): Promise<T> {
     const g = group(req.group);
     const cloud = cloudOf(g);
-    const fault = req.injectFailure ? `injected failure in ${req.stage}/${req.step}` : await cloud.injectedFault?.(g, req.stage, req.step);
-    if (fault) throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_STEP_FAILED, message: fault, nonRetryable: true });
+    const fault = req.injectFailure
+      ? `injected failure in ${req.stage}/${req.step}`
+      : await cloud.injectedFault?.(g, req.stage, req.step);
+    if (fault)
+      throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_STEP_FAILED, message: fault, nonRetryable: true });
     try {
       return await fn(cloud, g, ctxOf(req.failoverId));
     } catch (err) {
@@ -160,11 +192,23 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
         const to = req.to ?? other(state.activeSide);
         const r = await cloud.readiness(g, { from, to, mode: req.mode });
         const checks: ReadinessCheck[] = [
-          { name: 'target_not_active', ok: state.activeSide !== to, side: to, detail: state.activeSide === to ? `${to} is already the active side` : `active side is ${state.activeSide} (epoch ${state.epoch})` },
+          {
+            name: 'target_not_active',
+            ok: state.activeSide !== to,
+            side: to,
+            detail:
+              state.activeSide === to
+                ? `${to} is already the active side`
+                : `active side is ${state.activeSide} (epoch ${state.epoch})`,
+          },
           ...r.checks,
         ];
         const held = state.lock && state.lock.owner !== req.failoverId && Date.parse(state.lock.expiresAt) > Date.now();
-        checks.push({ name: 'global_lock_free', ok: !held, detail: held ? `held by ${state.lock!.owner} until ${state.lock!.expiresAt}` : 'free' });
+        checks.push({
+          name: 'global_lock_free',
+          ok: !held,
+          detail: held ? `held by ${state.lock!.owner} until ${state.lock!.expiresAt}` : 'free',
+        });
         const targetCapacity = targetCapacityOf(g, from, to, r.capacity);
         return {
           from,
@@ -184,8 +228,12 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
     },
 
     /** Takes (or renews) the group's global lock; FAILOVER_IN_PROGRESS when another failover holds it. */
-    async failoverAcquireLock(req: Base & { ttlMs: number; intent?: FailoverIntent; stage: FailoverStageName; injectFailure?: boolean }): Promise<GlobalState> {
-      return step({ ...req, step: 'acquire_lock', side: req.intent?.to ?? 'primary' }, (cloud, g) => cloud.acquireLock(g, { owner: req.failoverId, ttlMs: req.ttlMs, intent: req.intent }));
+    async failoverAcquireLock(
+      req: Base & { ttlMs: number; intent?: FailoverIntent; stage: FailoverStageName; injectFailure?: boolean },
+    ): Promise<GlobalState> {
+      return step({ ...req, step: 'acquire_lock', side: req.intent?.to ?? 'primary' }, (cloud, g) =>
+        cloud.acquireLock(g, { owner: req.failoverId, ttlMs: req.ttlMs, intent: req.intent }),
+      );
     },
 
     /** Releases the lock if this failover holds it (always safe to call). */
@@ -234,41 +282,16 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     /** Polls the target's health until it is healthy or `timeoutMs` passes (then fails non-retryably). */
     async failoverVerifyHealth(req: StepRequest & { timeoutMs: number }): Promise<HealthReport> {
-      return step(req, async (cloud, g, ctx) => {
-        const deadline = Date.now() + req.timeoutMs;
-        for (;;) {
-          const h = await cloud.health(g, req.side, ctx);
-          ctx.heartbeat(h.detail);
-          if (h.healthy) return h;
-          if (Date.now() + pollMs > deadline) {
-            throw ApplicationFailure.create({ type: ErrorCode.FAILOVER_STEP_FAILED, message: `${req.side} did not become healthy within ${Math.round(req.timeoutMs / 1000)}s: ${h.detail}`, nonRetryable: true });
-          }
-          await sleep(pollMs);
-        }
-      });
+      return step(req, (cloud, g, ctx) => waitHealthy(cloud, g, req.side, ctx, { timeoutMs: req.timeoutMs, pollMs }));
     },
 
     /** The monitor's probe: HTTP GET of `health.url` when configured, else the cloud's view of the active side. */
-    async failoverProbe(req: { group: string; timeoutMs: number }): Promise<HealthReport & { activeSide?: FailoverSide }> {
+    async failoverProbe(req: {
+      group: string;
+      timeoutMs: number;
+    }): Promise<HealthReport & { activeSide?: FailoverSide }> {
       const g = group(req.group);
-      const url = g.cfg.health.url;
-      if (url) {
-        try {
-          const res = await doFetch(url, { signal: AbortSignal.timeout(req.timeoutMs), redirect: 'manual' });
-          await res.arrayBuffer().catch(() => undefined);
-          return { healthy: res.status >= 200 && res.status < 400, detail: `GET ${url} → ${res.status}` };
-        } catch (err) {
-          return { healthy: false, detail: `GET ${url} failed: ${(err as Error).message}` };
-        }
-      }
-      const cloud = cloudOf(g);
-      try {
-        const state = await cloud.readState(g);
-        const h = await cloud.health(g, state.activeSide, ctxOf('probe'));
-        return { ...h, activeSide: state.activeSide };
-      } catch (err) {
-        return { healthy: false, detail: `probe failed: ${(err as Error).message}` };
-      }
+      return probeGroup(() => cloudOf(g), g, ctxOf('probe'), { timeoutMs: req.timeoutMs, fetch: doFetch });
     },
   };
 }

@@ -4,7 +4,12 @@
  * acts), because Temporal retries activities and a worker may die half-way through any of them.
  */
 import type { FailoverGroupConfig } from '../../shared/config';
-import type { FailoverMode, FailoverSide, FailoverStageName, ReadinessCheck } from '../../workflows/failover.definitions';
+import type {
+  FailoverMode,
+  FailoverSide,
+  FailoverStageName,
+  ReadinessCheck,
+} from '../../workflows/failover.definitions';
 
 export type { FailoverSide };
 
@@ -90,7 +95,9 @@ export interface CloudReadiness {
   /** Human-readable description of where traffic goes now, for the plan. */
   traffic?: string;
   /** Names of the resources the plan will touch, per side (ASG, record, database). */
-  resources: Partial<Record<FailoverSide, { capacity?: string; database?: string; health?: string }>> & { dns?: string };
+  resources: Partial<Record<FailoverSide, { capacity?: string; database?: string; health?: string }>> & {
+    dns?: string;
+  };
 }
 
 /** Thrown by acquireLock when another failover holds the group's lock; becomes FAILOVER_IN_PROGRESS. */

@@ -3,7 +3,12 @@ import type { FailoverMode, FailoverSide, PlannedAction } from '../../workflows/
 import type { Capacity, CloudReadiness, GroupRef } from './failover-cloud';
 
 /** The capacity the target is scaled to: the configured one, else what the source runs now, else its minimum (at least 1). */
-export function targetCapacityOf(g: GroupRef, from: FailoverSide, to: FailoverSide, found: CloudReadiness['capacity']): Capacity {
+export function targetCapacityOf(
+  g: GroupRef,
+  from: FailoverSide,
+  to: FailoverSide,
+  found: CloudReadiness['capacity'],
+): Capacity {
   const src = found[from];
   const tgt = found[to];
   const desired = g.cfg[to].capacity ?? g.cfg[from].capacity ?? src?.desired ?? Math.max(tgt?.min ?? 0, 1);
@@ -28,16 +33,68 @@ export function buildPlan(
   const db = (side: FailoverSide) => res[side]?.database ?? `${side} database`;
   const dns = res.dns ?? 'the group record';
   return [
-    { stage: 'initialization', step: 'readiness', description: `check ${to} (${toRegion}) can take over${mode === 'planned' ? ` and ${from} (${fromRegion}) can hand over` : ''}` },
-    { stage: 'initialization', step: 'acquire_lock', description: `take the global failover lock of ${g.name} and record the intent ${from} → ${to}` },
-    { stage: 'source_preparation', step: 'drain_traffic', side: from, description: `drain traffic from ${from}: ${dns} weight 0 for ${fromRegion}${be}` },
-    { stage: 'source_preparation', step: 'scale_source', side: from, description: `scale ${cap(from)} (${fromRegion}) to 0${be}` },
-    { stage: 'demotion', step: 'fence_database', side: from, description: `fence ${db(from)} (${fromRegion}) against writes${be}` },
-    { stage: 'promotion', step: 'replication_lag', side: to, description: `measure the replication lag of ${db(to)} (the RPO)` },
-    { stage: 'promotion', step: 'promote_replica', side: to, description: `promote ${db(to)} (${toRegion}) and wait until it is available` },
-    { stage: 'target_activation', step: 'scale_target', side: to, description: `scale ${cap(to)} (${toRegion}) to desired ${target.desired} (min ${target.min}, max ${target.max})` },
-    { stage: 'target_activation', step: 'switch_traffic', side: to, description: `point ${dns} at ${to} (${toRegion})` },
-    { stage: 'target_activation', step: 'verify_health', side: to, description: `wait until ${res[to]?.health ?? `${to}`} reports healthy targets` },
-    { stage: 'completion', step: 'commit', description: `record ${to} as the active side (epoch + 1) and release the lock` },
+    {
+      stage: 'initialization',
+      step: 'readiness',
+      description: `check ${to} (${toRegion}) can take over${mode === 'planned' ? ` and ${from} (${fromRegion}) can hand over` : ''}`,
+    },
+    {
+      stage: 'initialization',
+      step: 'acquire_lock',
+      description: `take the global failover lock of ${g.name} and record the intent ${from} → ${to}`,
+    },
+    {
+      stage: 'source_preparation',
+      step: 'drain_traffic',
+      side: from,
+      description: `drain traffic from ${from}: ${dns} weight 0 for ${fromRegion}${be}`,
+    },
+    {
+      stage: 'source_preparation',
+      step: 'scale_source',
+      side: from,
+      description: `scale ${cap(from)} (${fromRegion}) to 0${be}`,
+    },
+    {
+      stage: 'demotion',
+      step: 'fence_database',
+      side: from,
+      description: `fence ${db(from)} (${fromRegion}) against writes${be}`,
+    },
+    {
+      stage: 'promotion',
+      step: 'replication_lag',
+      side: to,
+      description: `measure the replication lag of ${db(to)} (the RPO)`,
+    },
+    {
+      stage: 'promotion',
+      step: 'promote_replica',
+      side: to,
+      description: `promote ${db(to)} (${toRegion}) and wait until it is available`,
+    },
+    {
+      stage: 'target_activation',
+      step: 'scale_target',
+      side: to,
+      description: `scale ${cap(to)} (${toRegion}) to desired ${target.desired} (min ${target.min}, max ${target.max})`,
+    },
+    {
+      stage: 'target_activation',
+      step: 'switch_traffic',
+      side: to,
+      description: `point ${dns} at ${to} (${toRegion})`,
+    },
+    {
+      stage: 'target_activation',
+      step: 'verify_health',
+      side: to,
+      description: `wait until ${res[to]?.health ?? `${to}`} reports healthy targets`,
+    },
+    {
+      stage: 'completion',
+      step: 'commit',
+      description: `record ${to} as the active side (epoch + 1) and release the lock`,
+    },
   ];
 }

@@ -40,13 +40,17 @@ type Ctor<T> = new (cfg: Record<string, unknown>) => T;
 export function createAwsClients(opts: AwsClientsOptions = {}): AwsFailoverClients {
   const cache = new Map<string, { destroy(): void }>();
   // Route53 is global: a region's outage (or override) never applies to it.
-  const endpointOf = (region: string, global: boolean) => (global ? opts.endpoint : (opts.regionEndpoints?.[region] ?? opts.endpoint));
+  const endpointOf = (region: string, global: boolean) =>
+    global ? opts.endpoint : (opts.regionEndpoints?.[region] ?? opts.endpoint);
   const base = (region: string, global: boolean) => ({
     region,
     ...(endpointOf(region, global) ? { endpoint: endpointOf(region, global) } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.maxAttempts ?? 3,
-    requestHandler: { connectionTimeout: opts.connectionTimeoutMs ?? 3000, requestTimeout: opts.requestTimeoutMs ?? 30_000 },
+    requestHandler: {
+      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+      requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    },
   });
   function get<T extends { destroy(): void }>(C: Ctor<T>, service: string, region: string): T {
     const key = `${service}:${region}`;
@@ -61,7 +65,8 @@ export function createAwsClients(opts: AwsClientsOptions = {}): AwsFailoverClien
     route53: () => get(Route53Client as unknown as Ctor<Route53Client>, 'route53', opts.region ?? 'us-east-1'),
     rds: (region) => get(RDSClient as unknown as Ctor<RDSClient>, 'rds', region),
     autoScaling: (region) => get(AutoScalingClient as unknown as Ctor<AutoScalingClient>, 'autoscaling', region),
-    elbv2: (region) => get(ElasticLoadBalancingV2Client as unknown as Ctor<ElasticLoadBalancingV2Client>, 'elbv2', region),
+    elbv2: (region) =>
+      get(ElasticLoadBalancingV2Client as unknown as Ctor<ElasticLoadBalancingV2Client>, 'elbv2', region),
     dynamodb: (region) => get(DynamoDBClient as unknown as Ctor<DynamoDBClient>, 'dynamodb', region),
     destroy: () => {
       for (const c of cache.values()) c.destroy();

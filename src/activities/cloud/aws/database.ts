@@ -52,7 +52,9 @@ export async function fence(rds: RDSClient, id: string, fenced: boolean, token: 
   const cur = tagOf(db, FENCE_TAG);
   if (fenced) {
     if (cur === token) return { changed: false, detail: `${id} already fenced by ${token}` };
-    await rds.send(new AddTagsToResourceCommand({ ResourceName: db.DBInstanceArn, Tags: [{ Key: FENCE_TAG, Value: token }] }));
+    await rds.send(
+      new AddTagsToResourceCommand({ ResourceName: db.DBInstanceArn, Tags: [{ Key: FENCE_TAG, Value: token }] }),
+    );
     return { changed: true, detail: `${id} fenced (${FENCE_TAG}=${token})` };
   }
   if (cur === undefined) return { changed: false, detail: `${id} is not fenced` };
@@ -60,7 +62,12 @@ export async function fence(rds: RDSClient, id: string, fenced: boolean, token: 
   return { changed: true, detail: `${id} unfenced` };
 }
 
-export async function promote(rds: RDSClient, id: string, ctx: OpContext, opts: PromoteOptions): Promise<PromoteOutcome> {
+export async function promote(
+  rds: RDSClient,
+  id: string,
+  ctx: OpContext,
+  opts: PromoteOptions,
+): Promise<PromoteOutcome> {
   const db = await describeDb(rds, id);
   if (!db?.DBInstanceArn) throw new Error(`replica ${id} not found`);
   const marker = tagOf(db, PROMOTED_TAG);
@@ -75,10 +82,16 @@ export async function promote(rds: RDSClient, id: string, ctx: OpContext, opts: 
       await rds.send(new PromoteReadReplicaCommand({ DBInstanceIdentifier: id }));
     } catch (err) {
       // RDS refuses a second promotion while the first runs: that is the outcome we want.
-      if ((err as Error).name !== 'InvalidDBInstanceStateFault' && (err as Error).name !== 'InvalidDBInstanceState') throw err;
+      if ((err as Error).name !== 'InvalidDBInstanceStateFault' && (err as Error).name !== 'InvalidDBInstanceState')
+        throw err;
     }
     startedAt = Date.now();
-    await rds.send(new AddTagsToResourceCommand({ ResourceName: db.DBInstanceArn, Tags: [{ Key: PROMOTED_TAG, Value: `${ctx.failoverId}@${new Date(startedAt).toISOString()}` }] }));
+    await rds.send(
+      new AddTagsToResourceCommand({
+        ResourceName: db.DBInstanceArn,
+        Tags: [{ Key: PROMOTED_TAG, Value: `${ctx.failoverId}@${new Date(startedAt).toISOString()}` }],
+      }),
+    );
   }
   let sawTransition = false;
   for (;;) {
@@ -87,12 +100,21 @@ export async function promote(rds: RDSClient, id: string, ctx: OpContext, opts: 
     ctx.heartbeat({ status });
     if (status !== 'available') sawTransition = true;
     const linkGone = !cur?.ReadReplicaSourceDBInstanceIdentifier;
-    if (status === 'available' && (alreadyPromoted || linkGone || sawTransition || Date.now() - startedAt >= opts.linkGraceMs)) break;
+    if (
+      status === 'available' &&
+      (alreadyPromoted || linkGone || sawTransition || Date.now() - startedAt >= opts.linkGraceMs)
+    )
+      break;
     if (ctx.signal.aborted) throw new Error('promotion wait cancelled');
     await new Promise((r) => setTimeout(r, opts.pollIntervalMs));
   }
-  if (alreadyPromoted) return { changed: false, alreadyPromoted: true, detail: `${id} is already a standalone primary` };
-  return { changed: !marker, alreadyPromoted: false, detail: marker ? `${id} promotion resumed (${marker}) and available` : `${id} promoted and available` };
+  if (alreadyPromoted)
+    return { changed: false, alreadyPromoted: true, detail: `${id} is already a standalone primary` };
+  return {
+    changed: !marker,
+    alreadyPromoted: false,
+    detail: marker ? `${id} promotion resumed (${marker}) and available` : `${id} promoted and available`,
+  };
 }
 
 /** Undoing a promotion needs a new replica built from the source: never automatic, always reported. */

@@ -47,9 +47,20 @@ export async function readRecords(r53: Route53Client, g: GroupRef): Promise<Grou
   const rec = recordOf(g);
   if (!rec) return undefined;
   const zoneId = await zoneIdOf(r53, rec.zone);
-  const res = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: rec.name, MaxItems: 100 }));
-  const records = (res.ResourceRecordSets ?? []).filter((r) => norm(r.Name ?? '') === norm(rec.name) && r.Type !== 'TXT');
-  const routing: Routing = records.length === 0 ? 'none' : records.some((r) => r.Weight !== undefined) ? 'weighted' : records.some((r) => r.Failover) ? 'failover' : 'simple';
+  const res = await r53.send(
+    new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: rec.name, MaxItems: 100 }),
+  );
+  const records = (res.ResourceRecordSets ?? []).filter(
+    (r) => norm(r.Name ?? '') === norm(rec.name) && r.Type !== 'TXT',
+  );
+  const routing: Routing =
+    records.length === 0
+      ? 'none'
+      : records.some((r) => r.Weight !== undefined)
+        ? 'weighted'
+        : records.some((r) => r.Failover)
+          ? 'failover'
+          : 'simple';
   const of = (side: FailoverSide) =>
     records.find((r) => r.SetIdentifier === side || r.SetIdentifier === g.cfg[side].region) ??
     records.find((r) => g.cfg[side].endpoint && r.ResourceRecords?.some((v) => v.Value === g.cfg[side].endpoint));
@@ -66,7 +77,9 @@ export function answerOf(r: GroupRecords): { values: string[]; sides: FailoverSi
       : r.routing === 'failover'
         ? r.records.filter((x) => x.Failover === 'PRIMARY')
         : r.records;
-  const values = live.flatMap((x) => x.ResourceRecords?.map((v) => v.Value ?? '') ?? (x.AliasTarget?.DNSName ? [x.AliasTarget.DNSName] : []));
+  const values = live.flatMap(
+    (x) => x.ResourceRecords?.map((v) => v.Value ?? '') ?? (x.AliasTarget?.DNSName ? [x.AliasTarget.DNSName] : []),
+  );
   const sides = (['primary', 'secondary'] as const).filter((s) => {
     const mine = r.of(s);
     return mine && live.includes(mine);
@@ -87,9 +100,11 @@ async function upsert(r53: Route53Client, zoneId: string, sets: ResourceRecordSe
 export async function drain(r53: Route53Client, g: GroupRef, side: FailoverSide, why: string): Promise<StepOutcome> {
   const r = await readRecords(r53, g);
   if (!r || r.routing === 'none') return { changed: false, detail: 'no Route53 record configured: nothing to drain' };
-  if (r.routing !== 'weighted') return { changed: false, detail: `${r.name} uses ${r.routing} routing: traffic moves at the switch` };
+  if (r.routing !== 'weighted')
+    return { changed: false, detail: `${r.name} uses ${r.routing} routing: traffic moves at the switch` };
   const mine = r.of(side);
-  if (!mine) throw new Error(`no weighted record of ${side} at ${r.name} (SetIdentifier "${side}" or "${g.cfg[side].region}")`);
+  if (!mine)
+    throw new Error(`no weighted record of ${side} at ${r.name} (SetIdentifier "${side}" or "${g.cfg[side].region}")`);
   if (mine.Weight === 0) return { changed: false, detail: `${r.name}/${mine.SetIdentifier} already weight 0` };
   await upsert(r53, r.zoneId, [{ ...mine, Weight: 0 }], why);
   return { changed: true, detail: `${r.name}/${mine.SetIdentifier} weight ${mine.Weight} → 0` };
@@ -103,13 +118,17 @@ export async function route(r53: Route53Client, g: GroupRef, side: FailoverSide,
     const endpoint = g.cfg[side].endpoint;
     if (!endpoint) throw new Error(`${r.name} is a simple record: set ${side}.endpoint to switch it`);
     const cur = r.records[0];
-    if (cur.ResourceRecords?.length === 1 && cur.ResourceRecords[0].Value === endpoint) return { changed: false, detail: `${r.name} already → ${endpoint}` };
+    if (cur.ResourceRecords?.length === 1 && cur.ResourceRecords[0].Value === endpoint)
+      return { changed: false, detail: `${r.name} already → ${endpoint}` };
     await upsert(r53, r.zoneId, [{ ...cur, ResourceRecords: [{ Value: endpoint }] }], why);
     return { changed: true, detail: `${r.name} → ${endpoint}` };
   }
   const mine = r.of(side);
   const theirs = r.of(other(side));
-  if (!mine) throw new Error(`no ${r.routing} record of ${side} at ${r.name} (SetIdentifier "${side}" or "${g.cfg[side].region}")`);
+  if (!mine)
+    throw new Error(
+      `no ${r.routing} record of ${side} at ${r.name} (SetIdentifier "${side}" or "${g.cfg[side].region}")`,
+    );
   const sets: ResourceRecordSet[] = [];
   if (r.routing === 'weighted') {
     if (mine.Weight !== 100) sets.push({ ...mine, Weight: 100 });
@@ -118,9 +137,13 @@ export async function route(r53: Route53Client, g: GroupRef, side: FailoverSide,
     if (mine.Failover !== 'PRIMARY') sets.push({ ...mine, Failover: 'PRIMARY' });
     if (theirs && theirs.Failover !== 'SECONDARY') sets.push({ ...theirs, Failover: 'SECONDARY' });
   }
-  if (sets.length === 0) return { changed: false, detail: `${r.name} already answers with ${side} (${mine.SetIdentifier})` };
+  if (sets.length === 0)
+    return { changed: false, detail: `${r.name} already answers with ${side} (${mine.SetIdentifier})` };
   await upsert(r53, r.zoneId, sets, why);
-  return { changed: true, detail: `${r.name} → ${side} (${mine.ResourceRecords?.map((v) => v.Value).join(', ') ?? mine.AliasTarget?.DNSName})` };
+  return {
+    changed: true,
+    detail: `${r.name} → ${side} (${mine.ResourceRecords?.map((v) => v.Value).join(', ') ?? mine.AliasTarget?.DNSName})`,
+  };
 }
 
 /** One line for the plan: where the record sends traffic now. */

@@ -16,7 +16,13 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { FailoverSide } from '../../../workflows/failover.definitions';
-import { LockHeldError, type FailoverHistoryEntry, type FailoverIntent, type GlobalState, type GroupRef } from '../failover-cloud';
+import {
+  LockHeldError,
+  type FailoverHistoryEntry,
+  type FailoverIntent,
+  type GlobalState,
+  type GroupRef,
+} from '../failover-cloud';
 
 const MAX_HISTORY = 20;
 
@@ -49,7 +55,11 @@ export interface GlobalStateTable {
 }
 
 /** The table of one group: `globalStateTable` in `globalStateRegion` (default: the primary's region). */
-export function globalStateTable(db: DynamoDBClient, g: GroupRef, opts: { createTableIfMissing?: boolean } = {}): GlobalStateTable {
+export function globalStateTable(
+  db: DynamoDBClient,
+  g: GroupRef,
+  opts: { createTableIfMissing?: boolean } = {},
+): GlobalStateTable {
   const TableName = g.cfg.globalStateTable;
   const Key = { group: S(g.name) };
 
@@ -100,7 +110,14 @@ export function globalStateTable(db: DynamoDBClient, g: GroupRef, opts: { create
 
     async acquire(owner, ttlMs, intent) {
       const now = Date.now();
-      const values: Item = { ':o': S(owner), ':exp': N(now + ttlMs), ':now': N(now), ':ts': S(new Date(now).toISOString()), ':primary': S('primary'), ':zero': N(0) };
+      const values: Item = {
+        ':o': S(owner),
+        ':exp': N(now + ttlMs),
+        ':now': N(now),
+        ':ts': S(new Date(now).toISOString()),
+        ':primary': S('primary'),
+        ':zero': N(0),
+      };
       if (intent) values[':intent'] = S(JSON.stringify(intent));
       try {
         const r = await withTable(() =>
@@ -152,7 +169,8 @@ export function globalStateTable(db: DynamoDBClient, g: GroupRef, opts: { create
           new UpdateItemCommand({
             TableName,
             Key,
-            UpdateExpression: 'SET activeSide = :to, epoch = :epoch, lastFailoverId = :id, history = :h, updatedAt = :ts REMOVE intent',
+            UpdateExpression:
+              'SET activeSide = :to, epoch = :epoch, lastFailoverId = :id, history = :h, updatedAt = :ts REMOVE intent',
             // Only the lock holder commits, and only on top of the epoch it read (no lost history update).
             ConditionExpression: 'lockOwner = :o AND epoch = :prev',
             ExpressionAttributeValues: {

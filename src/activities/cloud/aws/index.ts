@@ -3,7 +3,11 @@
  * ELBv2 target health (or Auto Scaling InService instances) for health, DynamoDB for the global state.
  * Clients are injected, so the same code runs against real AWS and against moto.
  */
-import { DescribeAutoScalingGroupsCommand, UpdateAutoScalingGroupCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeAutoScalingGroupsCommand,
+  UpdateAutoScalingGroupCommand,
+  type AutoScalingGroup,
+} from '@aws-sdk/client-auto-scaling';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { FailoverSide } from '../../../workflows/failover.definitions';
 import type { Capacity, CloudReadiness, FailoverCloud, GroupRef, HealthReport, LagReport } from '../failover-cloud';
@@ -32,13 +36,18 @@ export interface AwsFailoverOptions {
 export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverCloud {
   const { clients } = opts;
   const pollIntervalMs = opts.pollIntervalMs ?? 5000;
-  const state = (g: GroupRef) => globalStateTable(clients.dynamodb(g.cfg.globalStateRegion ?? g.cfg.primary.region), g, { createTableIfMissing: opts.createTableIfMissing });
+  const state = (g: GroupRef) =>
+    globalStateTable(clients.dynamodb(g.cfg.globalStateRegion ?? g.cfg.primary.region), g, {
+      createTableIfMissing: opts.createTableIfMissing,
+    });
   const region = (g: GroupRef, s: FailoverSide) => g.cfg[s].region;
 
   async function asgOf(g: GroupRef, side: FailoverSide): Promise<AutoScalingGroup | undefined> {
     const name = g.cfg[side].asg;
     if (!name) return undefined;
-    const r = await clients.autoScaling(region(g, side)).send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+    const r = await clients
+      .autoScaling(region(g, side))
+      .send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
     const asg = r.AutoScalingGroups?.[0];
     if (!asg) throw new Error(`Auto Scaling group ${name} not found in ${region(g, side)}`);
     return asg;
@@ -51,13 +60,22 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
     return r.TargetGroups?.[0]?.TargetGroupArn;
   }
 
-  const capOf = (a: AutoScalingGroup): Capacity => ({ min: a.MinSize ?? 0, max: a.MaxSize ?? 0, desired: a.DesiredCapacity ?? 0 });
+  const capOf = (a: AutoScalingGroup): Capacity => ({
+    min: a.MinSize ?? 0,
+    max: a.MaxSize ?? 0,
+    desired: a.DesiredCapacity ?? 0,
+  });
 
   const cloud: FailoverCloud = {
     async readiness(g, { from, to, mode }): Promise<CloudReadiness> {
       const checks: CloudReadiness['checks'] = [];
       const capacity: CloudReadiness['capacity'] = {};
-      const check = async (name: string, side: FailoverSide, fn: () => Promise<{ ok: boolean; detail: string }>, required: boolean) => {
+      const check = async (
+        name: string,
+        side: FailoverSide,
+        fn: () => Promise<{ ok: boolean; detail: string }>,
+        required: boolean,
+      ) => {
         try {
           const r = await fn();
           checks.push({ name, side, ok: r.ok || !required, detail: r.detail });
@@ -69,36 +87,70 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
       for (const side of [to, from]) {
         const isTarget = side === to;
         const tag = isTarget ? 'target' : 'source';
-        await check(`${tag}_capacity_group`, side, async () => {
-          const a = await asgOf(g, side);
-          if (!a) return { ok: true, detail: 'no Auto Scaling group configured' };
-          capacity[side] = capOf(a);
-          return { ok: true, detail: `${a.AutoScalingGroupName}: desired ${a.DesiredCapacity}, min ${a.MinSize}, max ${a.MaxSize}` };
-        }, isTarget || planned);
+        await check(
+          `${tag}_capacity_group`,
+          side,
+          async () => {
+            const a = await asgOf(g, side);
+            if (!a) return { ok: true, detail: 'no Auto Scaling group configured' };
+            capacity[side] = capOf(a);
+            return {
+              ok: true,
+              detail: `${a.AutoScalingGroupName}: desired ${a.DesiredCapacity}, min ${a.MinSize}, max ${a.MaxSize}`,
+            };
+          },
+          isTarget || planned,
+        );
         const dbId = dbIdOf(g, side, isTarget ? 'target' : 'source');
-        await check(isTarget ? 'target_replica_available' : 'source_database', side, async () => {
-          if (!dbId) return { ok: true, detail: 'no database configured' };
-          const db = await describeDb(clients.rds(region(g, side)), dbId);
-          if (!db) return { ok: false, detail: `${dbId} not found in ${region(g, side)}` };
-          const status = db.DBInstanceStatus ?? 'unknown';
-          if (!isTarget) return { ok: status === 'available', detail: `${dbId}: ${status}` };
-          const link = db.ReadReplicaSourceDBInstanceIdentifier;
-          return { ok: status === 'available' && !!link, detail: `${dbId}: ${status}${link ? `, replica of ${link}` : ', not a read replica (promoted already?)'}` };
-        }, isTarget || planned);
+        await check(
+          isTarget ? 'target_replica_available' : 'source_database',
+          side,
+          async () => {
+            if (!dbId) return { ok: true, detail: 'no database configured' };
+            const db = await describeDb(clients.rds(region(g, side)), dbId);
+            if (!db) return { ok: false, detail: `${dbId} not found in ${region(g, side)}` };
+            const status = db.DBInstanceStatus ?? 'unknown';
+            if (!isTarget) return { ok: status === 'available', detail: `${dbId}: ${status}` };
+            const link = db.ReadReplicaSourceDBInstanceIdentifier;
+            return {
+              ok: status === 'available' && !!link,
+              detail: `${dbId}: ${status}${link ? `, replica of ${link}` : ', not a read replica (promoted already?)'}`,
+            };
+          },
+          isTarget || planned,
+        );
         if (isTarget) {
-          await check('target_group', side, async () => {
-            const arn = await targetGroupArn(g, side);
-            return arn ? { ok: true, detail: arn } : { ok: !g.cfg[side].targetGroupArn, detail: g.cfg[side].targetGroupArn ? `${g.cfg[side].targetGroupArn} not found` : 'no target group configured' };
-          }, true);
+          await check(
+            'target_group',
+            side,
+            async () => {
+              const arn = await targetGroupArn(g, side);
+              return arn
+                ? { ok: true, detail: arn }
+                : {
+                    ok: !g.cfg[side].targetGroupArn,
+                    detail: g.cfg[side].targetGroupArn
+                      ? `${g.cfg[side].targetGroupArn} not found`
+                      : 'no target group configured',
+                  };
+            },
+            true,
+          );
         }
       }
       let traffic: string | undefined;
-      await check('dns_record', to, async () => {
-        traffic = await describeTraffic(clients.route53(), g);
-        const r = recordOf(g) ? await readRecords(clients.route53(), g) : undefined;
-        const ok = !r || r.routing === 'none' ? !recordOf(g) : r.routing === 'simple' ? !!g.cfg[to].endpoint : !!r.of(to);
-        return { ok, detail: traffic };
-      }, true);
+      await check(
+        'dns_record',
+        to,
+        async () => {
+          traffic = await describeTraffic(clients.route53(), g);
+          const r = recordOf(g) ? await readRecords(clients.route53(), g) : undefined;
+          const ok =
+            !r || r.routing === 'none' ? !recordOf(g) : r.routing === 'simple' ? !!g.cfg[to].endpoint : !!r.of(to);
+          return { ok, detail: traffic };
+        },
+        true,
+      );
       const rec = recordOf(g);
       return {
         checks,
@@ -106,8 +158,16 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
         traffic,
         resources: {
           dns: rec?.name,
-          primary: { capacity: g.cfg.primary.asg, database: dbIdOf(g, 'primary', from === 'primary' ? 'source' : 'target'), health: g.cfg.primary.targetGroupArn ?? g.cfg.primary.asg },
-          secondary: { capacity: g.cfg.secondary.asg, database: dbIdOf(g, 'secondary', from === 'secondary' ? 'source' : 'target'), health: g.cfg.secondary.targetGroupArn ?? g.cfg.secondary.asg },
+          primary: {
+            capacity: g.cfg.primary.asg,
+            database: dbIdOf(g, 'primary', from === 'primary' ? 'source' : 'target'),
+            health: g.cfg.primary.targetGroupArn ?? g.cfg.primary.asg,
+          },
+          secondary: {
+            capacity: g.cfg.secondary.asg,
+            database: dbIdOf(g, 'secondary', from === 'secondary' ? 'source' : 'target'),
+            health: g.cfg.secondary.targetGroupArn ?? g.cfg.secondary.asg,
+          },
         },
       };
     },
@@ -117,18 +177,29 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
     releaseLock: (g, owner) => state(g).release(owner),
     commit: (g, { owner, entry }) => state(g).commit(owner, entry),
 
-    drainTraffic: (g, side, ctx) => drain(clients.route53(), g, side, `strata failover ${ctx.failoverId}: drain ${side}`),
-    routeTraffic: (g, side, ctx) => route(clients.route53(), g, side, `strata failover ${ctx.failoverId}: traffic → ${side}`),
+    drainTraffic: (g, side, ctx) =>
+      drain(clients.route53(), g, side, `strata failover ${ctx.failoverId}: drain ${side}`),
+    routeTraffic: (g, side, ctx) =>
+      route(clients.route53(), g, side, `strata failover ${ctx.failoverId}: traffic → ${side}`),
 
     async scale(g, side, cap) {
       const a = await asgOf(g, side);
       if (!a) return { changed: false, detail: `no Auto Scaling group configured for ${side}` };
       const cur = capOf(a);
-      if (cur.min === cap.min && cur.max === cap.max && cur.desired === cap.desired) return { changed: false, detail: `${a.AutoScalingGroupName} already at desired ${cap.desired}` };
+      if (cur.min === cap.min && cur.max === cap.max && cur.desired === cap.desired)
+        return { changed: false, detail: `${a.AutoScalingGroupName} already at desired ${cap.desired}` };
       await clients.autoScaling(region(g, side)).send(
-        new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: a.AutoScalingGroupName, MinSize: cap.min, MaxSize: cap.max, DesiredCapacity: cap.desired }),
+        new UpdateAutoScalingGroupCommand({
+          AutoScalingGroupName: a.AutoScalingGroupName,
+          MinSize: cap.min,
+          MaxSize: cap.max,
+          DesiredCapacity: cap.desired,
+        }),
       );
-      return { changed: true, detail: `${a.AutoScalingGroupName} (${region(g, side)}) desired ${cur.desired} → ${cap.desired}, min ${cap.min}, max ${cap.max}` };
+      return {
+        changed: true,
+        detail: `${a.AutoScalingGroupName} (${region(g, side)}) desired ${cur.desired} → ${cap.desired}, min ${cap.min}, max ${cap.max}`,
+      };
     },
 
     async fenceDatabase(g, side, fenced, ctx) {
@@ -141,12 +212,17 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
       const id = dbIdOf(g, side, 'target');
       if (id && opts.lagReporter) {
         const lag = await opts.lagReporter({ region: region(g, side), dbInstanceIdentifier: id });
-        if (lag !== undefined) return { lagSeconds: lag, source: 'reported', detail: `${id} reports ${lag}s replica lag` };
+        if (lag !== undefined)
+          return { lagSeconds: lag, source: 'reported', detail: `${id} reports ${lag}s replica lag` };
       }
       const s = await state(g).read();
       if (s.replicationCheckpointAt) {
         const age = Math.max(0, (Date.now() - Date.parse(s.replicationCheckpointAt)) / 1000);
-        return { lagSeconds: Math.round(age * 10) / 10, source: 'checkpoint', detail: `last confirmed replication checkpoint ${s.replicationCheckpointAt} (${age.toFixed(1)}s ago; an upper bound)` };
+        return {
+          lagSeconds: Math.round(age * 10) / 10,
+          source: 'checkpoint',
+          detail: `last confirmed replication checkpoint ${s.replicationCheckpointAt} (${age.toFixed(1)}s ago; an upper bound)`,
+        };
       }
       return { source: 'unknown', detail: 'no reported lag and no replication checkpoint: RPO unknown' };
     },
@@ -154,7 +230,10 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
     async promoteReplica(g, side, ctx) {
       const id = dbIdOf(g, side, 'target');
       if (!id) return { changed: false, alreadyPromoted: false, detail: `no database configured for ${side}` };
-      return promote(clients.rds(region(g, side)), id, ctx, { pollIntervalMs, linkGraceMs: opts.promotionLinkGraceMs ?? 60_000 });
+      return promote(clients.rds(region(g, side)), id, ctx, {
+        pollIntervalMs,
+        linkGraceMs: opts.promotionLinkGraceMs ?? 60_000,
+      });
     },
 
     async reattachReplica(g, side, source) {
@@ -169,12 +248,18 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
         const r = await clients.elbv2(region(g, side)).send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
         const all = r.TargetHealthDescriptions ?? [];
         const healthy = all.filter((t) => t.TargetHealth?.State === 'healthy').length;
-        return { healthy: healthy > 0, detail: `${side}: ${healthy}/${all.length} targets healthy in ${arn.split(':').pop()}` };
+        return {
+          healthy: healthy > 0,
+          detail: `${side}: ${healthy}/${all.length} targets healthy in ${arn.split(':').pop()}`,
+        };
       }
       const a = await asgOf(g, side);
       if (a) {
         const inService = (a.Instances ?? []).filter((i) => i.LifecycleState === 'InService').length;
-        return { healthy: inService > 0, detail: `${side}: ${inService} InService instances in ${a.AutoScalingGroupName}` };
+        return {
+          healthy: inService > 0,
+          detail: `${side}: ${inService} InService instances in ${a.AutoScalingGroupName}`,
+        };
       }
       return { healthy: true, detail: `${side}: no target group or Auto Scaling group configured (assumed healthy)` };
     },

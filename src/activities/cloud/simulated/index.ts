@@ -25,7 +25,9 @@ const other = (s: FailoverSide): FailoverSide => (s === 'primary' ? 'secondary' 
 
 function reachable(w: SimWorld, side: FailoverSide): void {
   if (w.faults.unreachable?.includes(side)) {
-    throw new SideUnreachableError(`${side} region ${w.sides[side].region} is unreachable (simulated outage): ETIMEDOUT`);
+    throw new SideUnreachableError(
+      `${side} region ${w.sides[side].region} is unreachable (simulated outage): ETIMEDOUT`,
+    );
   }
 }
 
@@ -36,7 +38,9 @@ function lagOf(w: SimWorld, replicaSide: FailoverSide): number {
 }
 
 /** Factory over a data directory (the worker passes e.g. `.data/failover`). */
-export function createSimulatedFailoverActivities(deps: { dataDir: string } | { store: SimulatedWorldStore }): FailoverCloud {
+export function createSimulatedFailoverActivities(
+  deps: { dataDir: string } | { store: SimulatedWorldStore },
+): FailoverCloud {
   const store = 'store' in deps ? deps.store : new SimulatedWorldStore(deps.dataDir);
   const sleep = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
@@ -45,7 +49,12 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
     });
 
   /** A state change on one side: fails when the side is unreachable, logs when something changed. */
-  async function change(g: GroupRef, side: FailoverSide, op: string, fn: (w: SimWorld) => StepOutcome): Promise<StepOutcome> {
+  async function change(
+    g: GroupRef,
+    side: FailoverSide,
+    op: string,
+    fn: (w: SimWorld) => StepOutcome,
+  ): Promise<StepOutcome> {
     return store.mutate(g, (w) => {
       reachable(w, side);
       const out = fn(w);
@@ -60,12 +69,27 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
       const down = new Set(w.faults.unreachable ?? []);
       const tdb = w.sides[to].db;
       const checks: CloudReadiness['checks'] = [
-        { name: 'target_reachable', ok: !down.has(to), side: to, detail: `${w.sides[to].region}${down.has(to) ? ' unreachable' : ' reachable'}` },
-        { name: 'target_replica_available', ok: tdb.role === 'replica' && tdb.status === 'available', side: to, detail: `${tdb.id}: ${tdb.role}, ${tdb.status}` },
+        {
+          name: 'target_reachable',
+          ok: !down.has(to),
+          side: to,
+          detail: `${w.sides[to].region}${down.has(to) ? ' unreachable' : ' reachable'}`,
+        },
+        {
+          name: 'target_replica_available',
+          ok: tdb.role === 'replica' && tdb.status === 'available',
+          side: to,
+          detail: `${tdb.id}: ${tdb.role}, ${tdb.status}`,
+        },
         { name: 'target_capacity_group', ok: true, side: to, detail: `max ${w.sides[to].capacity.max}` },
       ];
       if (mode === 'planned') {
-        checks.push({ name: 'source_reachable', ok: !down.has(from), side: from, detail: `${w.sides[from].region}${down.has(from) ? ' unreachable: use mode "emergency"' : ' reachable'}` });
+        checks.push({
+          name: 'source_reachable',
+          ok: !down.has(from),
+          side: from,
+          detail: `${w.sides[from].region}${down.has(from) ? ' unreachable: use mode "emergency"' : ' reachable'}`,
+        });
       }
       const capacity: CloudReadiness['capacity'] = {};
       for (const s of ['primary', 'secondary'] as const) if (!down.has(s)) capacity[s] = { ...w.sides[s].capacity };
@@ -76,8 +100,16 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
         traffic: `${w.record} weights ${weights}`,
         resources: {
           dns: w.record,
-          primary: { capacity: `${g.name} instances`, database: w.sides.primary.db.id, health: `${g.name} ${w.sides.primary.region}` },
-          secondary: { capacity: `${g.name} instances`, database: w.sides.secondary.db.id, health: `${g.name} ${w.sides.secondary.region}` },
+          primary: {
+            capacity: `${g.name} instances`,
+            database: w.sides.primary.db.id,
+            health: `${g.name} ${w.sides.primary.region}`,
+          },
+          secondary: {
+            capacity: `${g.name} instances`,
+            database: w.sides.secondary.db.id,
+            health: `${g.name} ${w.sides.secondary.region}`,
+          },
         },
       };
     },
@@ -90,7 +122,8 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
       return store.mutate(g, (w) => {
         const l = w.global.lock;
         // The conditional write: free, expired, or ours.
-        if (l && l.owner !== owner && Date.parse(l.expiresAt) > Date.now()) throw new LockHeldError(l.owner, l.expiresAt);
+        if (l && l.owner !== owner && Date.parse(l.expiresAt) > Date.now())
+          throw new LockHeldError(l.owner, l.expiresAt);
         w.global.lock = { owner, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
         if (intent) w.global.intent = intent;
         if (!l || l.owner !== owner) logChange(w, 'lock', `acquired by ${owner}`);
@@ -150,7 +183,10 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
         const c = w.sides[side].capacity;
         const changed = c.min !== cap.min || c.max !== cap.max || c.desired !== cap.desired;
         w.sides[side].capacity = { ...cap };
-        return { changed, detail: `${side} (${w.sides[side].region}) capacity desired ${cap.desired}, min ${cap.min}, max ${cap.max}` };
+        return {
+          changed,
+          detail: `${side} (${w.sides[side].region}) capacity desired ${cap.desired}, min ${cap.min}, max ${cap.max}`,
+        };
       }),
 
     fenceDatabase: (g, side, fenced, ctx) =>
@@ -166,7 +202,11 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
       const w = await store.read(g);
       reachable(w, side);
       const lag = lagOf(w, side);
-      return { lagSeconds: lag, source: 'reported', detail: `${w.sides[side].db.id} reports ${lag}s behind ${w.sides[other(side)].db.id}` };
+      return {
+        lagSeconds: lag,
+        source: 'reported',
+        detail: `${w.sides[side].db.id} reports ${lag}s behind ${w.sides[other(side)].db.id}`,
+      };
     },
 
     async promoteReplica(g, side, ctx: OpContext) {
@@ -196,7 +236,11 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
         db.status = 'available';
         delete db.promotingSince;
         if (!resumed) logChange(w, 'promote', `${db.id} is primary`);
-        return { changed: !resumed, alreadyPromoted: false, detail: `${db.id} promoted to primary in ${w.sides[side].region}` };
+        return {
+          changed: !resumed,
+          alreadyPromoted: false,
+          detail: `${db.id} promoted to primary in ${w.sides[side].region}`,
+        };
       });
     },
 
@@ -218,12 +262,19 @@ export function createSimulatedFailoverActivities(deps: { dataDir: string } | { 
         s.capacity.desired === 0 ? 'no instances' : '',
         s.db.role !== 'primary' || s.db.fencedBy ? `database ${s.db.id} is not writable` : '',
       ].filter(Boolean);
-      return { healthy: problems.length === 0, detail: problems.length ? `${side}: ${problems.join('; ')}` : `${side}: ${s.capacity.desired} healthy instances, ${s.db.id} writable` };
+      return {
+        healthy: problems.length === 0,
+        detail: problems.length
+          ? `${side}: ${problems.join('; ')}`
+          : `${side}: ${s.capacity.desired} healthy instances, ${s.db.id} writable`,
+      };
     },
 
     async injectedFault(g, stage: FailoverStageName, step: string) {
       const w = await store.read(g);
-      return isInjectedStep(w.faults.failStep, stage, step) ? `injected failure in ${stage}/${step} (simulated world of ${g.name})` : undefined;
+      return isInjectedStep(w.faults.failStep, stage, step)
+        ? `injected failure in ${stage}/${step} (simulated world of ${g.name})`
+        : undefined;
     },
   };
   return cloud;

@@ -67,7 +67,12 @@ export function initialWorld(g: GroupRef): SimWorld {
     endpoint: g.cfg[s].endpoint ?? `${g.name}.${g.cfg[s].region}.sim.internal`,
     capacity: active ? { min: desired, max, desired } : { min: 0, max, desired: 0 },
     dnsWeight: active ? 100 : 0,
-    db: { id: g.cfg[s].dbInstance ?? g.cfg[s].dbReplica ?? `${g.name}-db-${g.cfg[s].region}`, role: active ? 'primary' : 'replica', status: 'available', promotions: 0 },
+    db: {
+      id: g.cfg[s].dbInstance ?? g.cfg[s].dbReplica ?? `${g.name}-db-${g.cfg[s].region}`,
+      role: active ? 'primary' : 'replica',
+      status: 'available',
+      promotions: 0,
+    },
   });
   return {
     version: 1,
