@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Prints the path of an OpenTofu binary, building one from the Go module proxy if needed.
 # Order: $TOFU_BIN, then the pinned build in the user cache (outside the work tree, so every clone on
-# this machine shares it), then `go install` into that cache.
+# this machine shares it), then a build into that cache.
 # A `terraform` or `tofu` on PATH is deliberately NOT picked up: the app honours $TERRAFORM_BIN itself,
 # and silently using whatever happens to be installed would make runs differ between machines.
 set -euo pipefail
 
-# v1.6.3 is the newest OpenTofu release whose go.mod has no `replace` directive, so a plain
-# `go install mod@version` builds it; v1.7+ would need a scratch module carrying the hcl replace.
-TOFU_VERSION="v1.6.3"
+TOFU_VERSION="v1.12.6"
 CACHE="${STRATA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata}"
+MODULE="github.com/opentofu/opentofu"
 
 log() { echo "[get-tofu] $*" >&2; }
 
@@ -34,15 +33,39 @@ tmp="$(mktemp -d "$dest.tmp.XXXXXX")"
 chmod 755 "$tmp" # mktemp makes it 0700; the cache is meant to be readable like any install
 trap 'rm -rf "$tmp"' EXIT
 
-log "building OpenTofu $TOFU_VERSION with go install (several minutes on 2 cores; once per machine)"
+log "building OpenTofu $TOFU_VERSION from the Go module proxy (several minutes on 2 cores; once per machine)"
 start=$SECONDS
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -mod=mod"
+
+# OpenTofu >= 1.7 carries `replace github.com/hashicorp/hcl/v2 => github.com/opentofu/hcl/v2 ...` (and
+# `godebug` settings) in its go.mod. Go honours those only in the main module, so `go install mod@ver`
+# refuses to build it. A scratch main module that requires OpenTofu and repeats its go line, replace
+# and godebug directives verbatim builds exactly what upstream builds.
+upstream_mod="$(GOFLAGS='' go mod download -json "$MODULE@$TOFU_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')"
+[[ -f "$upstream_mod" ]] || { log "could not download $MODULE@$TOFU_VERSION"; exit 1; }
+mkdir "$tmp/src"
+{
+  echo "module strata.local/tofu-build"
+  echo
+  grep -m1 '^go ' "$upstream_mod"
+  echo
+  echo "require $MODULE $TOFU_VERSION"
+  echo
+  # Copy single-line and parenthesised `replace`/`godebug` directives as they are.
+  awk '/^(replace|godebug)[ \t]*\(/ { blk = 1; print; next }
+       blk { print; if ($0 ~ /^\)/) blk = 0; next }
+       /^(replace|godebug)[ \t]/ { print }' "$upstream_mod"
+} >"$tmp/src/go.mod"
+printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/tofu"\n' "$MODULE" >"$tmp/src/tools.go"
+(cd "$tmp/src" && go mod tidy >&2)
+
 # The same flags as OpenTofu's own release build (.goreleaser.yaml): static, paths trimmed, and
-# version.dev=no so it reports "1.6.3" rather than "1.6.3-dev". Keep whatever GOFLAGS the user has.
-CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" \
-  go install -ldflags="-s -w -X github.com/opentofu/opentofu/version.dev=no" \
-  "github.com/opentofu/opentofu/cmd/tofu@$TOFU_VERSION" >&2
+# version.dev=no so it reports "1.12.6" rather than "1.12.6-dev".
+(cd "$tmp/src" && CGO_ENABLED=0 go build -ldflags="-s -w -X $MODULE/version.dev=no" -o "$tmp/tofu" "$MODULE/cmd/tofu" >&2)
+rm -f "$tmp/src/tools.go" # go.mod/go.sum stay as the record of exactly what was built
 elapsed=$((SECONDS - start))
-"$tmp/tofu" version >&2
+# The caller's TF_CLI_CONFIG_FILE may name a file that does not exist yet; it is irrelevant here.
+env -u TF_CLI_CONFIG_FILE "$tmp/tofu" version >&2
 printf 'version=%s\ngo=%s\nbuild_seconds=%s\nbuilt_at=%s\n' \
   "$TOFU_VERSION" "$(go env GOVERSION)" "$elapsed" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$tmp/BUILD_INFO"
 log "built OpenTofu $TOFU_VERSION in ${elapsed}s"
