@@ -64,7 +64,7 @@ printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/tofu"\n' "$MODULE"
 (cd "$tmp/src" && go mod tidy >&2)
 
 # The same flags as OpenTofu's own release build (.goreleaser.yaml): static, paths trimmed, and
-# version.dev=no so it reports "1.12.6" rather than "1.12.6-dev".
+# version.dev=no so it reports e.g. "1.6.3" rather than "1.6.3-dev".
 (cd "$tmp/src" && CGO_ENABLED=0 go build -ldflags="-s -w -X $MODULE/version.dev=no" -o "$tmp/tofu" "$MODULE/cmd/tofu" >&2)
 rm -f "$tmp/src/tools.go" # go.mod/go.sum stay as the record of exactly what was built
 elapsed=$((SECONDS - start))
