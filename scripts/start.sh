@@ -16,20 +16,36 @@ export TEMPORAL_ADDRESS="$ADDRESS"
 API_HOST="${HOST:-127.0.0.1}"
 API_PORT="${PORT:-8080}"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
-mkdir -p .data/logs
+# STRATA_DATA_DIR moves what this script and the processes it starts keep on disk (logs, the dev server's
+# SQLite file, and the state/work/artifacts directories unless STRATA_*_DIR say otherwise) out of the
+# repository's .data, so a second instance (or the e2e test) never touches the one a user runs. Files a
+# stack itself writes (hello-local's strata_data_dir) are the stack's business.
+if [[ -n "${STRATA_DATA_DIR:-}" ]]; then
+  mkdir -p "$STRATA_DATA_DIR"
+  DATA_DIR="$(cd "$STRATA_DATA_DIR" && pwd)"
+  export STRATA_DATA_DIR="$DATA_DIR"
+  export TEMPORAL_DB_FILE="${TEMPORAL_DB_FILE:-$DATA_DIR/temporal.sqlite}"
+  export STRATA_STATE_DIR="${STRATA_STATE_DIR:-$DATA_DIR/state}"
+  export STRATA_WORK_DIR="${STRATA_WORK_DIR:-$DATA_DIR/work}"
+  export STRATA_ARTIFACTS_DIR="${STRATA_ARTIFACTS_DIR:-$DATA_DIR/artifacts}"
+else
+  DATA_DIR="$ROOT/.data"
+fi
+LOGS="$DATA_DIR/logs"
+mkdir -p "$LOGS"
 
 pids=()                 # in start order; stopped in reverse
 declare -A pid_of cmd_of restarts
 names=()
 start_group() { # name, command... — each child leads its own process group so the whole tree can be stopped
   local name=$1; shift
-  setsid "$@" >>".data/logs/$name.log" 2>&1 &
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 &
   local pid=$!
   if [[ -z "${pid_of[$name]:-}" ]]; then names+=("$name"); fi
   pid_of[$name]=$pid
   cmd_of[$name]="$*"
   pids+=("$pid")
-  echo "[strata] started $name (pid $pid, log .data/logs/$name.log)"
+  echo "[strata] started $name (pid $pid, log $LOGS/$name.log)"
 }
 
 stopping=0
@@ -59,7 +75,7 @@ if reachable "$host" "$port"; then
 else
   start_group temporal env TEMPORAL_ADDRESS="$ADDRESS" TEMPORAL_UI_PORT="$UI_PORT" bash temporal/dev-server.sh
   for _ in $(seq 1 150); do reachable "$host" "$port" && break; sleep 0.2; done
-  reachable "$host" "$port" || { echo "[strata] Temporal did not come up; see .data/logs/temporal.log" >&2; exit 1; }
+  reachable "$host" "$port" || { echo "[strata] Temporal did not come up; see $LOGS/temporal.log" >&2; exit 1; }
 fi
 
 TSX="$ROOT/node_modules/.bin/tsx"
@@ -69,7 +85,7 @@ start_group api "$TSX" src/api/server.ts
 for _ in $(seq 1 300); do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://$API_HOST:$API_PORT/ready" || true)
   [[ $code == 200 ]] && break
-  for n in "${names[@]}"; do kill -0 "${pid_of[$n]}" 2>/dev/null || { echo "[strata] $n exited during start-up; see .data/logs/$n.log" >&2; tail -n 20 ".data/logs/$n.log" >&2; exit 1; }; done
+  for n in "${names[@]}"; do kill -0 "${pid_of[$n]}" 2>/dev/null || { echo "[strata] $n exited during start-up; see $LOGS/$n.log" >&2; tail -n 20 "$LOGS/$n.log" >&2; exit 1; }; done
   sleep 0.2
 done
 
@@ -90,7 +106,7 @@ cat <<MSG
     curl -s -XPOST -H 'Authorization: Bearer alice-deployer-dev-token' -H 'Content-Type: application/json' \\
       -d '{"stack":"hello-local","environment":"dev"}' http://$API_HOST:$API_PORT/api/v1/deployments
 
-  Logs in .data/logs/. Ctrl-C stops everything.
+  Logs in $LOGS/. Ctrl-C stops everything.
 MSG
 
 # Stay in the foreground as a small supervisor: a process that dies on its own (a crash, a kill -9) is
@@ -103,7 +119,7 @@ while :; do
       now=$SECONDS
       if [[ -z "${died_at[$n]:-}" ]]; then
         died_at[$n]=$now
-        echo "[strata] $n exited; restarting it in 5 s (log .data/logs/$n.log)" >&2
+        echo "[strata] $n exited; restarting it in 5 s (log $LOGS/$n.log)" >&2
       elif (( now - ${died_at[$n]} >= 5 )); then
         restarts[$n]=$(( ${restarts[$n]:-0} + 1 ))
         if (( ${restarts[$n]} > 5 )); then echo "[strata] $n keeps exiting; giving up" >&2; exit 1; fi

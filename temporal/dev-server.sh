@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the Temporal dev server for Strata in the foreground: SQLite file under .data/ (history survives
-# restarts), Web UI on :8233, Strata's search attributes registered. If a server already answers at the
-# address, it is reused and this script exits 0 without starting a second one.
+# Runs the Temporal dev server for Strata in the foreground: SQLite file under .data/ (or $STRATA_DATA_DIR;
+# TEMPORAL_DB_FILE wins) so history survives restarts, Web UI on :8233, Strata's search attributes
+# registered. If a server already answers at the address, it is reused and this script exits 0 without
+# starting a second one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ HOST="${ADDRESS%:*}"
 PORT="${ADDRESS##*:}"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-DB_FILE="${TEMPORAL_DB_FILE:-.data/temporal.sqlite}"
+DB_FILE="${TEMPORAL_DB_FILE:-${STRATA_DATA_DIR:-.data}/temporal.sqlite}"
 
 reachable() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
 

@@ -37,10 +37,23 @@ const STRATA_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.UNAVAILABLE]: 503,
 };
 
+type GrpcLike = { code?: number; name?: string; message?: string; cause?: { code?: number; message?: string } };
+
 function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: number; name?: string; message?: string };
-  // gRPC UNAVAILABLE / DEADLINE_EXCEEDED, or the client's own connection errors.
-  return e?.code === 14 || e?.code === 4 || /ECONNREFUSED|UNAVAILABLE|connect|Connection/i.test(String(e?.message ?? ''));
+  const e = err as GrpcLike;
+  // gRPC UNAVAILABLE / DEADLINE_EXCEEDED (bare, or as the cause of the client's ServiceError), or the client's
+  // own connection errors.
+  return [e, e?.cause].some((c) => c?.code === 14 || c?.code === 4) || /ECONNREFUSED|UNAVAILABLE|connect|Connection/i.test(String(e?.message ?? ''));
+}
+
+/**
+ * A query no worker answered (the worker crashed or is restarting): FAILED_PRECONDITION "no poller seen" when
+ * one polled recently, DEADLINE_EXCEEDED when none does; both arrive as the cause of the client's ServiceError.
+ */
+function isNoWorker(err: unknown): boolean {
+  const e = err as GrpcLike;
+  const c = e?.cause;
+  return /query/i.test(String(e?.message ?? '')) && ((c?.code === 9 && /no poller seen/i.test(String(c.message ?? ''))) || c?.code === 4);
 }
 
 /** Maps any thrown value to {status, code, message, details}. */
@@ -63,6 +76,8 @@ export function toHttpError(err: unknown): HttpError {
   if (e?.type === 'entity.too.large') return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'request body is too large');
   if (e?.type === 'entity.parse.failed') return badRequest(`request body is not valid JSON: ${e.message}`);
   if (e?.status && e.status >= 400 && e.status < 500 && e.expose) return new HttpError(e.status, ErrorCode.VALIDATION_FAILED, e.message ?? 'bad request');
+  // The run is intact, just not observable until a worker polls again.
+  if (isNoWorker(err)) return new HttpError(503, ErrorCode.UNAVAILABLE, 'no worker answered the query (is one running?); try again shortly');
   if (isUnavailable(err)) return new HttpError(503, ErrorCode.UNAVAILABLE, 'Temporal is unreachable; try again shortly');
   return new HttpError(500, ErrorCode.INTERNAL, 'internal error');
 }

@@ -32,24 +32,34 @@ interface Instance {
 const groups = new Set<number>();
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-e2e-'));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
+/**
+ * Free loopback ports below the kernel's ephemeral range. The kernel never hands those out for bind(0) or as a
+ * client's source port, so between choosing a port and the server binding it (and again while the killed dev
+ * server is down) no other test's server takes it, and no client retrying a connection to it can self-connect
+ * (source port = destination port), which would make start.sh believe a Temporal server answers there.
+ */
 async function freePorts(): Promise<Ports> {
+  const [ephemeralLow] = fs
+    .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const min = 10_000;
+  const max = ephemeralLow > min + 1000 ? ephemeralLow : 65_535;
   const taken = new Set<number>();
   const next = async () => {
     for (;;) {
-      const p = await freePort();
-      if (!taken.has(p)) return taken.add(p) && p;
+      const p = min + Math.floor(Math.random() * (max - min));
+      if (!taken.has(p) && (await canListen(p))) return taken.add(p) && p;
     }
   };
   return { api: await next(), temporal: await next(), ui: await next() };
@@ -62,8 +72,19 @@ function startedPids(out: string, name: string): number[] {
 
 function start(ports: Ports): Instance {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  // Whatever the developer's shell points Strata at must not leak into the isolated instance.
-  for (const k of ['STRATA_CONFIG', 'STRATA_STATE_DIR', 'STRATA_WORK_DIR', 'STRATA_ARTIFACTS_DIR', 'TEMPORAL_DB_FILE', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE']) {
+  // Whatever the developer's shell points Strata at must not leak into the isolated instance, and jest's own
+  // markers would silence the processes' logs (src/shared/logger.ts).
+  for (const k of [
+    'NODE_ENV',
+    'JEST_WORKER_ID',
+    'STRATA_CONFIG',
+    'STRATA_STATE_DIR',
+    'STRATA_WORK_DIR',
+    'STRATA_ARTIFACTS_DIR',
+    'TEMPORAL_DB_FILE',
+    'TEMPORAL_NAMESPACE',
+    'TEMPORAL_TASK_QUEUE',
+  ]) {
     delete env[k];
   }
   Object.assign(env, {
@@ -74,7 +95,12 @@ function start(ports: Ports): Instance {
     STRATA_DATA_DIR: dataDir,
   });
   // detached: start.sh leads its own process group, like a shell job; SIGINT reaches only the script.
-  const child = spawn('bash', ['scripts/start.sh'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['scripts/start.sh'], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   groups.add(child.pid!);
   let out = '';
   const collect = (b: Buffer) => {
@@ -99,7 +125,8 @@ async function http(ports: Ports, urlPath: string, init: RequestInit = {}): Prom
   return { status: res.status, body };
 }
 
-const status = async (ports: Ports, urlPath: string) => (await http(ports, urlPath).catch(() => ({ status: 0 }))).status;
+const status = async (ports: Ports, urlPath: string) =>
+  (await http(ports, urlPath).catch(() => ({ status: 0 }))).status;
 
 function logsTail(): string {
   const dir = path.join(dataDir, 'logs');
@@ -115,20 +142,18 @@ async function startAndWait(ports: Ports): Promise<Instance> {
   const inst = start(ports);
   let exitCode: number | null | undefined;
   void inst.exited.then((c) => (exitCode = c));
-  try {
-    await eventually(
-      async () => {
-        if (exitCode !== undefined) throw new Error(`start.sh exited with ${exitCode}`);
-        return inst.output().includes('Strata is running') && (await status(ports, '/ready')) === 200;
-      },
-      'start.sh to print "Strata is running" and /ready to answer 200',
-      120_000,
-      250,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${inst.output()}\n${logsTail()}`);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (inst.output().includes('Strata is running') && (await status(ports, '/ready')) === 200) return inst;
+    const why =
+      exitCode !== undefined
+        ? `start.sh exited with ${exitCode}`
+        : Date.now() > deadline
+          ? 'not ready after 120 s'
+          : '';
+    if (why) throw new Error(`${why}\n${inst.output()}\n${logsTail()}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
-  return inst;
 }
 
 function readProc(pid: string, file: string): string {
@@ -149,18 +174,43 @@ function leftovers(ports: Ports): string[] {
     const env = readProc(pid, 'environ').replace(/\0/g, '\n');
     const state = /^State:\s+(\w)/m.exec(readProc(pid, 'status'))?.[1];
     if (state === 'Z') continue; // exited, waiting for its parent to reap it: not running anything
-    if (marks.some((m) => cmd.includes(m) || env.split('\n').some((line) => line.endsWith(m) || line === m))) found.push(`${pid} ${cmd.trim()}`);
+    if (marks.some((m) => cmd.includes(m) || env.split('\n').some((line) => line.endsWith(m) || line === m)))
+      found.push(`${pid} ${cmd.trim()}`);
   }
   return found;
+}
+
+/** Asserts no process of an instance remains (killed ones get a moment to leave the process table). */
+async function waitNoLeftovers(ports: Ports): Promise<void> {
+  await eventually(() => leftovers(ports).length === 0, 'no process of the instance to remain', 3000, 100).catch(
+    () => undefined,
+  );
+  expect(leftovers(ports)).toEqual([]);
 }
 
 /** SIGINT to start.sh as Ctrl-C would; resolves with how long it took to exit. */
 async function interrupt(inst: Instance): Promise<{ ms: number; code: number | null }> {
   const t0 = Date.now();
   process.kill(inst.child.pid!, 'SIGINT');
-  const code = await Promise.race([inst.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
-  if (code === 'timeout') throw new Error(`start.sh still running 15 s after SIGINT\n${inst.output()}`);
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    inst.exited,
+    new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
+  ]);
+  clearTimeout(timer);
+  if (code === 'timeout') throw new Error('start.sh still running 15 s after SIGINT');
   return { ms: Date.now() - t0, code };
+}
+
+/** Runs a step; on failure the error carries start.sh's output and the tail of each log, to see why. */
+async function step<T>(inst: Instance, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const e = err as Error;
+    e.message = `${e.message}\n--- start.sh output\n${inst.output()}\n${logsTail()}`;
+    throw e;
+  }
 }
 
 function pgidOf(pid: number): number {
@@ -196,109 +246,119 @@ describe('npm start (scripts/start.sh) as a user runs it', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('answers /health, /ready, the Temporal UI and the stacks API (401 without a token)', async () => {
-    const { ports } = first;
-    expect(await http(ports, '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await http(ports, '/ready')).toMatchObject({ status: 200, body: { ready: true, temporal: true } });
-    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`, { signal: AbortSignal.timeout(8000) });
-    expect(ui.status).toBe(200);
-    await ui.arrayBuffer();
+  it('answers /health, /ready, the Temporal UI and the stacks API (401 without a token)', () =>
+    step(first, async () => {
+      const { ports } = first;
+      expect(await http(ports, '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+      expect(await http(ports, '/ready')).toMatchObject({ status: 200, body: { ready: true, temporal: true } });
+      const ui = await fetch(`http://127.0.0.1:${ports.ui}/`, { signal: AbortSignal.timeout(8000) });
+      expect(ui.status).toBe(200);
+      await ui.arrayBuffer();
 
-    const stacks = await http(ports, '/api/v1/stacks', { headers: ALICE });
-    expect(stacks.status).toBe(200);
-    expect(stacks.body.items.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['hello-local', 'sim-multicloud', 'web-aws']));
-    const anonymous = await http(ports, '/api/v1/stacks');
-    expect(anonymous.status).toBe(401);
-    expect(anonymous.body.error.code).toBe('UNAUTHENTICATED');
+      const stacks = await http(ports, '/api/v1/stacks', { headers: ALICE });
+      expect(stacks.status).toBe(200);
+      expect(stacks.body.items.map((s: { name: string }) => s.name)).toEqual(
+        expect.arrayContaining(['hello-local', 'sim-multicloud', 'web-aws']),
+      );
+      const anonymous = await http(ports, '/api/v1/stacks');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.error.code).toBe('UNAUTHENTICATED');
 
-    expect(first.output()).toContain(`http://127.0.0.1:${ports.api}`);
-    expect(first.output()).toContain(`http://127.0.0.1:${ports.ui}`);
-    // Logs and the dev server's SQLite file live in the data dir, not in the repository's .data.
-    expect(fs.existsSync(path.join(dataDir, 'logs', 'api.log'))).toBe(true);
-    expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
-  });
+      expect(first.output()).toContain(`http://127.0.0.1:${ports.api}`);
+      expect(first.output()).toContain(`http://127.0.0.1:${ports.ui}`);
+      // Logs and the dev server's SQLite file live in the data dir, not in the repository's .data.
+      expect(fs.existsSync(path.join(dataDir, 'logs', 'api.log'))).toBe(true);
+      expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
+    }));
 
-  it('deploys hello-local to dev over HTTP: succeeded, files written', async () => {
-    const { ports } = first;
-    // The stack writes under strata_data_dir (default: the repository's .data); point it at the temp dir.
-    const res = await http(ports, '/api/v1/deployments', {
-      method: 'POST',
-      headers: { ...ALICE, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ stack: 'hello-local', environment: 'dev', variables: { strata_data_dir: dataDir, file_count: 2 } }),
-    });
-    expect(res.status).toBe(202);
-    deploymentId = res.body.id;
-    const done = await eventually(
-      async () => {
-        const d = (await http(ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE })).body;
-        if (['failed', 'rolled_back', 'cancelled'].includes(d.status)) throw new Error(`run ended ${d.status}: ${JSON.stringify(d.error)}`);
-        return d.status === 'succeeded' && d;
-      },
-      'the hello-local run to succeed',
-      90_000,
-    );
-    expect(done).toMatchObject({ stack: 'hello-local', environment: 'dev', stateVersion: 1, requestedBy: 'alice' });
-    const files = fs.readdirSync(path.join(dataDir, 'out', 'dev')).filter((f) => f.endsWith('.txt'));
-    expect(files).toHaveLength(2);
-    // State, work and artifacts went to the data dir too.
-    for (const d of ['state', 'work', 'artifacts']) expect(fs.existsSync(path.join(dataDir, d))).toBe(true);
-  });
-
-  it('a killed dev server makes /ready 503, the supervisor restarts it and /ready is 200 again, API untouched', async () => {
-    const { ports } = first;
-    const [apiPid] = startedPids(first.output(), 'api');
-    // The dev server is the process serving the gRPC port: `temporal server start-dev ... --port <port>`.
-    const server = fs
-      .readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .find((p) => {
-        const cmd = readProc(p, 'cmdline').split('\0');
-        return cmd.includes('start-dev') && cmd[cmd.indexOf('--port') + 1] === String(ports.temporal);
+  it('deploys hello-local to dev over HTTP: succeeded, files written', () =>
+    step(first, async () => {
+      const { ports } = first;
+      // The stack writes under strata_data_dir (default: the repository's .data); point it at the temp dir.
+      const res = await http(ports, '/api/v1/deployments', {
+        method: 'POST',
+        headers: { ...ALICE, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          stack: 'hello-local',
+          environment: 'dev',
+          variables: { strata_data_dir: dataDir, file_count: 2 },
+        }),
       });
-    expect(server).toBeDefined();
-    const pgid = pgidOf(Number(server));
-    expect(startedPids(first.output(), 'temporal')).toEqual([pgid]); // it is the group start.sh started
-    const t0 = Date.now();
-    process.kill(-pgid, 'SIGKILL');
+      expect(res.status).toBe(202);
+      deploymentId = res.body.id;
+      const done = await eventually(
+        async () => {
+          const d = (await http(ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE })).body;
+          if (['failed', 'rolled_back', 'cancelled'].includes(d.status))
+            throw new Error(`run ended ${d.status}: ${JSON.stringify(d.error)}`);
+          return d.status === 'succeeded' && d;
+        },
+        'the hello-local run to succeed',
+        90_000,
+      );
+      expect(done).toMatchObject({ stack: 'hello-local', environment: 'dev', stateVersion: 1, requestedBy: 'alice' });
+      const files = fs.readdirSync(path.join(dataDir, 'out', 'dev')).filter((f) => f.endsWith('.txt'));
+      expect(files).toHaveLength(2);
+      // State, work and artifacts went to the data dir too.
+      for (const d of ['state', 'work', 'artifacts']) expect(fs.existsSync(path.join(dataDir, d))).toBe(true);
+    }));
 
-    await eventually(async () => (await status(ports, '/ready')) === 503, '/ready to answer 503', 10_000, 200);
-    const downAfter = Date.now() - t0;
-    expect(await status(ports, '/health')).toBe(200);
+  it('a killed dev server makes /ready 503, the supervisor restarts it and /ready is 200 again, API untouched', () =>
+    step(first, async () => {
+      const { ports } = first;
+      const [apiPid] = startedPids(first.output(), 'api');
+      // The dev server is the process serving the gRPC port: `temporal server start-dev ... --port <port>`.
+      const server = fs
+        .readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .find((p) => {
+          const cmd = readProc(p, 'cmdline').split('\0');
+          return cmd.includes('start-dev') && cmd[cmd.indexOf('--port') + 1] === String(ports.temporal);
+        });
+      expect(server).toBeDefined();
+      const pgid = pgidOf(Number(server));
+      expect(startedPids(first.output(), 'temporal')).toEqual([pgid]); // it is the group start.sh started
+      const t0 = Date.now();
+      process.kill(-pgid, 'SIGKILL');
 
-    await eventually(async () => (await status(ports, '/ready')) === 200, '/ready to answer 200 again', 60_000, 250);
-    const upAfter = Date.now() - t0;
-    expect(startedPids(first.output(), 'temporal')).toHaveLength(2); // restarted by the supervisor...
-    expect(startedPids(first.output(), 'api')).toEqual([apiPid]); // ...while the API kept running
-    expect(readProc(String(apiPid), 'cmdline')).toContain('src/api/server.ts');
-    // The restarted server reopened the same SQLite file: the first run is still there.
-    const d = await http(ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE });
-    expect(d.body.status).toBe('succeeded');
-    console.info(`dev server killed: /ready 503 after ${downAfter} ms, 200 again after ${upAfter} ms`);
-  });
+      await eventually(async () => (await status(ports, '/ready')) === 503, '/ready to answer 503', 10_000, 200);
+      const downAfter = Date.now() - t0;
+      expect(await status(ports, '/health')).toBe(200);
 
-  it('SIGINT stops everything within 15 s and leaves no process behind', async () => {
-    const { ms } = await interrupt(first);
-    expect(ms).toBeLessThan(15_000);
-    expect(first.output()).toContain('[strata] stopped');
-    // Killed processes can take a moment to leave the process table once their parent is gone.
-    await eventually(() => leftovers(first.ports).length === 0, 'no process of the instance to remain', 3000, 100).catch(() => undefined);
-    expect(leftovers(first.ports)).toEqual([]);
-    expect(await status(first.ports, '/health')).toBe(0);
-  });
+      await eventually(async () => (await status(ports, '/ready')) === 200, '/ready to answer 200 again', 60_000, 250);
+      const upAfter = Date.now() - t0;
+      expect(startedPids(first.output(), 'temporal')).toHaveLength(2); // restarted by the supervisor...
+      expect(startedPids(first.output(), 'api')).toEqual([apiPid]); // ...while the API kept running
+      expect(readProc(String(apiPid), 'cmdline')).toContain('src/api/server.ts');
+      // The restarted server reopened the same SQLite file: the first run is still there.
+      const d = await http(ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE });
+      expect(d.body.status).toBe('succeeded');
+      console.info(`dev server killed: /ready 503 after ${downAfter} ms, 200 again after ${upAfter} ms`);
+    }));
+
+  it('SIGINT stops everything within 15 s and leaves no process behind', () =>
+    step(first, async () => {
+      const { ms } = await interrupt(first);
+      expect(ms).toBeLessThan(15_000);
+      expect(first.output()).toContain('[strata] stopped');
+      await waitNoLeftovers(first.ports);
+      expect(await status(first.ports, '/health')).toBe(0);
+    }));
 
   it('a second start on the same data dir finds the first run (SQLite persisted), and stops cleanly too', async () => {
     const second = await startAndWait(await freePorts());
-    const d = await http(second.ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE });
-    expect(d.status).toBe(200);
-    expect(d.body).toMatchObject({ id: deploymentId, status: 'succeeded', stack: 'hello-local' });
-    const list = await http(second.ports, '/api/v1/deployments?stack=hello-local', { headers: ALICE });
-    expect(list.body.items.map((i: { id: string }) => i.id)).toContain(deploymentId);
-    const state = await http(second.ports, '/api/v1/stacks/hello-local/environments/dev/state', { headers: ALICE });
-    expect(state.body).toMatchObject({ version: 1, deploymentId });
+    await step(second, async () => {
+      const d = await http(second.ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE });
+      expect(d.status).toBe(200);
+      expect(d.body).toMatchObject({ id: deploymentId, status: 'succeeded', stack: 'hello-local' });
+      const list = await http(second.ports, '/api/v1/deployments?stack=hello-local', { headers: ALICE });
+      expect(list.body.items.map((i: { id: string }) => i.id)).toContain(deploymentId);
+      const state = await http(second.ports, '/api/v1/stacks/hello-local/environments/dev/state', { headers: ALICE });
+      expect(state.body).toMatchObject({ version: 1, deploymentId });
 
-    const { ms } = await interrupt(second);
-    expect(ms).toBeLessThan(15_000);
-    await eventually(() => leftovers(second.ports).length === 0, 'no process of the instance to remain', 3000, 100).catch(() => undefined);
-    expect(leftovers(second.ports)).toEqual([]);
+      const { ms } = await interrupt(second);
+      expect(ms).toBeLessThan(15_000);
+      await waitNoLeftovers(second.ports);
+    });
   });
 });

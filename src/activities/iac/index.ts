@@ -110,17 +110,27 @@ export function createIacActivities(deps: IacActivityDeps) {
       const s = spec({ ...t, variables: { ...t.plan.config.variables, ...t.variables } });
       const ctx = context(t);
       const exec = executorFor(s);
-      if (activityInfo().attempt > 1) {
+      const retry = activityInfo().attempt > 1;
+      const movedByThisRun = async () => {
         const current = await state.getCurrentState(t.stack, t.environment);
         const moved = current && (current.serial !== t.plan.stateSerial || current.lineage !== t.plan.stateLineage);
-        if (moved && current.updatedBy === t.runId) {
-          ctx.log({ level: 'warn', message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left` });
-          const replanned = t.plan.destroyPlan ? await exec.planDestroy(s, t.plan.config, ctx) : await exec.plan(s, t.plan.config, ctx);
-          const result = await exec.apply(s, replanned, ctx);
-          return { ...result, resumed: true };
-        }
+        return Boolean(moved && current.updatedBy === t.runId);
+      };
+      const resume = async () => {
+        ctx.log({ level: 'warn', message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left` });
+        const replanned = t.plan.destroyPlan ? await exec.planDestroy(s, t.plan.config, ctx) : await exec.plan(s, t.plan.config, ctx);
+        const result = await exec.apply(s, replanned, ctx);
+        return { ...result, resumed: true };
+      };
+      if (retry && (await movedByThisRun())) return resume();
+      try {
+        return await exec.apply(s, t.plan, ctx);
+      } catch (err) {
+        // The tofu executor recovers the state an apply that outlived the killed attempt left in the workspace
+        // only inside apply; the plan is then stale because of this very run, which is the resume case.
+        if (retry && err instanceof ApplicationFailure && err.type === ErrorCode.PLAN_STALE && (await movedByThisRun())) return resume();
+        throw err;
       }
-      return exec.apply(s, t.plan, ctx);
     },
 
     async verifyRun(t: RunTarget & { config: ConfigSnapshot; checks: HealthCheckInput[]; outputs: Record<string, unknown> }): Promise<void> {

@@ -5,8 +5,17 @@
  * Each child is started as its own process group (detached) so that (a) a Ctrl-C aimed at the worker does
  * not hit the tool behind our back, and (b) after the tool exits we can SIGKILL the whole group: provider
  * plugins and local-exec shells that outlived tofu are still in that group even once re-parented to init.
+ *
+ * Its output goes to unlinked temp files that we tail, not to pipes: if the worker is SIGKILLed, a pipe
+ * breaks and the tool dies of SIGPIPE at its next line, mid-apply and without saving the state of what it
+ * already created (a retry would then create it twice). Writing to a file, it finishes and leaves its state
+ * in the workspace, where the retried attempt waits for it (waitForLeftTool) and recovers that state.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export interface RunToolOptions {
   bin: string;
@@ -23,6 +32,8 @@ export interface RunToolOptions {
   timeoutMs?: number;
   onStdoutLine?: (line: string) => void;
   onStderrLine?: (line: string) => void;
+  /** Holds the tool's pid while it runs: a later attempt finds a tool that outlived its killed worker. */
+  pidFile?: string;
 }
 
 export interface RunToolResult {
@@ -94,38 +105,125 @@ function lineSplitter(onLine?: (line: string) => void): { push(chunk: Buffer): v
   };
 }
 
+/** An unlinked temp file the tool writes to (see the module comment), read from where we left off. */
+function captureFile(): { fd: number; drain(onChunk: (c: Buffer) => void): void; close(): void } {
+  const file = path.join(os.tmpdir(), `strata-tool-${randomUUID()}.out`);
+  const fd = fs.openSync(file, 'w+', 0o600);
+  fs.unlinkSync(file);
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  let pos = 0;
+  return {
+    fd,
+    drain(onChunk) {
+      // Positioned reads leave the offset the tool writes at (shared with its copy of the fd) alone.
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) return;
+        pos += n;
+        onChunk(Buffer.from(buf.subarray(0, n)));
+      }
+    },
+    close: () => fs.closeSync(fd),
+  };
+}
+
+/** Whether `pid` is a live process working in `cwd` (where /proc is missing: whether it is alive at all). */
+function runsIn(pid: number, cwd: string): boolean {
+  if (fs.existsSync('/proc/self')) {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/cwd`) === fs.realpathSync(cwd);
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits for a tool recorded in `pidFile` that outlived a SIGKILLed worker and still works in `cwd` (an apply
+ * finishing on its own), then reaps what it left in its group (provider plugins). Returns its pid, if any.
+ */
+export async function waitForLeftTool(
+  pidFile: string,
+  cwd: string,
+  opts: Pick<RunToolOptions, 'heartbeat' | 'signal'> = {},
+): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  const started = Date.now();
+  let interrupted = false;
+  while (runsIn(pid, cwd)) {
+    if (opts.signal?.aborted && !interrupted) {
+      // A cancelled run stops it the way a live attempt would: SIGINT to the tool, which saves the state it has.
+      interrupted = true;
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    opts.heartbeat?.({ pid, elapsedMs: Date.now() - started });
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  // With the leader gone its pid names no process, so a group still by that id is the tool's own leftovers.
+  if (fs.existsSync('/proc/self') && !fs.existsSync(`/proc/${pid}`)) killGroup(pid, 'SIGKILL');
+  fs.rmSync(pidFile, { force: true });
+  return pid;
+}
+
 /** Spawns the tool and resolves when it (and its process group) is gone; never rejects for exit codes. */
 export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
   installExitHook();
   const started = Date.now();
   return new Promise((resolve, reject) => {
+    const stdout = captureFile();
+    const stderr = captureFile();
+    const closeFiles = () => {
+      stdout.close();
+      stderr.close();
+    };
     const child = spawn(opts.bin, opts.args, {
       cwd: opts.cwd,
       env: opts.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', stdout.fd, stderr.fd],
     });
     const pid = child.pid;
     if (pid === undefined) {
       // Spawn failed (ENOENT, EACCES): the 'error' event carries the reason.
+      closeFiles();
       child.once('error', reject);
       return;
     }
     liveGroups.add(pid);
+    if (opts.pidFile) fs.writeFileSync(opts.pidFile, String(pid));
 
     const out: Buffer[] = [];
     let err = '';
     const outLines = lineSplitter(opts.onStdoutLine);
     const errLines = lineSplitter(opts.onStderrLine);
-    child.stdout.on('data', (c: Buffer) => {
-      out.push(c);
-      outLines.push(c);
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      // stderr is for diagnostics; cap it so a chatty tool cannot exhaust memory.
-      if (err.length < 1_000_000) err += c.toString('utf8');
-      errLines.push(c);
-    });
+    const pump = () => {
+      stdout.drain((c) => {
+        out.push(c);
+        outLines.push(c);
+      });
+      stderr.drain((c) => {
+        // stderr is for diagnostics; cap it so a chatty tool cannot exhaust memory.
+        if (err.length < 1_000_000) err += c.toString('utf8');
+        errLines.push(c);
+      });
+    };
+    const pumpTimer = setInterval(pump, 100);
 
     let interrupted = false;
     let forceKilled = false;
@@ -165,15 +263,19 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
       err += `\n${e.message}`;
     });
     // Reap anything the tool left behind in its group (plugins, provisioner shells) as soon as the tool
-    // itself is gone; a leftover holding our stdout pipe open would otherwise also delay 'close'.
+    // itself is gone.
     child.once('exit', () => killGroup(pid, 'SIGKILL'));
     child.once('close', (code, exitSignal) => {
       clearInterval(beatTimer);
+      clearInterval(pumpTimer);
       if (killTimer) clearTimeout(killTimer);
       if (timeout) clearTimeout(timeout);
       opts.signal?.removeEventListener('abort', interrupt);
       killGroup(pid, 'SIGKILL');
       liveGroups.delete(pid);
+      if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
+      pump();
+      closeFiles();
       outLines.end();
       errLines.end();
       resolve({

@@ -20,10 +20,13 @@ import type {
 } from '../types';
 import { createApplyTracker } from './apply-log';
 import { driftedResources, parseState, summarizePlan, type PlanJson } from './plan-json';
-import { runTool, type RunToolResult } from './run-tool';
+import { runTool, waitForLeftTool, type RunToolResult } from './run-tool';
 import { persistStateOut, recoverLeftState, writeStateIn } from './state-sync';
 import { resolveCliConfig, resolveTofuBin, toolEnv, type TofuToolOptions } from './tool-env';
 import { collectStackFiles, materialize, sha256, storeSnapshot, workspaceDir, type ConfigDocument } from './workspace';
+
+/** Holds the pid of a running apply in its workspace, for a retried attempt to find it (see run-tool.ts). */
+const APPLY_PID_FILE = '.strata-apply.pid';
 
 /** The tool's own words when a saved plan was made against another state (local backend). */
 const STALE_PLAN_MESSAGE = /Saved plan is stale/i;
@@ -75,7 +78,17 @@ export class TofuExecutor implements IacExecutor {
       throw failure(ErrorCode.APPLY_INTERRUPTED, 'apply cancelled before the tool started; nothing was applied');
     }
     const dir = workspaceDir(ctx);
-    if (fs.existsSync(dir)) await recoverLeftState(dir, ctx);
+    const pidFile = path.join(dir, APPLY_PID_FILE);
+    if (fs.existsSync(dir)) {
+      // An apply that outlived this run's killed worker finishes first; then its state is recovered.
+      const left = await waitForLeftTool(pidFile, dir, {
+        signal: ctx.signal,
+        heartbeat: (h) => ctx.heartbeat({ phase: 'wait-left-apply', ...h }),
+      });
+      if (left)
+        ctx.log({ level: 'warn', message: `waited for the apply (pid ${left}) left running by a worker that died` });
+      await recoverLeftState(dir, ctx);
+    }
     // Our own check first: it also covers a plan made on another worker, and a clear error beats the tool's.
     const current = await ctx.state.getCurrentState(ctx.stack, ctx.environment);
     const serial = current?.serial ?? 0;
@@ -105,6 +118,7 @@ export class TofuExecutor implements IacExecutor {
     let res: RunToolResult;
     try {
       res = await this.tool(['apply', '-input=false', '-no-color', '-json', planFile], dir, ctx, 'apply', {
+        pidFile,
         onStdoutLine: (line) => tracker.onLine(line),
         details: () => ({ lastResource: tracker.lastResource, inProgress: [...tracker.inProgress] }),
       });
@@ -266,7 +280,7 @@ export class TofuExecutor implements IacExecutor {
     dir: string,
     ctx: ExecutorContext,
     phase: string,
-    extra: { onStdoutLine?: (line: string) => void; details?: () => Record<string, unknown> } = {},
+    extra: { onStdoutLine?: (line: string) => void; details?: () => Record<string, unknown>; pidFile?: string } = {},
   ): Promise<RunToolResult> {
     const env = toolEnv(resolveCliConfig(this.opts), {
       stack: ctx.stack,
@@ -284,6 +298,7 @@ export class TofuExecutor implements IacExecutor {
       heartbeat: ({ pid, elapsedMs }) => ctx.heartbeat({ phase, pid, elapsedMs, ...extra.details?.() }),
       onStdoutLine: extra.onStdoutLine,
       onStderrLine: (line) => ctx.log({ level: 'warn', message: line }),
+      pidFile: extra.pidFile,
     });
   }
 }
