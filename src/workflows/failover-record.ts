@@ -2,7 +2,7 @@
  * Bookkeeping of a FailoverWorkflow run: stages, steps, compensations and events, kept in the `Failover`
  * the status query returns. Deterministic (workflow clock only), no I/O.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
 import { StatusKey } from '../shared/search-attributes';
 import type {
   CompensationRecord,
@@ -12,24 +12,14 @@ import type {
   FailoverStageName,
   FailoverStatus,
 } from './failover.definitions';
+import { failureOf } from './failure';
 
 const MAX_EVENTS = 200;
 
-/** Unwraps ActivityFailure → ApplicationFailure so the run reports the cloud's own code and message. */
+/** The cloud's own code and message; a cancellation reads as CANCELLED. */
 export function errorOf(err: unknown): FailoverError {
-  let e: unknown = err;
-  while (
-    e &&
-    typeof e === 'object' &&
-    'cause' in e &&
-    (e as { cause?: unknown }).cause &&
-    !(e instanceof ApplicationFailure && e.type)
-  ) {
-    e = (e as { cause: unknown }).cause;
-  }
   if (isCancellation(err)) return { code: 'CANCELLED', message: 'failover cancelled' };
-  if (e instanceof ApplicationFailure) return { code: e.type ?? 'FAILED', message: e.message };
-  return { code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
+  return failureOf(err);
 }
 
 interface Compensation {

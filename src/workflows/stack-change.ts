@@ -6,7 +6,6 @@
  */
 import {
   ActivityCancellationType,
-  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
@@ -26,6 +25,7 @@ import type { TemporalActivities } from '../activities/temporal';
 import type { ConfigSnapshot, PlanSummary } from '../executors/types';
 import { StatusKey } from '../shared/search-attributes';
 import { ApprovalGate } from './approval-gate';
+import { failureOf } from './failure';
 import {
   statusQuery,
   type Deployment,
@@ -67,15 +67,7 @@ const MAX_EVENTS = 200;
 const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
 
-function errorOf(err: unknown): RunError {
-  let e: unknown = err;
-  // Unwrap ActivityFailure → ApplicationFailure to report the executor's own code and message.
-  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause && !(e instanceof ApplicationFailure && e.type)) {
-    e = (e as { cause: unknown }).cause;
-  }
-  if (e instanceof ApplicationFailure) return { code: e.type ?? 'FAILED', message: e.message };
-  return { code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
-}
+const errorOf = (err: unknown): RunError => failureOf(err);
 
 /**
  * True when the run is being cancelled: either the error is the cancellation itself, or an activity that was
