@@ -1,6 +1,6 @@
 # Strata worker/API image. OpenTofu and the provider mirror are built from the Go module proxy, as on a
 # developer machine, so the image needs nothing beyond package registries either.
-FROM golang:1.24-bookworm AS tools
+FROM golang:1.26-bookworm AS tools
 WORKDIR /src
 COPY scripts/get-tofu.sh scripts/get-providers.sh ./scripts/
 ENV STRATA_CACHE=/opt/strata-cache

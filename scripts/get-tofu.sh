@@ -6,11 +6,9 @@
 # and silently using whatever happens to be installed would make runs differ between machines.
 set -euo pipefail
 
-# Pinned to 1.6.3 for now: 1.12.6 builds with this same script, but with it the tool's own saved-plan
-# staleness check accepted a plan that 1.6.3 refuses (test/executors/tofu-executor.test.ts, PLAN_STALE);
-# Strata's own serial/lineage check still refuses it, but the second line of defence must hold before
-# moving on. Override with TOFU_VERSION=v1.12.6 to try.
-TOFU_VERSION="${TOFU_VERSION:-v1.6.3}"
+# OpenTofu >= 1.7 needs the scratch-module build below (go install refuses its replace directive); the
+# whole suite passes on v1.12.6 and on v1.6.3 (TOFU_VERSION overrides the pin).
+TOFU_VERSION="${TOFU_VERSION:-v1.12.6}"
 CACHE="${STRATA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata}"
 MODULE="github.com/opentofu/opentofu"
 
@@ -64,7 +62,7 @@ printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/tofu"\n' "$MODULE"
 (cd "$tmp/src" && go mod tidy >&2)
 
 # The same flags as OpenTofu's own release build (.goreleaser.yaml): static, paths trimmed, and
-# version.dev=no so it reports e.g. "1.6.3" rather than "1.6.3-dev".
+# version.dev=no so it reports e.g. "1.12.6" rather than "1.12.6-dev".
 (cd "$tmp/src" && CGO_ENABLED=0 go build -ldflags="-s -w -X $MODULE/version.dev=no" -o "$tmp/tofu" "$MODULE/cmd/tofu" >&2)
 rm -f "$tmp/src/tools.go" # go.mod/go.sum stay as the record of exactly what was built
 elapsed=$((SECONDS - start))
