@@ -51,6 +51,17 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     const logs = await http.get('alice', `/api/v1/deployments/${id}/logs`);
     expect(logs.status).toBe(200);
     expect(logs.body.items.some((l: { resource?: string }) => l.resource?.startsWith('local_file'))).toBe(true);
+
+    // The same log as a server-sent event stream: every item, then `end` once the run is over.
+    const sse = await http.get('alice', `/api/v1/deployments/${id}/logs`).set('Accept', 'text/event-stream').buffer(true).parse((res, cb) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => cb(null, text));
+    });
+    expect(sse.headers['content-type']).toMatch(/text\/event-stream/);
+    const events = (sse.body as string).split('\n\n').filter(Boolean);
+    expect(events.filter((e) => e.startsWith('data: ')).length).toBe(logs.body.items.length);
+    expect(events.at(-1)).toBe('event: end\ndata: {}');
   });
 
   it('prod: waits for two approvals, enforces roles, four-eyes, duplicates and plan hash, then applies', async () => {
