@@ -8,9 +8,11 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type Worker } from '@temporalio/worker';
+import { createApp } from '../../src/api/app';
 import { parseConfig, type StrataConfig } from '../../src/shared/config';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
 import { createStrataWorker } from '../../src/worker/create-worker';
+import { api } from './api-client';
 import { toolPath } from './tools';
 
 let runtimeInstalled = false;
@@ -116,4 +118,30 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** What `useStrata` gives a test file once its beforeAll has run. */
+export interface StrataUnderTest {
+  env: TestWorkflowEnvironment;
+  worker: RunningWorker;
+  /** The HTTP API (in-process, supertest) speaking as the demo users. */
+  http: ReturnType<typeof api>;
+}
+
+/**
+ * The usual test file's world: a private dev server, a worker for `config` and the API, started in beforeAll
+ * and stopped in afterAll. Read the fields inside tests (they are set once beforeAll has run).
+ */
+export function useStrata(config: StrataConfig, workerOpts: Parameters<typeof startWorker>[2] = {}): StrataUnderTest {
+  const s = {} as StrataUnderTest;
+  beforeAll(async () => {
+    s.env = await startTemporal();
+    s.worker = await startWorker(s.env, config, workerOpts);
+    s.http = api(createApp({ temporal: { client: s.env.client }, config }));
+  });
+  afterAll(async () => {
+    await s.worker?.stop();
+    await s.env?.teardown();
+  });
+  return s;
 }

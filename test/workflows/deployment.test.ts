@@ -4,16 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createApp } from '../../src/api/app';
-import { api } from '../helpers/api-client';
 import { recordHistory } from '../helpers/histories';
 import { deploymentWorkflowId } from '../../src/workflows/deployment.definitions';
-import { startTemporal, startWorker, testConfig, type RunningWorker } from '../helpers/temporal';
+import { testConfig, useStrata } from '../helpers/temporal';
 
 describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: RunningWorker;
   const config = testConfig({
     environments: {
       dev: { approvals: { required: 0 }, autoRollback: true },
@@ -23,21 +18,12 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
   const outDir = path.join(config.stacks['hello-local'].variables.strata_data_dir as string, 'out');
   const files = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort() : []);
-  let http: ReturnType<typeof api>;
 
-  beforeAll(async () => {
-    env = await startTemporal();
-    worker = await startWorker(env, config);
-    http = api(createApp({ temporal: { client: env.client }, config }));
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await env?.teardown();
-  });
+  const s = useStrata(config);
 
   it('dev: runs to succeeded with no approval and creates the files; a second run has no changes', async () => {
-    const id = await http.deploy('alice', { stack: 'hello-local', environment: 'dev', variables: { message: 'one', file_count: 2 } });
-    const d = await http.waitFor(id, ['succeeded']);
+    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'dev', variables: { message: 'one', file_count: 2 } });
+    const d = await s.http.waitFor(id, ['succeeded']);
     expect(d.plan).toMatchObject({ add: expect.any(Number), destroy: 0 });
     expect(d.stateVersion).toBe(1);
     expect(d.approvalsRequired).toBe(0);
@@ -45,15 +31,15 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect(files(dir)).toHaveLength(2);
     for (const f of files(dir)) expect(fs.readFileSync(path.join(dir, f), 'utf8')).toBe('one');
 
-    const again = await http.deploy('alice', { stack: 'hello-local', environment: 'dev', variables: { message: 'one', file_count: 2 } });
-    expect((await http.waitFor(again, ['no_changes'])).plan).toMatchObject({ add: 0, change: 0, destroy: 0 });
+    const again = await s.http.deploy('alice', { stack: 'hello-local', environment: 'dev', variables: { message: 'one', file_count: 2 } });
+    expect((await s.http.waitFor(again, ['no_changes'])).plan).toMatchObject({ add: 0, change: 0, destroy: 0 });
 
-    const logs = await http.get('alice', `/api/v1/deployments/${id}/logs`);
+    const logs = await s.http.get('alice', `/api/v1/deployments/${id}/logs`);
     expect(logs.status).toBe(200);
     expect(logs.body.items.some((l: { resource?: string }) => l.resource?.startsWith('local_file'))).toBe(true);
 
     // The same log as a server-sent event stream: every item, then `end` once the run is over.
-    const sse = await http.get('alice', `/api/v1/deployments/${id}/logs`).set('Accept', 'text/event-stream').buffer(true).parse((res, cb) => {
+    const sse = await s.http.get('alice', `/api/v1/deployments/${id}/logs`).set('Accept', 'text/event-stream').buffer(true).parse((res, cb) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => cb(null, text));
@@ -65,91 +51,91 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
 
   it('prod: waits for two approvals, enforces roles, four-eyes, duplicates and plan hash, then applies', async () => {
-    const id = await http.deploy('carol', { stack: 'hello-local', environment: 'prod', variables: { message: 'prod' } });
-    const waiting = await http.waitFor(id, ['awaiting_approval']);
+    const id = await s.http.deploy('carol', { stack: 'hello-local', environment: 'prod', variables: { message: 'prod' } });
+    const waiting = await s.http.waitFor(id, ['awaiting_approval']);
     expect(waiting.approvalsRequired).toBe(2);
-    const planRes = await http.get('alice', `/api/v1/deployments/${id}/plan`);
+    const planRes = await s.http.get('alice', `/api/v1/deployments/${id}/plan`);
     expect(planRes.body.risk).toBe('low');
 
-    expect((await http.post('alice', `/api/v1/deployments/${id}/approve`)).status).toBe(403); // deployer, not approver
-    const own = await http.post('carol', `/api/v1/deployments/${id}/approve`);
+    expect((await s.http.post('alice', `/api/v1/deployments/${id}/approve`)).status).toBe(403); // deployer, not approver
+    const own = await s.http.post('carol', `/api/v1/deployments/${id}/approve`);
     expect(own.status).toBe(403); // four-eyes: carol requested it
     expect(own.body.error.message).toMatch(/four-eyes/);
-    expect((await http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: 'deadbeef' })).status).toBe(409);
+    expect((await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: 'deadbeef' })).status).toBe(409);
 
-    const first = await http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash, comment: 'lgtm' });
+    const first = await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash, comment: 'lgtm' });
     expect(first.status).toBe(200);
     expect(first.body.status).toBe('awaiting_approval');
     expect(first.body.approvals).toEqual([expect.objectContaining({ by: 'bob', comment: 'lgtm' })]);
-    const dup = await http.post('bob', `/api/v1/deployments/${id}/approve`);
+    const dup = await s.http.post('bob', `/api/v1/deployments/${id}/approve`);
     expect(dup.status).toBe(409);
     expect(dup.body.error.message).toMatch(/already approved/);
 
-    expect((await http.post('dave', `/api/v1/deployments/${id}/approve`)).status).toBe(200);
-    const done = await http.waitFor(id, ['succeeded']);
+    expect((await s.http.post('dave', `/api/v1/deployments/${id}/approve`)).status).toBe(200);
+    const done = await s.http.waitFor(id, ['succeeded']);
     expect(done.approvals.map((a) => a.by)).toEqual(['bob', 'dave']);
-    await recordHistory(env.address, deploymentWorkflowId(id), 'deployment-prod-approved-succeeded');
+    await recordHistory(s.env.address, deploymentWorkflowId(id), 'deployment-prod-approved-succeeded');
     expect(files(path.join(outDir, 'prod')).length).toBeGreaterThan(0);
-    expect((await http.post('bob', `/api/v1/deployments/${id}/approve`)).status).toBe(409);
+    expect((await s.http.post('bob', `/api/v1/deployments/${id}/approve`)).status).toBe(409);
   });
 
   it('a rejected run ends rejected without changes; an unapproved one expires', async () => {
-    const id = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'nope' } });
-    await http.waitFor(id, ['awaiting_approval']);
-    const res = await http.post('bob', `/api/v1/deployments/${id}/reject`, { reason: 'not today' });
+    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'nope' } });
+    await s.http.waitFor(id, ['awaiting_approval']);
+    const res = await s.http.post('bob', `/api/v1/deployments/${id}/reject`, { reason: 'not today' });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('rejected');
     expect(files(path.join(outDir, 'qa'))).toHaveLength(0);
 
-    const late = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'late' } });
-    const expired = await http.waitFor(late, ['expired']);
-    await recordHistory(env.address, deploymentWorkflowId(late), 'deployment-approval-expired');
+    const late = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'late' } });
+    const expired = await s.http.waitFor(late, ['expired']);
+    await recordHistory(s.env.address, deploymentWorkflowId(late), 'deployment-approval-expired');
     expect(expired.error?.code).toBe('APPROVAL_EXPIRED');
     expect(files(path.join(outDir, 'qa'))).toHaveLength(0);
-    expect((await http.post('bob', `/api/v1/deployments/${late}/approve`)).status).toBe(409);
+    expect((await s.http.post('bob', `/api/v1/deployments/${late}/approve`)).status).toBe(409);
   });
 
   it('the same idempotency key returns the same run; a dry run ends planned without applying', async () => {
     const body = { stack: 'hello-local', environment: 'qa', dryRun: true, idempotencyKey: 'pr-42', variables: { message: 'dry' } };
-    const a = await http.deploy('alice', body);
-    const b = await http.deploy('alice', body);
+    const a = await s.http.deploy('alice', body);
+    const b = await s.http.deploy('alice', body);
     expect(b).toBe(a);
-    const d = await http.waitFor(a, ['planned']);
+    const d = await s.http.waitFor(a, ['planned']);
     expect(d.plan!.add).toBeGreaterThan(0);
     expect(files(path.join(outDir, 'qa'))).toHaveLength(0);
   });
 
   it('queues a second run on the same stack/environment and never overlaps their applies', async () => {
-    const a = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'first' } });
-    const b = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'second' } });
-    await http.waitFor(a, ['awaiting_approval']);
-    const queued = await http.run(b);
+    const a = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'first' } });
+    const b = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'second' } });
+    await s.http.waitFor(a, ['awaiting_approval']);
+    const queued = await s.http.run(b);
     expect(queued.status).toBe('queued');
     expect(queued.queuePosition).toBe(1);
-    const stacks = await http.get('alice', '/api/v1/stacks');
+    const stacks = await s.http.get('alice', '/api/v1/stacks');
     const qa = stacks.body.items.find((s: { name: string }) => s.name === 'hello-local').environments.find((e: { name: string }) => e.name === 'qa');
     expect(qa).toMatchObject({ locked: true, lockHolder: a });
 
-    expect((await http.post('bob', `/api/v1/deployments/${a}/approve`)).status).toBe(200);
-    await http.waitFor(b, ['awaiting_approval']);
-    expect((await http.post('bob', `/api/v1/deployments/${b}/approve`)).status).toBe(200);
-    const [da, db] = [await http.waitFor(a, ['succeeded']), await http.waitFor(b, ['succeeded'])];
+    expect((await s.http.post('bob', `/api/v1/deployments/${a}/approve`)).status).toBe(200);
+    await s.http.waitFor(b, ['awaiting_approval']);
+    expect((await s.http.post('bob', `/api/v1/deployments/${b}/approve`)).status).toBe(200);
+    const [da, db] = [await s.http.waitFor(a, ['succeeded']), await s.http.waitFor(b, ['succeeded'])];
     expect(Date.parse(da.applyCompletedAt!)).toBeLessThanOrEqual(Date.parse(db.applyStartedAt!));
   });
 
   it('cancel while awaiting approval ends cancelled and releases the lock', async () => {
-    const id = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'cancel me' } });
-    await http.waitFor(id, ['awaiting_approval']);
-    expect((await http.post('bob', `/api/v1/deployments/${id}/cancel`)).status).toBe(403); // not bob's run
-    expect((await http.post('alice', `/api/v1/deployments/${id}/cancel`)).status).toBe(202);
-    await http.waitFor(id, ['cancelled']);
-    const next = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'after cancel' } });
-    await http.waitFor(next, ['awaiting_approval']);
-    await http.post('bob', `/api/v1/deployments/${next}/reject`);
+    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'cancel me' } });
+    await s.http.waitFor(id, ['awaiting_approval']);
+    expect((await s.http.post('bob', `/api/v1/deployments/${id}/cancel`)).status).toBe(403); // not bob's run
+    expect((await s.http.post('alice', `/api/v1/deployments/${id}/cancel`)).status).toBe(202);
+    await s.http.waitFor(id, ['cancelled']);
+    const next = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'after cancel' } });
+    await s.http.waitFor(next, ['awaiting_approval']);
+    await s.http.post('bob', `/api/v1/deployments/${next}/reject`);
   });
 
   it('lists runs through a visibility query on search attributes', async () => {
-    const res = await http.get('alice', '/api/v1/deployments?environment=prod&status=succeeded');
+    const res = await s.http.get('alice', '/api/v1/deployments?environment=prod&status=succeeded');
     expect(res.status).toBe(200);
     expect(res.body.items.length).toBeGreaterThanOrEqual(1);
     for (const d of res.body.items) expect(d).toMatchObject({ environment: 'prod', status: 'succeeded' });

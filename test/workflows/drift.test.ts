@@ -1,45 +1,30 @@
 /** Drift: on-demand scans over HTTP, scheduled scans from a Temporal Schedule, and remediation through the saga. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createApp } from '../../src/api/app';
 import { reconcileDriftSchedules } from '../../src/worker/schedules';
 import { driftScheduleId } from '../../src/workflows/drift-scan.definitions';
-import { api } from '../helpers/api-client';
-import { eventually, startTemporal, startWorker, testConfig, type RunningWorker } from '../helpers/temporal';
+import { eventually, testConfig, useStrata } from '../helpers/temporal';
 
 describe('drift scans', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: RunningWorker;
   const config = testConfig({
     environments: {
       dev: { approvals: { required: 0 }, autoRollback: true, drift: { every: '2s', remediate: false } },
       qa: { approvals: { required: 0 } },
     },
   });
-  let http: ReturnType<typeof api>;
 
-  beforeAll(async () => {
-    env = await startTemporal();
-    worker = await startWorker(env, config);
-    http = api(createApp({ temporal: { client: env.client }, config }));
-  });
-  afterAll(async () => {
-    for await (const s of env.client.schedule.list()) await env.client.schedule.getHandle(s.scheduleId).delete();
-    await worker?.stop();
-    await env?.teardown();
-  });
+  const s = useStrata(config);
 
   it('finds a file deleted behind OpenTofu’s back and reports it as deleted', async () => {
-    expect((await http.get('alice', '/api/v1/stacks/hello-local/environments/qa/drift')).status).toBe(404);
-    const id = await http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'x', file_count: 2 } });
-    const d = await http.waitFor(id, ['succeeded']);
+    expect((await s.http.get('alice', '/api/v1/stacks/hello-local/environments/qa/drift')).status).toBe(404);
+    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'x', file_count: 2 } });
+    const d = await s.http.waitFor(id, ['succeeded']);
     const files = d.outputs.files as string[];
     fs.rmSync(files[0]);
-    const res = await http.post('alice', '/api/v1/stacks/hello-local/environments/qa/drift-scan');
+    const res = await s.http.post('alice', '/api/v1/stacks/hello-local/environments/qa/drift-scan');
     expect(res.status).toBe(202);
     const report = await eventually(async () => {
-      const r = await http.get('alice', '/api/v1/stacks/hello-local/environments/qa/drift');
+      const r = await s.http.get('alice', '/api/v1/stacks/hello-local/environments/qa/drift');
       return r.status === 200 && r.body;
     }, 'a drift report');
     expect(report).toMatchObject({ drifted: true, version: 1 });
@@ -48,32 +33,32 @@ describe('drift scans', () => {
   });
 
   it('remediates drift through a rollback run to the current version when asked', async () => {
-    const id = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 2, drift_after_apply: true } });
-    await http.waitFor(id, ['succeeded']);
-    await http.post('alice', '/api/v1/stacks/sim-multicloud/environments/qa/drift-scan', { remediate: true });
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 2, drift_after_apply: true } });
+    await s.http.waitFor(id, ['succeeded']);
+    await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/qa/drift-scan', { remediate: true });
     const report = await eventually(async () => {
-      const r = await http.get('alice', '/api/v1/stacks/sim-multicloud/environments/qa/drift');
+      const r = await s.http.get('alice', '/api/v1/stacks/sim-multicloud/environments/qa/drift');
       return r.status === 200 && r.body.remediationId && r.body;
     }, 'a drift report with remediation');
     expect(report.drifted).toBe(true);
-    const fix = await http.waitFor(report.remediationId, ['succeeded']);
+    const fix = await s.http.waitFor(report.remediationId, ['succeeded']);
     expect(fix).toMatchObject({ kind: 'rollback', targetVersion: 1 });
   });
 
   it('reconciles a Temporal Schedule per stack/environment with drift.every and the schedule runs scans', async () => {
-    const ids = await reconcileDriftSchedules(env.client, config);
+    const ids = await reconcileDriftSchedules(s.env.client, config);
     expect(ids).toEqual(expect.arrayContaining([driftScheduleId('hello-local', 'dev'), driftScheduleId('sim-multicloud', 'dev')]));
     expect(ids.some((i) => i.endsWith('/qa'))).toBe(false);
     // Idempotent: a second reconcile updates in place.
-    expect(await reconcileDriftSchedules(env.client, config)).toEqual(ids);
-    const id = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 1 } });
-    await http.waitFor(id, ['succeeded']);
+    expect(await reconcileDriftSchedules(s.env.client, config)).toEqual(ids);
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 1 } });
+    await s.http.waitFor(id, ['succeeded']);
     const report = await eventually(async () => {
-      const r = await http.get('alice', '/api/v1/stacks/sim-multicloud/environments/dev/drift');
+      const r = await s.http.get('alice', '/api/v1/stacks/sim-multicloud/environments/dev/drift');
       return r.status === 200 && r.body.version === 1 && r.body;
     }, 'a scheduled drift report', 30_000);
     expect(report.drifted).toBe(false);
-    const desc = await env.client.schedule.getHandle(driftScheduleId('sim-multicloud', 'dev')).describe();
+    const desc = await s.env.client.schedule.getHandle(driftScheduleId('sim-multicloud', 'dev')).describe();
     expect(desc.info.recentActions.length).toBeGreaterThan(0);
   });
 });

@@ -5,16 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createApp } from '../../src/api/app';
 import { deploymentWorkflowId, type DeploymentStatus } from '../../src/workflows/deployment.definitions';
-import { api } from '../helpers/api-client';
 import { recordHistory } from '../helpers/histories';
-import { startTemporal, startWorker, testConfig, type RunningWorker } from '../helpers/temporal';
+import { testConfig, useStrata } from '../helpers/temporal';
 
 describe('rollback, destroy and state history', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: RunningWorker;
   const config = testConfig({
     environments: {
       dev: { approvals: { required: 0 }, autoRollback: true },
@@ -27,57 +22,48 @@ describe('rollback, destroy and state history', () => {
     const dir = path.join(outDir, envName);
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')) : [];
   };
-  let http: ReturnType<typeof api>;
 
   const deployAndWait = async (stack: string, environment: string, variables: Record<string, unknown>, ...status: DeploymentStatus[]) => {
-    const id = await http.deploy('alice', { stack, environment, variables });
-    return http.waitFor(id, status.length ? status : ['succeeded']);
+    const id = await s.http.deploy('alice', { stack, environment, variables });
+    return s.http.waitFor(id, status.length ? status : ['succeeded']);
   };
   const instances = async (stack: string, environment: string) => {
-    const res = await http.get('alice', `/api/v1/stacks/${stack}/environments/${environment}/state`);
+    const res = await s.http.get('alice', `/api/v1/stacks/${stack}/environments/${environment}/state`);
     expect(res.status).toBe(200);
     return (res.body.resources as { address: string; type: string }[]).filter((r) => /_instance\.web\[/.test(r.address)).map((r) => r.address).sort();
   };
   const history = async (stack: string, environment: string) =>
-    (await http.get('alice', `/api/v1/stacks/${stack}/environments/${environment}/state/history`)).body.items as { version: number; kind: string; restoredFrom?: number }[];
+    (await s.http.get('alice', `/api/v1/stacks/${stack}/environments/${environment}/state/history`)).body.items as { version: number; kind: string; restoredFrom?: number }[];
 
-  beforeAll(async () => {
-    env = await startTemporal();
-    worker = await startWorker(env, config);
-    http = api(createApp({ temporal: { client: env.client }, config }));
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await env?.teardown();
-  });
+  const s = useStrata(config);
 
   it('hello-local: v1 "one", v2 "two", rollback to v1, then rollback of the rollback to v2', async () => {
-    expect((await http.get('alice', '/api/v1/stacks/hello-local/environments/dev/state')).status).toBe(404);
+    expect((await s.http.get('alice', '/api/v1/stacks/hello-local/environments/dev/state')).status).toBe(404);
     await deployAndWait('hello-local', 'dev', { message: 'one', file_count: 2 });
     await deployAndWait('hello-local', 'dev', { message: 'two', file_count: 2 });
     expect(contents('dev')).toEqual(['two', 'two']);
 
-    const rb = await http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: 1, reason: 'two is broken' });
+    const rb = await s.http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: 1, reason: 'two is broken' });
     expect(rb.status).toBe(202);
-    const done = await http.waitFor(rb.body.id, ['succeeded']);
+    const done = await s.http.waitFor(rb.body.id, ['succeeded']);
     expect(done).toMatchObject({ kind: 'rollback', targetVersion: 1, stateVersion: 3 });
     expect(contents('dev')).toEqual(['one', 'one']);
     const h = await history('hello-local', 'dev');
     expect(h.map((v) => [v.version, v.kind])).toEqual([[3, 'rollback'], [2, 'deploy'], [1, 'deploy']]);
     expect(h[0].restoredFrom).toBe(1);
 
-    const back = await http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: 2 });
-    await http.waitFor(back.body.id, ['succeeded']);
+    const back = await s.http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: 2 });
+    await s.http.waitFor(back.body.id, ['succeeded']);
     expect(contents('dev')).toEqual(['two', 'two']);
     expect((await history('hello-local', 'dev'))[0]).toMatchObject({ version: 4, kind: 'rollback', restoredFrom: 2 });
   });
 
   it('refuses a rollback to the current version (409) and to a version that is not retained (404)', async () => {
     const current = (await history('hello-local', 'dev'))[0].version;
-    const same = await http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: current });
+    const same = await s.http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: current });
     expect(same.status).toBe(409);
     expect(same.body.error.message).toMatch(/already the current version/);
-    const missing = await http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: 99 });
+    const missing = await s.http.post('alice', '/api/v1/stacks/hello-local/environments/dev/rollback', { targetVersion: 99 });
     expect(missing.status).toBe(404);
     expect(missing.body.error.message).toMatch(/versions that exist: 4, 3, 2, 1/);
   });
@@ -88,16 +74,16 @@ describe('rollback, destroy and state history', () => {
     const scaled = await deployAndWait('sim-multicloud', 'dev', { instance_count: 5 });
     expect(scaled.plan).toMatchObject({ add: 3 });
     expect(await instances('sim-multicloud', 'dev')).toHaveLength(5);
-    const rb = await http.post('alice', '/api/v1/stacks/sim-multicloud/environments/dev/rollback', { targetVersion: 1 });
-    const d = await http.waitFor(rb.body.id, ['succeeded']);
+    const rb = await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/dev/rollback', { targetVersion: 1 });
+    const d = await s.http.waitFor(rb.body.id, ['succeeded']);
     expect(d.plan).toMatchObject({ destroy: 3 });
     expect(await instances('sim-multicloud', 'dev')).toHaveLength(2);
   });
 
   it('destroy leaves nothing, is recorded, and a later deploy recreates from scratch', async () => {
-    const res = await http.post('alice', '/api/v1/stacks/hello-local/environments/dev/destroy', { reason: 'teardown' });
+    const res = await s.http.post('alice', '/api/v1/stacks/hello-local/environments/dev/destroy', { reason: 'teardown' });
     expect(res.status).toBe(202);
-    const d = await http.waitFor(res.body.id, ['succeeded']);
+    const d = await s.http.waitFor(res.body.id, ['succeeded']);
     expect(d.kind).toBe('destroy');
     expect(d.plan!.risk).toBe('high');
     expect(contents('dev')).toEqual([]);
@@ -108,25 +94,25 @@ describe('rollback, destroy and state history', () => {
   });
 
   it('in prod a rollback waits for approvals like any other change, and says it is a rollback', async () => {
-    const v1 = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 1 } });
-    await http.waitFor(v1, ['awaiting_approval']);
-    await http.post('bob', `/api/v1/deployments/${v1}/approve`);
-    await http.post('carol', `/api/v1/deployments/${v1}/approve`);
-    await http.waitFor(v1, ['succeeded']);
-    const v2 = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 3 } });
-    await http.waitFor(v2, ['awaiting_approval']);
-    await http.post('bob', `/api/v1/deployments/${v2}/approve`);
-    await http.post('carol', `/api/v1/deployments/${v2}/approve`);
-    await http.waitFor(v2, ['succeeded']);
+    const v1 = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 1 } });
+    await s.http.waitFor(v1, ['awaiting_approval']);
+    await s.http.post('bob', `/api/v1/deployments/${v1}/approve`);
+    await s.http.post('carol', `/api/v1/deployments/${v1}/approve`);
+    await s.http.waitFor(v1, ['succeeded']);
+    const v2 = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 3 } });
+    await s.http.waitFor(v2, ['awaiting_approval']);
+    await s.http.post('bob', `/api/v1/deployments/${v2}/approve`);
+    await s.http.post('carol', `/api/v1/deployments/${v2}/approve`);
+    await s.http.waitFor(v2, ['succeeded']);
 
-    const rb = await http.post('alice', '/api/v1/stacks/sim-multicloud/environments/prod/rollback', { targetVersion: 1 });
-    const waiting = await http.waitFor(rb.body.id, ['awaiting_approval']);
+    const rb = await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/prod/rollback', { targetVersion: 1 });
+    const waiting = await s.http.waitFor(rb.body.id, ['awaiting_approval']);
     expect(waiting).toMatchObject({ kind: 'rollback', targetVersion: 1, approvalsRequired: 2 });
     expect(waiting.plan!.risk).toBe('high'); // instances are deleted in a gated environment
     expect(await instances('sim-multicloud', 'prod')).toHaveLength(3);
-    await http.post('bob', `/api/v1/deployments/${rb.body.id}/approve`);
-    await http.post('carol', `/api/v1/deployments/${rb.body.id}/approve`);
-    await http.waitFor(rb.body.id, ['succeeded']);
+    await s.http.post('bob', `/api/v1/deployments/${rb.body.id}/approve`);
+    await s.http.post('carol', `/api/v1/deployments/${rb.body.id}/approve`);
+    await s.http.waitFor(rb.body.id, ['succeeded']);
     expect(await instances('sim-multicloud', 'prod')).toHaveLength(1);
   });
 
@@ -138,7 +124,7 @@ describe('rollback, destroy and state history', () => {
     expect(failed.rollback).toMatchObject({ status: 'succeeded' });
     expect(await instances('sim-multicloud', 'dev')).toEqual(before);
     expect((await history('sim-multicloud', 'dev'))[0]).toMatchObject({ kind: 'rollback', restoredFrom: failed.rollback!.toVersion });
-    await recordHistory(env.address, deploymentWorkflowId(failed.id), 'deployment-apply-failed-rolled-back');
+    await recordHistory(s.env.address, deploymentWorkflowId(failed.id), 'deployment-apply-failed-rolled-back');
   });
 
   it('a failed verification rolls back too; without autoRollback the run ends failed', async () => {
