@@ -4,21 +4,24 @@ import type { Approval, ApprovalPolicy, Rejection } from './approval-gate.defini
 
 export type RunKind = 'deploy' | 'rollback' | 'destroy';
 
-export type DeploymentStatus =
-  | 'queued'
-  | 'planning'
-  | 'awaiting_approval'
-  | 'applying'
-  | 'verifying'
-  | 'succeeded'
-  | 'no_changes'
-  | 'planned'
-  | 'failed'
-  | 'rolling_back'
-  | 'rolled_back'
-  | 'rejected'
-  | 'expired'
-  | 'cancelled';
+/** Every run status, in lifecycle order (wire values: never rename one). */
+export const DEPLOYMENT_STATUSES = [
+  'queued',
+  'planning',
+  'awaiting_approval',
+  'applying',
+  'verifying',
+  'succeeded',
+  'no_changes',
+  'planned',
+  'failed',
+  'rolling_back',
+  'rolled_back',
+  'rejected',
+  'expired',
+  'cancelled',
+] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly DeploymentStatus[] = [
   'succeeded',

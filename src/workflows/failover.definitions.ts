@@ -36,18 +36,21 @@ export function isInjectedStep(inject: InjectFailure | undefined, stage: Failove
 
 export type StageStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
-export type FailoverStatus =
-  | 'pending'
-  | 'running'
-  | 'awaiting_approval'
-  | 'compensating'
-  | 'succeeded'
-  | 'planned'
-  | 'failed'
-  | 'rolled_back'
-  | 'rejected'
-  | 'expired'
-  | 'cancelled';
+/** Every failover status (wire values: never rename one). */
+export const FAILOVER_STATUSES = [
+  'pending',
+  'running',
+  'awaiting_approval',
+  'compensating',
+  'succeeded',
+  'planned',
+  'failed',
+  'rolled_back',
+  'rejected',
+  'expired',
+  'cancelled',
+] as const;
+export type FailoverStatus = (typeof FAILOVER_STATUSES)[number];
 
 export const FAILOVER_TERMINAL_STATUSES: readonly FailoverStatus[] = [
   'succeeded',

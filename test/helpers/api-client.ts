@@ -1,7 +1,7 @@
 /** Small supertest wrapper speaking as the demo users, with polling helpers for run statuses. */
 import request from 'supertest';
 import type { Express } from 'express';
-import type { Deployment, DeploymentStatus } from '../../src/workflows/deployment.definitions';
+import { TERMINAL_STATUSES, type Deployment, type DeploymentStatus } from '../../src/workflows/deployment.definitions';
 
 export const TOKENS = {
   alice: 'alice-deployer-dev-token',
@@ -31,12 +31,11 @@ export function api(app: Express) {
 
     /** Polls until the run reaches one of `statuses`; fails at once if it ends in another terminal status. */
     async waitFor(id: string, statuses: DeploymentStatus[], timeoutMs = 90_000): Promise<Deployment> {
-      const terminal: DeploymentStatus[] = ['succeeded', 'no_changes', 'planned', 'failed', 'rolled_back', 'rejected', 'expired', 'cancelled'];
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const d = await this.run(id);
         if (statuses.includes(d.status)) return d;
-        if (terminal.includes(d.status)) {
+        if (TERMINAL_STATUSES.includes(d.status)) {
           throw new Error(`run ${id} ended ${d.status}, expected ${statuses.join('|')}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`);
         }
         if (Date.now() > deadline) throw new Error(`run ${id} still ${d.status} after ${timeoutMs} ms, expected ${statuses.join('|')}`);

@@ -9,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createFailoverActivities, type FailoverActivityDeps } from '../../src/activities/cloud/failover-activities';
 import { createTemporalActivities } from '../../src/activities/temporal';
+import { runWorker } from './temporal';
 import { parseDuration } from '../../src/shared/duration';
 import type { FailoverGroupConfig } from '../../src/shared/config';
 import { FailoverGroupKey, KindKey, RequestedByKey, StatusKey } from '../../src/shared/search-attributes';
@@ -49,14 +50,7 @@ export async function startFailoverWorker(
     },
     shutdownGraceTime: '2s',
   });
-  const running = worker.run();
-  return {
-    worker,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    },
-  };
+  return runWorker(worker);
 }
 
 /** The input the API would build for `group` (approval policy from its config). */

@@ -94,6 +94,11 @@ export async function startWorker(
     lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     shutdownGraceTime: '5s',
   });
+  return runWorker(worker);
+}
+
+/** Runs a worker until stop() shuts it down and its run() settles. */
+export function runWorker(worker: Worker): RunningWorker {
   const running = worker.run();
   return {
     worker,

@@ -1,5 +1,6 @@
 /** zod schemas of the deployment routes: request validation, response types and /openapi.json in one place. */
 import { z } from 'zod';
+import { DEPLOYMENT_STATUSES } from '../../workflows/deployment.definitions';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes');
 
@@ -14,22 +15,6 @@ export const createDeploymentBody = z.strictObject({
 
 export const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'invalid run id') });
 
-export const DEPLOYMENT_STATUSES = [
-  'queued',
-  'planning',
-  'awaiting_approval',
-  'applying',
-  'verifying',
-  'succeeded',
-  'no_changes',
-  'planned',
-  'failed',
-  'rolling_back',
-  'rolled_back',
-  'rejected',
-  'expired',
-  'cancelled',
-] as const;
 
 export const listDeploymentsQuery = z.object({
   stack: name.optional(),

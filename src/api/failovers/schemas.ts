@@ -1,20 +1,6 @@
 /** zod schemas of the failover routes: request validation, response types and /openapi.json in one place. */
 import { z } from 'zod';
-import { FAILOVER_STAGES } from '../../workflows/failover.definitions';
-
-export const FAILOVER_STATUSES = [
-  'pending',
-  'running',
-  'awaiting_approval',
-  'compensating',
-  'succeeded',
-  'planned',
-  'failed',
-  'rolled_back',
-  'rejected',
-  'expired',
-  'cancelled',
-] as const;
+import { FAILOVER_STAGES, FAILOVER_STATUSES } from '../../workflows/failover.definitions';
 
 const side = z.enum(['primary', 'secondary']);
 const stageName = z.enum(FAILOVER_STAGES);
