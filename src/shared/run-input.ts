@@ -1,5 +1,5 @@
 /** Resolves a run request against strata.yaml into the workflow input (policies frozen at request time). */
-import type { DeploymentInput, RunKind } from '../workflows/deployment.definitions';
+import type { DeploymentInput, RunKind } from '../contracts/runs';
 import type { StrataConfig } from './config';
 import { parseDuration } from './duration';
 import { ErrorCode, StrataError } from './errors';

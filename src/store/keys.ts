@@ -54,3 +54,8 @@ export function parseVersionFileName(name: string): number | undefined {
   const m = /^(\d{10,})\.json$/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
+
+/** Where the latest drift report of a stack/environment is kept. */
+export function driftReportKey(stack: string, environment: string): string {
+  return `drift/${stack}/${environment}/latest.json`;
+}

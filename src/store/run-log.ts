@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LogEntry } from '../executors/types';
+import type { LogEntry } from '../contracts/iac';
 
 export interface RunLog {
   append(runId: string, entries: LogEntry[]): void;

@@ -9,7 +9,7 @@ import { parseDuration } from '../shared/duration';
 import type { StrataConfig } from '../shared/config';
 import { buildRunInput } from '../shared/run-input';
 import { EnvironmentKey, KindKey, StackKey } from '../shared/search-attributes';
-import { driftScheduleId, type DriftScanInput } from '../workflows/drift-scan.definitions';
+import { driftScheduleId, type DriftScanInput } from '../contracts/drift';
 
 export async function reconcileDriftSchedules(client: Client, config: StrataConfig): Promise<string[]> {
   const wanted = new Map<string, { every: number; input: DriftScanInput }>();

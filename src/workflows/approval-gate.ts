@@ -18,7 +18,7 @@ import {
   type ApproveInput,
   type RejectInput,
   type Rejection,
-} from './approval-gate.definitions';
+} from '../contracts/approval';
 
 export type ApprovalOutcome = 'approved' | 'rejected' | 'expired' | 'cancelled';
 

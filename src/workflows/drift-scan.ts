@@ -6,8 +6,8 @@
 import { ParentClosePolicy, proxyActivities, startChild, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
 import type { IacActivities } from '../activities/iac';
 import { StatusKey } from '../shared/search-attributes';
-import { deploymentWorkflowId } from './deployment.definitions';
-import type { DriftScanInput, DriftScanResult } from './drift-scan.definitions';
+import { deploymentWorkflowId } from '../contracts/runs';
+import type { DriftScanInput, DriftScanResult } from '../contracts/drift';
 import { rollbackWorkflow } from './rollback';
 
 const scan = proxyActivities<IacActivities>({

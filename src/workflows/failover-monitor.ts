@@ -19,14 +19,14 @@ import type { FailoverActivities } from '../activities/cloud/failover-activities
 import type { TemporalActivities } from '../activities/temporal';
 import { FailoverGroupKey, KindKey, RequestedByKey, StatusKey } from '../shared/search-attributes';
 import { failoverWorkflow } from './failover';
-import { FAILOVER_KIND, failoverWorkflowId, newFailoverId } from './failover.definitions';
+import { FAILOVER_KIND, failoverWorkflowId, newFailoverId } from '../contracts/failover';
 import {
   monitorStatusQuery,
   stopMonitorSignal,
   type FailoverMonitorInput,
   type FailoverMonitorState,
   type MonitorProbe,
-} from './failover-monitor.definitions';
+} from '../contracts/monitor';
 import { errorOf } from './failover-record';
 
 const RECENT = 20;

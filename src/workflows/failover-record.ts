@@ -11,7 +11,7 @@ import type {
   FailoverStage,
   FailoverStageName,
   FailoverStatus,
-} from './failover.definitions';
+} from '../contracts/failover';
 import { failureOf } from './failure';
 
 const MAX_EVENTS = 200;

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { FailoverActivities, FailoverReadiness, StepRequest } from '../activities/cloud/failover-activities';
-import { isInjectedStep, type FailoverInput, type FailoverSide, type FailoverStageName } from './failover.definitions';
+import { isInjectedStep, type FailoverInput, type FailoverSide, type FailoverStageName } from '../contracts/failover';
 import { errorOf, type FailoverRecorder } from './failover-record';
 
 const NON_RETRYABLE = ['FAILOVER_IN_PROGRESS', 'FAILOVER_NOT_READY', 'FAILOVER_GROUP_NOT_FOUND', 'CONFIG_INVALID'];

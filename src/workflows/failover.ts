@@ -8,7 +8,7 @@
  */
 import { CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
 import { ApprovalGate } from './approval-gate';
-import { FAILOVER_STAGES, failoverStatusQuery, type Failover, type FailoverInput } from './failover.definitions';
+import { FAILOVER_STAGES, failoverStatusQuery, type Failover, type FailoverInput } from '../contracts/failover';
 import { errorOf, FailoverRecorder } from './failover-record';
 import { failoverStages } from './failover-stages';
 

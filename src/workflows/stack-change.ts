@@ -22,7 +22,7 @@ import {
 import type { IacActivities, StateVersionSummary } from '../activities/iac';
 import type { NotifyActivities } from '../activities/notify/slack';
 import type { TemporalActivities } from '../activities/temporal';
-import type { ConfigSnapshot, PlanSummary } from '../executors/types';
+import type { ConfigSnapshot, PlanSummary } from '../contracts/iac';
 import { StatusKey } from '../shared/search-attributes';
 import { ApprovalGate } from './approval-gate';
 import { failureOf } from './failure';
@@ -35,8 +35,8 @@ import {
   type Risk,
   type RunError,
   type RunKind,
-} from './deployment.definitions';
-import { lockGrantedSignal, releaseSignal, stackLockWorkflowId } from './stack-lock.definitions';
+} from '../contracts/runs';
+import { lockGrantedSignal, releaseSignal, stackLockWorkflowId } from '../contracts/lock';
 
 const NON_RETRYABLE = ['PLAN_STALE', 'APPLY_FAILED', 'APPLY_INTERRUPTED', 'PLAN_FAILED', 'VERIFY_FAILED', 'STACK_NOT_FOUND', 'STATE_VERSION_NOT_FOUND', 'PROVIDER_UNAVAILABLE', 'SYNTH_FAILED', 'INIT_FAILED'];
 

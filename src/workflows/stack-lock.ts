@@ -22,7 +22,7 @@ import {
   releaseSignal,
   type StackLockInput,
   type StackLockState,
-} from './stack-lock.definitions';
+} from '../contracts/lock';
 
 const { isWorkflowRunning } = proxyActivities<TemporalActivities>({
   startToCloseTimeout: '30s',

@@ -1,7 +1,7 @@
 /** Small supertest wrapper speaking as the demo users, with polling helpers for run statuses. */
 import request from 'supertest';
 import type { Express } from 'express';
-import { TERMINAL_STATUSES, type Deployment, type DeploymentStatus } from '../../src/workflows/deployment.definitions';
+import { TERMINAL_STATUSES, type Deployment, type DeploymentStatus } from '../../src/contracts/runs';
 
 export const TOKENS = {
   alice: 'alice-deployer-dev-token',

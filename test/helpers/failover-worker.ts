@@ -22,7 +22,7 @@ import {
   type Failover,
   type FailoverInput,
   type FailoverStatus,
-} from '../../src/workflows/failover.definitions';
+} from '../../src/contracts/failover';
 
 export interface FailoverWorker {
   worker: Worker;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { recordHistory } from '../helpers/histories';
-import { deploymentWorkflowId } from '../../src/workflows/deployment.definitions';
+import { deploymentWorkflowId } from '../../src/contracts/runs';
 import { testConfig, useStrata } from '../helpers/temporal';
 
 describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { reconcileDriftSchedules } from '../../src/worker/schedules';
-import { driftScheduleId } from '../../src/workflows/drift-scan.definitions';
+import { driftScheduleId } from '../../src/contracts/drift';
 import { eventually, testConfig, useStrata } from '../helpers/temporal';
 
 describe('drift scans', () => {

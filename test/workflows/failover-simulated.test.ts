@@ -14,15 +14,15 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { SimulatedWorldStore, setSimulatedFaults, type SimWorld } from '../../src/activities/cloud/simulated';
 import { parseDuration } from '../../src/shared/duration';
 import { FailoverGroupKey, KindKey } from '../../src/shared/search-attributes';
-import { approveSignal } from '../../src/workflows/approval-gate.definitions';
-import { FAILOVER_STAGES, failoverStatusQuery, type Failover } from '../../src/workflows/failover.definitions';
+import { approveSignal } from '../../src/contracts/approval';
+import { FAILOVER_STAGES, failoverStatusQuery, type Failover } from '../../src/contracts/failover';
 import type { failoverMonitorWorkflow } from '../../src/workflows/failover-monitor';
 import {
   failoverMonitorWorkflowId,
   monitorStatusQuery,
   stopMonitorSignal,
   type FailoverMonitorInput,
-} from '../../src/workflows/failover-monitor.definitions';
+} from '../../src/contracts/monitor';
 import express from 'express';
 import request from 'supertest';
 import { authenticate, tokenAuthenticator } from '../../src/api/auth';

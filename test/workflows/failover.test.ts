@@ -20,8 +20,8 @@ import {
   PROMOTED_TAG,
   type AwsFailoverClients,
 } from '../../src/activities/cloud/aws';
-import { approveUpdate, rejectUpdate } from '../../src/workflows/approval-gate.definitions';
-import { FAILOVER_STAGES } from '../../src/workflows/failover.definitions';
+import { approveUpdate, rejectUpdate } from '../../src/contracts/approval';
+import { FAILOVER_STAGES } from '../../src/contracts/failover';
 import { createAwsFailoverFixture, EAST, WEST, type AwsFailoverFixture } from '../helpers/failover-fixture';
 import {
   failoverInput,

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { deploymentWorkflowId, type DeploymentStatus } from '../../src/workflows/deployment.definitions';
+import { deploymentWorkflowId, type DeploymentStatus } from '../../src/contracts/runs';
 import { recordHistory } from '../helpers/histories';
 import { testConfig, useStrata } from '../helpers/temporal';
 

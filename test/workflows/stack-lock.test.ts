@@ -2,8 +2,8 @@
  * The per stack+environment lock: no lock stays stuck (terminated holder, force-unlock), a cancelled apply
  * releases it, and the lock workflow continues-as-new without losing its queue.
  */
-import { deploymentWorkflowId } from '../../src/workflows/deployment.definitions';
-import { lockStateQuery, stackLockWorkflowId } from '../../src/workflows/stack-lock.definitions';
+import { deploymentWorkflowId } from '../../src/contracts/runs';
+import { lockStateQuery, stackLockWorkflowId } from '../../src/contracts/lock';
 import { eventually, testConfig, useStrata } from '../helpers/temporal';
 
 describe('stack lock and run queue', () => {

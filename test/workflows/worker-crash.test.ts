@@ -16,7 +16,7 @@ import { SimulatedCloud } from '../../src/executors/simulated/persistence';
 import type { SimState } from '../../src/executors/simulated/model';
 import { createStores } from '../../src/store';
 import { StatusKey } from '../../src/shared/search-attributes';
-import { deploymentWorkflowId, type Deployment } from '../../src/workflows/deployment.definitions';
+import { deploymentWorkflowId, type Deployment } from '../../src/contracts/runs';
 import { api } from '../helpers/api-client';
 import { eventually, startTemporal, testConfig } from '../helpers/temporal';
 

@@ -13,7 +13,7 @@ import type {
   FailoverStageName,
   PlannedAction,
   ReadinessCheck,
-} from '../../workflows/failover.definitions';
+} from '../../contracts/failover';
 import { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './aws/clients';
 import { createAwsFailoverActivities, type AwsFailoverOptions } from './aws';
 import {

@@ -9,7 +9,7 @@ import type {
   FailoverSide,
   FailoverStageName,
   ReadinessCheck,
-} from '../../workflows/failover.definitions';
+} from '../../contracts/failover';
 
 export type { FailoverSide };
 

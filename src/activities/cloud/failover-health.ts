@@ -2,7 +2,7 @@
 import { sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode } from '../../shared/errors';
-import type { FailoverSide } from '../../workflows/failover.definitions';
+import type { FailoverSide } from '../../contracts/failover';
 import type { FailoverCloud, GroupRef, HealthReport, OpContext } from './failover-cloud';
 
 /** Polls `side` until healthy; after `timeoutMs` fails non-retryably (the wait already took the whole budget). */

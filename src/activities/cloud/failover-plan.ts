@@ -1,5 +1,5 @@
 /** The plan of actions a failover will take, shown by dry runs and recorded by every run. */
-import type { FailoverMode, FailoverSide, PlannedAction } from '../../workflows/failover.definitions';
+import type { FailoverMode, FailoverSide, PlannedAction } from '../../contracts/failover';
 import type { Capacity, CloudReadiness, GroupRef } from './failover-cloud';
 
 /** The capacity the target is scaled to: the configured one, else what the source runs now, else its minimum (at least 1). */

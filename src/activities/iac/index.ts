@@ -8,14 +8,10 @@ import type { StrataConfig } from '../../shared/config';
 import { ErrorCode } from '../../shared/errors';
 import type { ApplyResult, ConfigSnapshot, DriftReport, ExecutorContext, ExecutorKind, IacExecutor, LogEntry, PlanSummary, StackSpec } from '../../executors/types';
 import type { ArtifactStore } from '../../store/artifact-store';
+import { driftReportKey } from '../../store/keys';
 import type { RunLog } from '../../store/run-log';
 import type { StateStore, StateVersion, StateVersionKind } from '../../store/state-store';
 import { runHealthChecks, type HealthCheckInput } from './health-checks';
-
-/** Where the latest drift report of a stack/environment is kept. */
-export function driftReportKey(stack: string, environment: string): string {
-  return `drift/${stack}/${environment}/latest.json`;
-}
 
 export interface IacActivityDeps {
   config: StrataConfig;

@@ -2,7 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { EnvironmentKey, KindKey, StackKey } from '../../shared/search-attributes';
-import { acquireSignal, stackLockWorkflowId } from '../../workflows/stack-lock.definitions';
+import { acquireSignal, stackLockWorkflowId } from '../../contracts/lock';
 
 export interface TemporalActivityDeps {
   client: Client;

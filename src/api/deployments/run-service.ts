@@ -16,7 +16,7 @@ import { buildRunInput, type StartRunRequest } from '../../shared/run-input';
 import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../../shared/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../../shared/constants';
 import type { RunLog } from '../../store/run-log';
-import { approveUpdate, rejectUpdate } from '../../workflows/approval-gate.definitions';
+import { approveUpdate, rejectUpdate } from '../../contracts/approval';
 import {
   deploymentWorkflowId,
   runIdFromWorkflowId,
@@ -27,8 +27,8 @@ import {
   type DeploymentStatus,
   type RunEvent,
   type RunKind,
-} from '../../workflows/deployment.definitions';
-import { lockStateQuery, stackLockWorkflowId, type StackLockState } from '../../workflows/stack-lock.definitions';
+} from '../../contracts/runs';
+import { lockStateQuery, stackLockWorkflowId, type StackLockState } from '../../contracts/lock';
 import type { Principal } from '../auth';
 import { conflict, notFound } from '../http-errors';
 

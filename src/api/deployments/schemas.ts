@@ -1,6 +1,6 @@
 /** zod schemas of the deployment routes: request validation, response types and /openapi.json in one place. */
 import { z } from 'zod';
-import { DEPLOYMENT_STATUSES } from '../../workflows/deployment.definitions';
+import { DEPLOYMENT_STATUSES } from '../../contracts/runs';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes');
 

@@ -12,7 +12,7 @@ import { SEARCH_ATTRIBUTES } from '../../shared/constants';
 import { parseDuration } from '../../shared/duration';
 import { ErrorCode, StrataError } from '../../shared/errors';
 import { FailoverGroupKey, KindKey, RequestedByKey, StatusKey } from '../../shared/search-attributes';
-import { approveUpdate, rejectUpdate } from '../../workflows/approval-gate.definitions';
+import { approveUpdate, rejectUpdate } from '../../contracts/approval';
 import {
   FAILOVER_KIND,
   FAILOVER_TERMINAL_STATUSES,
@@ -25,7 +25,7 @@ import {
   type FailoverMode,
   type FailoverSide,
   type InjectFailure,
-} from '../../workflows/failover.definitions';
+} from '../../contracts/failover';
 import {
   FAILOVER_MONITOR_KIND,
   failoverMonitorWorkflowId,
@@ -33,7 +33,7 @@ import {
   stopMonitorSignal,
   type FailoverMonitorInput,
   type FailoverMonitorState,
-} from '../../workflows/failover-monitor.definitions';
+} from '../../contracts/monitor';
 import type { Principal } from '../auth';
 import { badRequest, conflict, notFound } from '../http-errors';
 

@@ -1,6 +1,6 @@
 /** zod schemas of the failover routes: request validation, response types and /openapi.json in one place. */
 import { z } from 'zod';
-import { FAILOVER_STAGES, FAILOVER_STATUSES } from '../../workflows/failover.definitions';
+import { FAILOVER_STAGES, FAILOVER_STATUSES } from '../../contracts/failover';
 
 const side = z.enum(['primary', 'secondary']);
 const stageName = z.enum(FAILOVER_STAGES);

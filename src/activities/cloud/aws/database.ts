@@ -13,7 +13,7 @@ import {
   type DBInstance,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import type { FailoverSide } from '../../../workflows/failover.definitions';
+import type { FailoverSide } from '../../../contracts/failover';
 import type { GroupRef, OpContext, PromoteOutcome, StepOutcome } from '../failover-cloud';
 
 export const FENCE_TAG = 'strata:fenced-by';

@@ -11,7 +11,7 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import type { FailoverSide } from '../../../workflows/failover.definitions';
+import type { FailoverSide } from '../../../contracts/failover';
 import type { GroupRef, StepOutcome } from '../failover-cloud';
 
 export type Routing = 'weighted' | 'failover' | 'simple' | 'none';

@@ -15,7 +15,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { FailoverSide } from '../../../workflows/failover.definitions';
+import type { FailoverSide } from '../../../contracts/failover';
 import {
   LockHeldError,
   type FailoverHistoryEntry,

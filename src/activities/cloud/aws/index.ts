@@ -9,7 +9,7 @@ import {
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { FailoverSide } from '../../../workflows/failover.definitions';
+import type { FailoverSide } from '../../../contracts/failover';
 import type { Capacity, CloudReadiness, FailoverCloud, GroupRef, HealthReport, LagReport } from '../failover-cloud';
 import type { AwsFailoverClients } from './clients';
 import { dbIdOf, describeDb, fence, promote, reattach } from './database';

@@ -4,8 +4,8 @@
  * like the AWS implementation (same idempotency, same lock semantics) so the quick start's `web` group runs
  * every stage with no credentials.
  */
-import type { FailoverSide, FailoverStageName } from '../../../workflows/failover.definitions';
-import { isInjectedStep } from '../../../workflows/failover.definitions';
+import type { FailoverSide, FailoverStageName } from '../../../contracts/failover';
+import { isInjectedStep } from '../../../contracts/failover';
 import {
   LockHeldError,
   SideUnreachableError,

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { KeyedQueue } from '../../../store/keyed-queue';
 import { readFileOrUndefined, writeFileAtomic } from '../../../store/fs-util';
-import type { FailoverSide, FailoverStageName } from '../../../workflows/failover.definitions';
+import type { FailoverSide, FailoverStageName } from '../../../contracts/failover';
 import type { Capacity, GlobalState, GroupRef } from '../failover-cloud';
 
 export interface SimDatabase {

@@ -1,6 +1,6 @@
 /** Types, queries and ids of the runs that change a stack: deployment, rollback and destroy share one shape. */
 import { defineQuery } from '@temporalio/workflow';
-import type { Approval, ApprovalPolicy, Rejection } from './approval-gate.definitions';
+import type { Approval, ApprovalPolicy, Rejection } from './approval';
 
 export type RunKind = 'deploy' | 'rollback' | 'destroy';
 

@@ -1,6 +1,6 @@
 /** Types and ids of the drift scan, run on demand or by a Temporal Schedule per stack/environment. */
-import type { DriftReport } from '../executors/types';
-import type { DeploymentInput } from './deployment.definitions';
+import type { DriftReport } from './iac';
+import type { DeploymentInput } from './runs';
 
 export interface DriftScanInput {
   stack: string;

@@ -1,6 +1,6 @@
 /** Types, signals, queries and ids of the FailoverMonitorWorkflow (one per failover group). */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { FailoverInput } from './failover.definitions';
+import type { FailoverInput } from './failover';
 
 export interface FailoverMonitorInput {
   group: string;

@@ -1,6 +1,6 @@
 /** Types, queries and ids of the FailoverWorkflow, shared by the workflow, its activities and the API. */
 import { defineQuery } from '@temporalio/workflow';
-import type { Approval, ApprovalPolicy, Rejection } from './approval-gate.definitions';
+import type { Approval, ApprovalPolicy, Rejection } from './approval';
 
 /** The two sides of a failover group, as named in strata.yaml (`primary:` / `secondary:`). */
 export type FailoverSide = 'primary' | 'secondary';
