@@ -1,6 +1,7 @@
 /** Builds the express app from injected dependencies; server.ts listens. Tests drive it with supertest. */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { createGateway } from '../client';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { StrataConfig } from '../shared/config';
@@ -42,10 +43,11 @@ export function createApp(deps: AppDeps): Express {
   const artifacts = deps.artifacts ?? stores!.artifacts;
   const runLog = deps.runLog ?? createFsRunLog(config.artifactsDir);
   const auth = deps.auth ?? tokenAuthenticator(config);
-  const runs = new RunService(client, config, runLog);
+  const gateway = createGateway(client, config.temporal);
+  const runs = new RunService(gateway.runs, config, runLog);
   const registry = new RouteRegistry();
   const metrics = new MetricsRegistry();
-  registerRunGauges(metrics, client, config);
+  registerRunGauges(metrics, gateway, config.temporal.taskQueue);
 
   const app = express();
   app.disable('x-powered-by');
@@ -69,7 +71,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(slackRouter(config, runs));
   app.use(express.json({ limit: config.api.bodyLimit }));
 
-  const health = healthRouter(registry, client, config.temporal.namespace, config.temporal.taskQueue);
+  const health = healthRouter(registry, gateway);
   app.use(health.router);
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await metrics.render());
@@ -79,10 +81,10 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/api/v1', authenticate(auth));
-  const failovers = new FailoverService(client, config);
+  const failovers = new FailoverService(gateway.failovers, config);
   for (const { mount, router } of [
     deploymentsRouter(registry, runs),
-    stacksRouter(registry, { config, state, artifacts, runs, client }),
+    stacksRouter(registry, { config, state, artifacts, runs, drift: gateway.drift }),
     failoversRouter(registry, failovers),
     failoverGroupsRouter(registry, failovers),
   ]) {

@@ -1,12 +1,10 @@
-/** The error envelope and the one place where Temporal and executor errors become HTTP statuses. */
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+/**
+ * The error envelope and the one place where errors become HTTP statuses: taxonomy codes by their row in
+ * src/shared/errors.ts, body-parser and transport errors by kind. Services throw StrataError; only routes speak HTTP.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { ErrorRequestHandler } from 'express';
-import { ErrorCode, StrataError } from '../shared/errors';
+import { ErrorCode, httpStatusOf, StrataError } from '../shared/errors';
 
 export class HttpError extends Error {
   constructor(
@@ -23,19 +21,6 @@ export const notFound = (message: string, details?: unknown) => new HttpError(40
 export const conflict = (message: string, details?: unknown) => new HttpError(409, ErrorCode.CONFLICT, message, details);
 export const badRequest = (message: string, details?: unknown) => new HttpError(400, ErrorCode.VALIDATION_FAILED, message, details);
 export const forbidden = (message: string) => new HttpError(403, ErrorCode.FORBIDDEN, message);
-
-const STRATA_STATUS: Partial<Record<string, number>> = {
-  [ErrorCode.NOT_FOUND]: 404,
-  [ErrorCode.STACK_NOT_FOUND]: 404,
-  [ErrorCode.ENVIRONMENT_NOT_FOUND]: 404,
-  [ErrorCode.STATE_VERSION_NOT_FOUND]: 404,
-  [ErrorCode.CONFLICT]: 409,
-  [ErrorCode.LOCK_HELD]: 409,
-  [ErrorCode.FAILOVER_IN_PROGRESS]: 409,
-  [ErrorCode.VALIDATION_FAILED]: 400,
-  [ErrorCode.FORBIDDEN]: 403,
-  [ErrorCode.UNAVAILABLE]: 503,
-};
 
 type GrpcLike = { code?: number; name?: string; message?: string; cause?: { code?: number; message?: string } };
 
@@ -59,18 +44,9 @@ function isNoWorker(err: unknown): boolean {
 /** Maps any thrown value to {status, code, message, details}. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof StrataError) return new HttpError(STRATA_STATUS[err.code] ?? 500, err.code, err.message, err.details);
+  if (err instanceof StrataError) return new HttpError(httpStatusOf(err.code), err.code, err.message, err.details);
   if (err instanceof WorkflowNotFoundError) return notFound('no such run');
   if (err instanceof WorkflowExecutionAlreadyStartedError) return conflict('a run with this id already exists');
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) {
-      return cause.type === 'FORBIDDEN'
-        ? new HttpError(403, ErrorCode.FORBIDDEN, cause.message)
-        : new HttpError(409, ErrorCode.CONFLICT, cause.message, { reason: cause.type });
-    }
-    return conflict(cause?.message ?? err.message);
-  }
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser errors: malformed JSON and oversized bodies are the client's problem, never a 5xx.
   if (e?.type === 'entity.too.large') return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'request body is too large');

@@ -62,7 +62,7 @@ export const rejectSignal = defineSignal<[RejectInput]>('rejectSignal');
 /** Error types the gate's validator raises; the API maps FORBIDDEN → 403 and the rest → 409. */
 export const APPROVAL_ERRORS = {
   notAwaiting: 'NOT_AWAITING_APPROVAL',
-  planMismatch: 'PLAN_HASH_MISMATCH',
+  planMismatch: 'APPROVAL_PLAN_MISMATCH',
   expired: 'APPROVAL_EXPIRED',
   duplicate: 'DUPLICATE_APPROVER',
   forbidden: 'FORBIDDEN',

@@ -19,10 +19,15 @@ export interface DriftScanResult extends DriftReport {
   remediationId?: string;
 }
 
+/** Workflow id of one scan (`scheduled` for the schedule's runs). */
 export function driftScanWorkflowId(stack: string, environment: string, id: string): string {
   return `strata-drift/${stack}/${environment}/${id}`;
 }
 
+/** Every drift schedule's id starts with this, so reconciling can tell Strata's schedules from others. */
+export const DRIFT_SCHEDULE_PREFIX = 'strata-drift-schedule/';
+
+/** The one Temporal Schedule of a stack/environment's periodic scans. */
 export function driftScheduleId(stack: string, environment: string): string {
-  return `strata-drift-schedule/${stack}/${environment}`;
+  return `${DRIFT_SCHEDULE_PREFIX}${stack}/${environment}`;
 }

@@ -95,7 +95,7 @@ export interface RunError {
   message: string;
 }
 
-/** The `Deployment` of design/api.md, plus Strata's additions (kind, risk, rollback report, timings). */
+/** The `Deployment` of the HTTP API (GET /api/v1/deployments/:id), plus Strata's additions (kind, risk, rollback report, timings). */
 export interface Deployment {
   id: string;
   kind: RunKind;

@@ -13,5 +13,3 @@ export const SEARCH_ATTRIBUTES = {
   requestedBy: 'StrataRequestedBy',
   failoverGroup: 'StrataFailoverGroup',
 } as const;
-
-export const SEARCH_ATTRIBUTE_NAMES: string[] = Object.values(SEARCH_ATTRIBUTES);

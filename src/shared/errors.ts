@@ -1,41 +1,76 @@
 /**
- * The one error taxonomy. Activities throw ApplicationFailure with one of these as `type`; the API maps
- * them to HTTP statuses. Codes are wire values: never rename one.
+ * The one error taxonomy. Every code Strata raises — in activities, workflows, services and routes — is a row
+ * of ERRORS with its HTTP status and whether a retry can help. Activities throw ApplicationFailure with the
+ * code as `type`; services throw StrataError; only the API's error handler turns a code into a status, and
+ * workflows derive their non-retryable lists from this table. Codes are wire values: never rename one.
+ *
+ * Safe to import from workflow code (no I/O).
  */
-export const ErrorCode = {
-  VALIDATION_FAILED: 'VALIDATION_FAILED',
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  FORBIDDEN: 'FORBIDDEN',
-  NOT_FOUND: 'NOT_FOUND',
-  CONFLICT: 'CONFLICT',
-  UNAVAILABLE: 'UNAVAILABLE',
-  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  INTERNAL: 'INTERNAL',
-  CONFIG_INVALID: 'CONFIG_INVALID',
-  STACK_NOT_FOUND: 'STACK_NOT_FOUND',
-  ENVIRONMENT_NOT_FOUND: 'ENVIRONMENT_NOT_FOUND',
-  PLAN_STALE: 'PLAN_STALE',
-  PLAN_NOT_FOUND: 'PLAN_NOT_FOUND',
-  // The saved plan's bytes no longer hash to what was approved: never apply it.
-  PLAN_HASH_MISMATCH: 'PLAN_HASH_MISMATCH',
-  PLAN_FAILED: 'PLAN_FAILED',
-  APPLY_FAILED: 'APPLY_FAILED',
-  APPLY_INTERRUPTED: 'APPLY_INTERRUPTED',
-  VERIFY_FAILED: 'VERIFY_FAILED',
-  INIT_FAILED: 'INIT_FAILED',
-  SYNTH_FAILED: 'SYNTH_FAILED',
-  PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
-  TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
-  STATE_VERSION_NOT_FOUND: 'STATE_VERSION_NOT_FOUND',
-  LOCK_HELD: 'LOCK_HELD',
-  FAILOVER_IN_PROGRESS: 'FAILOVER_IN_PROGRESS',
-  FAILOVER_NOT_READY: 'FAILOVER_NOT_READY',
-  FAILOVER_STEP_FAILED: 'FAILOVER_STEP_FAILED',
-  FAILOVER_GROUP_NOT_FOUND: 'FAILOVER_GROUP_NOT_FOUND',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** An error raised outside workflows that carries a taxonomy code (API handlers, config loading, executors). */
+interface ErrorSpec {
+  /** HTTP status when the code reaches an API caller. */
+  readonly http: number;
+  /** False when retrying the same call cannot succeed (bad input, a refused plan, a missing thing). */
+  readonly retryable: boolean;
+}
+
+const ERRORS = {
+  // Request and access
+  VALIDATION_FAILED: { http: 400, retryable: false },
+  UNAUTHENTICATED: { http: 401, retryable: false },
+  FORBIDDEN: { http: 403, retryable: false },
+  NOT_FOUND: { http: 404, retryable: false },
+  CONFLICT: { http: 409, retryable: false },
+  PAYLOAD_TOO_LARGE: { http: 413, retryable: false },
+  UNAVAILABLE: { http: 503, retryable: true },
+  INTERNAL: { http: 500, retryable: true },
+  CONFIG_INVALID: { http: 500, retryable: false },
+  // Stacks, runs and state
+  STACK_NOT_FOUND: { http: 404, retryable: false },
+  ENVIRONMENT_NOT_FOUND: { http: 404, retryable: false },
+  STATE_VERSION_NOT_FOUND: { http: 404, retryable: false },
+  // Approvals (the gate's refusals; the caller learns why at once)
+  NOT_AWAITING_APPROVAL: { http: 409, retryable: false },
+  APPROVAL_EXPIRED: { http: 409, retryable: false },
+  DUPLICATE_APPROVER: { http: 409, retryable: false },
+  /** The approver looked at another plan than the one awaiting approval. */
+  APPROVAL_PLAN_MISMATCH: { http: 409, retryable: false },
+  // Planning and applying
+  PLAN_STALE: { http: 409, retryable: false },
+  PLAN_NOT_FOUND: { http: 404, retryable: false },
+  /** The saved plan's bytes no longer hash to what was approved: never apply it. */
+  PLAN_HASH_MISMATCH: { http: 409, retryable: false },
+  PLAN_FAILED: { http: 422, retryable: false },
+  APPLY_FAILED: { http: 422, retryable: false },
+  APPLY_INTERRUPTED: { http: 409, retryable: false },
+  VERIFY_FAILED: { http: 422, retryable: false },
+  INIT_FAILED: { http: 422, retryable: false },
+  SYNTH_FAILED: { http: 422, retryable: false },
+  PROVIDER_UNAVAILABLE: { http: 503, retryable: false },
+  TOOL_NOT_FOUND: { http: 500, retryable: false },
+  // Failover
+  FAILOVER_IN_PROGRESS: { http: 409, retryable: false },
+  FAILOVER_NOT_READY: { http: 409, retryable: false },
+  FAILOVER_STEP_FAILED: { http: 500, retryable: true },
+  FAILOVER_GROUP_NOT_FOUND: { http: 404, retryable: false },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Every code by name, so call sites read `ErrorCode.PLAN_STALE`. */
+export const ErrorCode = Object.fromEntries(Object.keys(ERRORS).map((k) => [k, k])) as { readonly [K in ErrorCode]: K };
+
+/** The HTTP status of a code; unknown codes (another system's) are a 500. */
+export function httpStatusOf(code: string): number {
+  return (ERRORS as Record<string, ErrorSpec>)[code]?.http ?? 500;
+}
+
+/** Codes no retry can fix: activity retry policies list these as `nonRetryableErrorTypes`. */
+export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.entries(ERRORS as Record<string, ErrorSpec>)
+  .filter(([, spec]) => !spec.retryable)
+  .map(([code]) => code);
+
+/** An error raised outside workflows that carries a taxonomy code (services, config loading, executors). */
 export class StrataError extends Error {
   constructor(
     readonly code: ErrorCode,

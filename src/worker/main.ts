@@ -4,8 +4,8 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { createStrataWorker } from './create-worker';
-import { ensureFailoverMonitors } from '../api/failovers/failover-service';
-import { reconcileDriftSchedules } from './schedules';
+import { createGateway } from '../client';
+import { ensureFailoverMonitors, reconcileDriftSchedules } from './schedules';
 
 async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
   const deadline = Date.now() + 120_000;
@@ -31,9 +31,10 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
   const worker = await createStrataWorker({ connection, client, config });
-  const schedules = await reconcileDriftSchedules(client, config);
+  const gateway = createGateway(client, config.temporal);
+  const schedules = await reconcileDriftSchedules(gateway, config);
   if (schedules.length) log.info({ schedules }, 'drift scan schedules in place');
-  const monitors = await ensureFailoverMonitors(client, config);
+  const monitors = await ensureFailoverMonitors(gateway, config);
   if (monitors.length) log.info({ monitors }, 'failover health monitors running');
   log.info({ address, namespace, taskQueue }, 'worker polling');
   // Runtime's default shutdown signals (SIGINT, SIGTERM...) call worker.shutdown(): in-flight activities get

@@ -1,6 +1,6 @@
 /**
  * The deployment saga end to end over HTTP: real Temporal dev server, real worker, real OpenTofu against
- * stacks/hello-local. Each status path of design/api.md is reached through the routes a user calls.
+ * stacks/hello-local. Each status path of the HTTP API is reached through the routes a user calls.
  */
 import fs from 'node:fs';
 import path from 'node:path';

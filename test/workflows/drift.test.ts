@@ -1,6 +1,7 @@
 /** Drift: on-demand scans over HTTP, scheduled scans from a Temporal Schedule, and remediation through the saga. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { createGateway } from '../../src/client';
 import { reconcileDriftSchedules } from '../../src/worker/schedules';
 import { driftScheduleId } from '../../src/contracts/drift';
 import { eventually, testConfig, useStrata } from '../helpers/temporal';
@@ -46,11 +47,11 @@ describe('drift scans', () => {
   });
 
   it('reconciles a Temporal Schedule per stack/environment with drift.every and the schedule runs scans', async () => {
-    const ids = await reconcileDriftSchedules(s.env.client, config);
+    const ids = await reconcileDriftSchedules(createGateway(s.env.client, config.temporal), config);
     expect(ids).toEqual(expect.arrayContaining([driftScheduleId('hello-local', 'dev'), driftScheduleId('sim-multicloud', 'dev')]));
     expect(ids.some((i) => i.endsWith('/qa'))).toBe(false);
     // Idempotent: a second reconcile updates in place.
-    expect(await reconcileDriftSchedules(s.env.client, config)).toEqual(ids);
+    expect(await reconcileDriftSchedules(createGateway(s.env.client, config.temporal), config)).toEqual(ids);
     const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 1 } });
     await s.http.waitFor(id, ['succeeded']);
     const report = await eventually(async () => {

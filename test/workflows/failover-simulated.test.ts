@@ -27,6 +27,7 @@ import express from 'express';
 import request from 'supertest';
 import { authenticate, tokenAuthenticator } from '../../src/api/auth';
 import { FailoverService } from '../../src/api/failovers/failover-service';
+import { createGateway } from '../../src/client';
 import { failoverGroupsRouter, failoversRouter } from '../../src/api/failovers/routes';
 import { errorHandler } from '../../src/api/http-errors';
 import { RouteRegistry } from '../../src/api/routes';
@@ -215,7 +216,7 @@ describe('FailoverWorkflow on the simulated cloud, and the FailoverMonitorWorkfl
   describe('HTTP routes (/api/v1/failovers), mounted as app.ts mounts the deployments router', () => {
     const app = () => {
       const config = testConfig({ failoverGroups: groups, temporal: { taskQueue } });
-      const service = new FailoverService(env.client, config);
+      const service = new FailoverService(createGateway(env.client, config.temporal).failovers, config);
       const registry = new RouteRegistry();
       const a = express();
       a.use(express.json());

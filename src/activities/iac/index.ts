@@ -189,11 +189,6 @@ export function createIacActivities(deps: IacActivityDeps) {
     async saveDriftReport(r: DriftReport & { stack: string; environment: string }): Promise<void> {
       await artifacts.put(driftReportKey(r.stack, r.environment), JSON.stringify(r));
     },
-
-    /** Appends workflow-side lines to the run's log (used sparingly: each call is an activity). */
-    async appendRunLog(t: { runId: string; entries: LogEntry[] }): Promise<void> {
-      runLog.append(t.runId, t.entries);
-    },
   };
 }
 

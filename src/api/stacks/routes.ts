@@ -3,20 +3,17 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { StrataConfig } from '../../shared/config';
 import type { StateStore } from '../../store/state-store';
-import { forceUnlockSignal, stackLockWorkflowId } from '../../contracts/lock';
 import { runLinks } from '../deployments/routes';
 import type { RunService } from '../deployments/run-service';
 import { createdRunSchema } from '../deployments/schemas';
 import { badRequest, conflict, notFound } from '../http-errors';
 import type { RouteRegistry } from '../routes';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import type { DriftGateway } from '../../client';
 import { driftReportKey } from '../../store/keys';
 import { buildRunInput } from '../../shared/run-input';
-import { EnvironmentKey, KindKey, StackKey } from '../../shared/search-attributes';
 import type { ArtifactStore } from '../../store/artifact-store';
-import { driftScanWorkflowId, type DriftScanInput } from '../../contracts/drift';
+import type { DriftScanInput } from '../../contracts/drift';
 
 const MOUNT = '/api/v1/stacks';
 const tags = ['stacks'];
@@ -47,11 +44,11 @@ export interface StacksDeps {
   state: StateStore;
   artifacts: ArtifactStore;
   runs: RunService;
-  client: Client;
+  drift: DriftGateway;
 }
 
 export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount: string; router: Router } {
-  const { config, state, runs, client, artifacts } = deps;
+  const { config, state, runs, drift, artifacts } = deps;
   const router = Router();
 
   const known = (stack: string, env: string) => {
@@ -130,11 +127,8 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
   registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin)', tags, roles: ['admin'], params: envParams, body: z.strictObject({ reason: z.string().max(2000).optional() }).optional(), responses: { 200: { description: 'unlocked' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
-    const lock = await runs.lockState(stack, env);
-    if (lock?.holder) {
-      await client.workflow.getHandle(stackLockWorkflowId(stack, env)).signal(forceUnlockSignal, { by: req.principal!.subject, reason: (req.body as { reason?: string } | undefined)?.reason });
-    }
-    res.json({ stack, environment: env, unlocked: true, previousHolder: lock?.holder?.workflowId.replace(/^strata-run\//, '') });
+    const previousHolder = await runs.forceUnlock(stack, env, req.principal!, (req.body as { reason?: string } | undefined)?.reason);
+    res.json({ stack, environment: env, unlocked: true, previousHolder });
   });
 
   registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/drift-scan', summary: 'Scan for drift now (refresh-only plan of the current version)', tags, roles: ['deployer'], params: envParams, body: z.strictObject({ remediate: z.boolean().optional() }).optional(), responses: { 202: { description: 'scan started', schema: z.object({ id: z.string() }) } } }, async (req, res) => {
@@ -148,18 +142,8 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
       requestedBy: req.principal!.subject,
       remediation: remediate ? buildRunInput(config, { kind: 'rollback', stack, environment: env }, req.principal!.subject, 'template') : undefined,
     };
-    await client.workflow.start('driftScanWorkflow', {
-      workflowId: driftScanWorkflowId(stack, env, id),
-      taskQueue: config.temporal.taskQueue,
-      args: [input],
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: StackKey, value: stack },
-        { key: EnvironmentKey, value: env },
-        { key: KindKey, value: 'drift' },
-      ]),
-      staticSummary: `drift scan ${stack}/${env} by ${req.principal!.subject}`,
-    });
-    res.status(202).json({ id, workflowId: driftScanWorkflowId(stack, env, id) });
+    const workflowId = await drift.start(input, id);
+    res.status(202).json({ id, workflowId });
   });
 
   registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/drift', summary: 'Latest drift report', tags, roles: ['viewer'], params: envParams, responses: { 200: { description: 'report', schema: driftSchema }, 404: { description: 'never scanned' } } }, async (req, res) => {

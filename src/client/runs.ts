@@ -1,0 +1,123 @@
+/** Stack-changing runs (deploy, rollback, destroy) and their locks, as Temporal sees them. */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
+import { acquireSignal, forceUnlockSignal, lockStateQuery, stackLockWorkflowId, type StackLockInput, type StackLockState } from '../contracts/lock';
+import { deploymentWorkflowId, runIdFromWorkflowId, statusQuery, type Deployment, type DeploymentInput, type RunKind } from '../contracts/runs';
+import { SEARCH_ATTRIBUTES } from '../shared/constants';
+import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../shared/search-attributes';
+import type { deploymentWorkflow, destroyWorkflow, rollbackWorkflow, stackLockWorkflow } from '../workflows';
+import { decide, queryIfRunning, quote, readWorkflow, startOnce, type ReadOutcome } from './workflow-reads';
+
+const WORKFLOW_FOR = { deploy: 'deploymentWorkflow', rollback: 'rollbackWorkflow', destroy: 'destroyWorkflow' } as const;
+type RunWorkflow = typeof deploymentWorkflow | typeof rollbackWorkflow | typeof destroyWorkflow;
+
+/** Filters of a run listing; values are validated by the caller. */
+export interface RunFilter {
+  stack?: string;
+  environment?: string;
+  status?: string;
+  kind?: string;
+}
+
+export class RunGateway {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  /** Starts the run's workflow; false when a run with this id exists already (same idempotency key). */
+  start(input: DeploymentInput): Promise<boolean> {
+    return startOnce(() =>
+      this.client.workflow.start<RunWorkflow>(WORKFLOW_FOR[input.kind], {
+        workflowId: deploymentWorkflowId(input.id),
+        taskQueue: this.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: runSearchAttributes(input),
+        memo: { stack: input.stack, environment: input.environment, kind: input.kind, requestedBy: input.requestedBy },
+        staticSummary: `${input.kind} ${input.stack} → ${input.environment} by ${input.requestedBy}${input.dryRun ? ' (dry run)' : ''}`,
+        staticDetails: input.reason,
+      }),
+    );
+  }
+
+  /** The run as its workflow reports it, live or closed; undefined when no such run exists. */
+  read(id: string): Promise<ReadOutcome<Deployment> | undefined> {
+    return readWorkflow(this.client.workflow.getHandle(deploymentWorkflowId(id)), statusQuery);
+  }
+
+  /** Run ids newest first, from visibility (SQL visibility rejects ORDER BY but already returns newest first). */
+  async list(filter: RunFilter, limit: number): Promise<{ id: string; info: WorkflowExecutionInfo }[]> {
+    const clauses = [`WorkflowType IN (${Object.values(WORKFLOW_FOR).map(quote).join(', ')})`];
+    const eq = (k: string, v?: string) => v && clauses.push(`${k} = ${quote(v)}`);
+    eq(SEARCH_ATTRIBUTES.stack, filter.stack);
+    eq(SEARCH_ATTRIBUTES.environment, filter.environment);
+    eq(SEARCH_ATTRIBUTES.status, filter.status);
+    eq(SEARCH_ATTRIBUTES.kind, filter.kind);
+    const out: { id: string; info: WorkflowExecutionInfo }[] = [];
+    for await (const info of this.client.workflow.list({ query: clauses.join(' AND ') })) {
+      out.push({ id: runIdFromWorkflowId(info.workflowId), info });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  approve(id: string, input: ApproveInput): Promise<void> {
+    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(approveUpdate, { args: [input] }), `no run with id "${id}"`);
+  }
+
+  reject(id: string, input: RejectInput): Promise<void> {
+    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }), `no run with id "${id}"`);
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.client.workflow.getHandle(deploymentWorkflowId(id)).cancel();
+  }
+
+  /** Holder and queue of a stack+environment lock; undefined when no lock workflow runs (nobody holds or waits). */
+  lockState(stack: string, environment: string): Promise<StackLockState | undefined> {
+    return queryIfRunning(this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)), lockStateQuery);
+  }
+
+  async forceUnlock(stack: string, environment: string, by: string, reason?: string): Promise<void> {
+    await this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)).signal(forceUnlockSignal, { by, reason });
+  }
+
+  /**
+   * Queues a run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start is
+   * atomic, so two runs racing here still get one lock). The grant arrives later as a signal.
+   */
+  async requestLock(req: { stack: string; environment: string; workflowId: string }, options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {}): Promise<void> {
+    await this.client.workflow.signalWithStart<typeof stackLockWorkflow, [{ workflowId: string; requestedAt?: string }]>('stackLockWorkflow', {
+      workflowId: stackLockWorkflowId(req.stack, req.environment),
+      taskQueue: this.taskQueue,
+      args: [{ stack: req.stack, environment: req.environment, ...options }],
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: StackKey, value: req.stack },
+        { key: EnvironmentKey, value: req.environment },
+        { key: KindKey, value: 'lock' },
+      ]),
+      signal: acquireSignal,
+      signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString() }],
+      staticSummary: `lock for ${req.stack}/${req.environment}`,
+    });
+  }
+
+  /** Open runs per status, for gauges. */
+  async countOpen(status: string): Promise<number> {
+    const { count } = await this.client.workflow.count(`ExecutionStatus = 'Running' AND ${SEARCH_ATTRIBUTES.status} = ${quote(status)}`);
+    return count;
+  }
+}
+
+/** The search attributes a run starts with; the workflow keeps StrataStatus current from then on. */
+function runSearchAttributes(input: DeploymentInput): TypedSearchAttributes {
+  return new TypedSearchAttributes([
+    { key: StackKey, value: input.stack },
+    { key: EnvironmentKey, value: input.environment },
+    { key: StatusKey, value: input.dryRun ? 'planning' : 'queued' },
+    { key: KindKey, value: input.kind satisfies RunKind },
+    { key: RequestedByKey, value: input.requestedBy },
+  ]);
+}

@@ -1,0 +1,86 @@
+/**
+ * Reading one workflow whether it is running or closed, and turning the client's errors into Strata's codes,
+ * so every caller (API routes, the worker) gets the same answer for the same execution.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { QueryDefinition } from '@temporalio/workflow';
+import { ErrorCode, StrataError } from '../shared/errors';
+
+/** What a workflow looks like to a reader: its live state, its result, or its last state when it ended abnormally. */
+export type ReadOutcome<T> =
+  | { kind: 'running'; value: T; description: WorkflowExecutionDescription }
+  | { kind: 'completed'; value: T; description: WorkflowExecutionDescription }
+  | { kind: 'ended'; value: T | undefined; description: WorkflowExecutionDescription };
+
+/**
+ * The live state from `query` while the workflow runs, its result once it completed, and — for a terminated,
+ * timed-out, failed or cancelled execution — whatever the query still answers (from history) or undefined.
+ * Undefined when no such workflow exists.
+ */
+export async function readWorkflow<T>(handle: WorkflowHandle, query: QueryDefinition<T>): Promise<ReadOutcome<T> | undefined> {
+  let description: WorkflowExecutionDescription;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+  const status = description.status.name;
+  if (status === 'COMPLETED') return { kind: 'completed', value: (await handle.result()) as T, description };
+  if (status === 'RUNNING') return { kind: 'running', value: await handle.query(query), description };
+  const value = await handle.query(query).catch(() => undefined);
+  return { kind: 'ended', value, description };
+}
+
+/** The state of a running workflow, or undefined when it is not running (closed or never started). */
+export async function queryIfRunning<T>(handle: WorkflowHandle, query: QueryDefinition<T>): Promise<T | undefined> {
+  try {
+    const d = await handle.describe();
+    return d.status.name === 'RUNNING' ? await handle.query(query) : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** Runs an Update and turns a validator's refusal (an ApplicationFailure whose type is a taxonomy code) into a StrataError. */
+export async function decide(run: () => Promise<unknown>, notFoundMessage: string): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new StrataError(ErrorCode.NOT_FOUND, notFoundMessage);
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type) {
+        // FORBIDDEN stays FORBIDDEN (403); the gate's other refusals are conflicts naming their reason.
+        const code = cause.type === ErrorCode.FORBIDDEN ? ErrorCode.FORBIDDEN : ErrorCode.CONFLICT;
+        throw new StrataError(code, cause.message, code === ErrorCode.CONFLICT ? { reason: cause.type } : undefined);
+      }
+      throw new StrataError(ErrorCode.CONFLICT, cause?.message ?? err.message);
+    }
+    throw err;
+  }
+}
+
+/** Starts a workflow; false when one with the same id already exists (the idempotent path). */
+export async function startOnce(start: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await start();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw err;
+  }
+}
+
+/** Escapes a value for a visibility query string literal (values are validated by the API before they get here). */
+export function quote(v: string): string {
+  return `'${v.replace(/['\\]/g, '')}'`;
+}
