@@ -6,7 +6,7 @@ import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activit
 import { ApplicationFailure } from '@temporalio/common';
 import type { StrataConfig } from '../../shared/config';
 import { ErrorCode } from '../../shared/errors';
-import type { ApplyResult, ConfigSnapshot, DriftReport, ExecutorContext, ExecutorKind, IacExecutor, LogEntry, PlanSummary, StackSpec } from '../../executors/types';
+import type { ApplyResult, ConfigSnapshot, DriftReport, ExecutorContext, ExecutorKind, IacExecutor, PlanSummary, StackSpec } from '../../executors/types';
 import type { ArtifactStore } from '../../store/artifact-store';
 import { driftReportKey } from '../../store/keys';
 import type { RunLog } from '../../store/run-log';
