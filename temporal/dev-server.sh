@@ -12,6 +12,8 @@ PORT="${ADDRESS##*:}"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 DB_FILE="${TEMPORAL_DB_FILE:-${STRATA_DATA_DIR:-.data}/temporal.sqlite}"
+# The Web UI asks Strata's codec server to decrypt payloads (strata.yaml `codec`); empty to switch it off.
+CODEC_ENDPOINT="${STRATA_CODEC_ENDPOINT-http://${HOST:-127.0.0.1}:${PORT:-8080}/codec}"
 
 reachable() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
 
@@ -30,5 +32,6 @@ exec "$TEMPORAL" server start-dev \
   --db-filename "$DB_FILE" --namespace "$NAMESPACE" \
   --log-level error \
   "${attrs[@]}" \
+  ${CODEC_ENDPOINT:+--ui-codec-endpoint "$CODEC_ENDPOINT"} \
   --dynamic-config-value frontend.enableUpdateWorkflowExecution=true \
   --dynamic-config-value frontend.workerVersioningDataAPIs=true

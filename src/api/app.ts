@@ -1,7 +1,8 @@
 /** Builds the express app from injected dependencies; server.ts listens. Tests drive it with supertest. */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { createGateway } from '../client';
+import { codecFor, createGateway, type AesGcmCodec } from '../client';
+import { codecRouter } from './codec/routes';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { StrataConfig } from '../shared/config';
@@ -32,6 +33,8 @@ export interface AppDeps {
   artifacts?: ArtifactStore;
   runLog?: RunLog;
   logger?: Logger;
+  /** The payload codec the codec server uses (default: from config). */
+  codec?: AesGcmCodec;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -67,8 +70,10 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  // Slack signs the raw body, so its route reads it before the JSON parser does.
+  // Slack signs the raw body, so its route reads it before the JSON parser does; the codec server takes
+  // larger bodies than the API's limit.
   app.use(slackRouter(config, runs));
+  app.use(codecRouter(registry, { config, codec: deps.codec ?? codecFor(config), auth }).router);
   app.use(express.json({ limit: config.api.bodyLimit }));
 
   const health = healthRouter(registry, gateway);

@@ -1,5 +1,6 @@
 /** The API process: listens, and on SIGINT/SIGTERM stops accepting, drains, and closes the Temporal connection. */
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFor } from '../client';
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { createApp } from './app';
@@ -9,7 +10,7 @@ async function main(): Promise<void> {
   const log = createLogger('api');
   // Connection.lazy: the API starts (and /ready answers 503) even while Temporal is still coming up.
   const connection = Connection.lazy({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
   const app = createApp({ temporal: { client }, config, logger: log });
   const server = app.listen(config.api.port, config.api.host, () => {
     log.info({ url: `http://${config.api.host}:${config.api.port}` }, 'API listening');

@@ -19,6 +19,7 @@ export type { ReadOutcome } from './workflow-reads';
 export { RunGateway } from './runs';
 export { FailoverGateway } from './failovers';
 export { DriftGateway } from './drift';
+export { AesGcmCodec, codecFor, dataConverterFor, ENCRYPTED_ENCODING } from './codec';
 
 export interface TemporalGateway {
   readonly client: Client;

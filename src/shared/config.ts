@@ -176,6 +176,34 @@ export const configSchema = z.strictObject({
       publicUrl: z.string().optional(),
     })
     .optional(),
+  /**
+   * Payload encryption (AES-256-GCM) for everything Strata stores in Temporal. Keys newest first: payloads are
+   * encrypted with the first and decrypted with any. No keys: payloads are stored as plain JSON.
+   */
+  codec: z
+    .strictObject({
+      keys: z
+        .array(
+          z.strictObject({
+            id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+            /** base64 of 32 bytes, from the environment (`${STRATA_CODEC_KEY}`). */
+            key: z.string().optional(),
+            /** A file holding the base64 key; relative to the config file. */
+            file: z.string().optional(),
+            /** Create the file with a random key on first start (local development). */
+            generate: z.boolean().default(false),
+          }),
+        )
+        .default([]),
+      /** Origins allowed to call the codec server from a browser (the Temporal Web UI). */
+      uiOrigins: z.array(z.string().url()).default([]),
+      /**
+       * Let the Web UI's origins decode without a bearer token. The dev server's UI cannot send one; only for a
+       * loopback-bound quick start, never where others can reach the API.
+       */
+      uiWithoutToken: z.boolean().default(false),
+    })
+    .default({ keys: [], uiOrigins: [], uiWithoutToken: false }),
   environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), environmentSchema),
   providers: z.partialRecord(z.enum(PROVIDER_NAMES), providerSchema).default({}),
   stacks: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), stackSchema),
@@ -236,8 +264,15 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   if (env.PORT) cfg.api.port = Number(env.PORT);
   if (env.HOST) cfg.api.host = env.HOST;
   if (env.STRATA_STATE_DIR && cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = env.STRATA_STATE_DIR;
+  const localKey = cfg.codec.keys.find((k) => k.generate);
+  if (env.STRATA_CODEC_KEY_FILE && localKey) localKey.file = env.STRATA_CODEC_KEY_FILE;
+  if (cfg.codec.uiWithoutToken && !['127.0.0.1', 'localhost', '::1'].includes(cfg.api.host)) {
+    // Token-less decoding is a loopback convenience; on a reachable address it would hand out every payload.
+    throw new StrataError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  codec.uiWithoutToken: only allowed while api.host is a loopback address (it is ${cfg.api.host})`);
+  }
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
   cfg.temporal.dbFile = abs(cfg.temporal.dbFile);
+  for (const k of cfg.codec.keys) if (k.file) k.file = abs(k.file);
   cfg.workDir = abs(env.STRATA_WORK_DIR ?? cfg.workDir);
   cfg.artifactsDir = abs(env.STRATA_ARTIFACTS_DIR ?? cfg.artifactsDir);
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);

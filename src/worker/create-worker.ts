@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createIacActivities } from '../activities/iac';
+import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
@@ -54,6 +55,8 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: buildActivities({ ...opts, taskQueue }),
+    // Inputs, results, signals and queries leave the worker encrypted when the config names codec keys.
+    dataConverter: dataConverterFor(opts.config),
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
     // Cancellation reaches an activity only in a heartbeat response; the default throttle (80% of the
     // heartbeat timeout) would let a cancelled apply run on for many seconds.

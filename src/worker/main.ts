@@ -4,7 +4,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { createStrataWorker } from './create-worker';
-import { createGateway } from '../client';
+import { createGateway, dataConverterFor } from '../client';
 import { ensureFailoverMonitors, reconcileDriftSchedules } from './schedules';
 
 async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const { address, namespace, taskQueue } = config.temporal;
   const connection = await connectWithRetry(`Temporal at ${address}`, () => NativeConnection.connect({ address }), log);
   const clientConnection = await Connection.connect({ address });
-  const client = new Client({ connection: clientConnection, namespace });
+  const client = new Client({ connection: clientConnection, namespace, dataConverter: dataConverterFor(config) });
   const worker = await createStrataWorker({ connection, client, config });
   const gateway = createGateway(client, config.temporal);
   const schedules = await reconcileDriftSchedules(gateway, config);
