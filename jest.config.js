@@ -3,7 +3,9 @@ const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es
 
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  // jose ships ES modules only: compile it to CommonJS like our own sources.
+  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // Chaos and soak suites are slow and have their own npm script (npm run test:chaos).

@@ -12,7 +12,8 @@ import { createStores } from '../store';
 import { createFsRunLog, type RunLog } from '../store/run-log';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { StateStore } from '../store/state-store';
-import { authenticate, tokenAuthenticator, type Authenticator } from './auth';
+import { authenticate, configAuthenticator, type Authenticator } from './auth';
+import { rateLimit, securityHeaders } from './rate-limit';
 import { deploymentsRouter } from './deployments/routes';
 import { RunService } from './deployments/run-service';
 import { FailoverService } from './failovers/failover-service';
@@ -45,7 +46,7 @@ export function createApp(deps: AppDeps): Express {
   const state = deps.state ?? stores!.state;
   const artifacts = deps.artifacts ?? stores!.artifacts;
   const runLog = deps.runLog ?? createFsRunLog(config.artifactsDir);
-  const auth = deps.auth ?? tokenAuthenticator(config);
+  const auth = deps.auth ?? configAuthenticator(config);
   const gateway = createGateway(client, config.temporal);
   const runs = new RunService(gateway.runs, config, runLog);
   const registry = new RouteRegistry();
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): Express {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];
@@ -85,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApiDocument(registry, { title: 'Strata API', version: '1' }));
   });
 
-  app.use('/api/v1', authenticate(auth));
+  app.use('/api/v1', authenticate(auth), rateLimit(config.auth.rateLimitPerMinute));
   const failovers = new FailoverService(gateway.failovers, config);
   for (const { mount, router } of [
     deploymentsRouter(registry, runs),

@@ -26,11 +26,40 @@ export const ROLES = ['viewer', 'deployer', 'approver', 'admin'] as const;
 export const roleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof roleSchema>;
 
-const tokenSchema = z.strictObject({
-  token: z.string().min(8),
-  subject: z.string().min(1),
-  roles: z.array(roleSchema).min(1),
-});
+const tokenSchema = z
+  .strictObject({
+    /** The bearer token itself (demo users), or — better — only its hex SHA-256 in `sha256`. */
+    token: z.string().min(8).optional(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits').optional(),
+    subject: z.string().min(1),
+    roles: z.array(roleSchema).default([]),
+    /** Roles granted in named environments only (e.g. approver for staging). */
+    environments: z.record(z.string(), z.array(roleSchema)).default({}),
+  })
+  .refine((t) => !!t.token !== !!t.sha256, { message: 'give exactly one of token or sha256' })
+  .refine((t) => t.roles.length > 0 || Object.keys(t.environments).length > 0, { message: 'grant at least one role (roles or environments)' });
+
+/** OIDC / JWT bearer tokens, verified with `jose`: RS256/ES256 against a JWKS (file or URL) or HS256 with a shared secret. */
+const jwtSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    jwksFile: z.string().optional(),
+    jwksUrl: z.string().url().optional(),
+    /** HS256 shared secret, from the environment (`${STRATA_JWT_SECRET}`); meant for tests and single-tenant setups. */
+    hs256Secret: z.string().min(32).optional(),
+    subjectClaim: z.string().default('sub'),
+    /** Claim holding the caller's groups or roles: an array of strings, or one space-separated string. */
+    rolesClaim: z.string().default('roles'),
+    /** Claim value → Strata role (`{"platform-admins": "admin"}`); values that already name a role map to it. */
+    roleMap: z.record(z.string(), roleSchema).default({}),
+    /** Optional claim `{env: [role, ...]}` granting roles per environment. */
+    environmentRolesClaim: z.string().optional(),
+    clockTolerance: duration.default('30s'),
+  })
+  .refine((j) => [j.jwksFile, j.jwksUrl, j.hs256Secret].filter(Boolean).length === 1, {
+    message: 'give exactly one of jwksFile, jwksUrl or hs256Secret',
+  });
 
 const approvalPolicySchema = z.strictObject({
   required: z.number().int().min(0).max(10).default(0),
@@ -162,7 +191,14 @@ export const configSchema = z.strictObject({
       bodyLimit: z.string().default('256kb'),
     })
     .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
-  auth: z.strictObject({ tokens: z.array(tokenSchema).default([]) }).default({ tokens: [] }),
+  auth: z
+    .strictObject({
+      tokens: z.array(tokenSchema).default([]),
+      jwt: jwtSchema.optional(),
+      /** Mutating requests per caller per minute (burst: a tenth of it, at least 5); 0 switches the limit off. */
+      rateLimitPerMinute: z.number().int().min(0).default(300),
+    })
+    .default({ tokens: [], rateLimitPerMinute: 300 }),
   /** Slack approve/reject buttons. Secrets come from the environment: `${SLACK_SIGNING_SECRET}`, `${SLACK_BOT_TOKEN}`. */
   slack: z
     .strictObject({
@@ -272,6 +308,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   }
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
   cfg.temporal.dbFile = abs(cfg.temporal.dbFile);
+  if (cfg.auth.jwt?.jwksFile) cfg.auth.jwt.jwksFile = abs(cfg.auth.jwt.jwksFile);
   for (const k of cfg.codec.keys) if (k.file) k.file = abs(k.file);
   cfg.workDir = abs(env.STRATA_WORK_DIR ?? cfg.workDir);
   cfg.artifactsDir = abs(env.STRATA_ARTIFACTS_DIR ?? cfg.artifactsDir);

@@ -128,7 +128,7 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { 
     async (req, res) => {
       const d = await runs.get(req.parsedParams.id);
       const p = req.principal!;
-      if (!hasRole(p, 'admin') && d.requestedBy !== p.subject) throw forbidden(`${p.subject} may cancel only their own runs (requested by ${d.requestedBy})`);
+      if (!hasRole(p, 'admin', d.environment) && d.requestedBy !== p.subject) throw forbidden(`${p.subject} may cancel only their own runs (requested by ${d.requestedBy})`);
       await runs.cancel(d.id);
       res.status(202).json({ id: d.id, status: d.status, cancelRequested: true });
     },

@@ -21,7 +21,7 @@ import {
   type RunKind,
 } from '../../contracts/runs';
 import type { StackLockState } from '../../contracts/lock';
-import type { Principal } from '../auth';
+import { hasRole, rolesFor, type Principal } from '../../shared/principal';
 
 export type { StartRunRequest };
 
@@ -43,6 +43,10 @@ export class RunService {
       ? `${req.kind[0]}-${createHash('sha256').update(`${req.kind}\0${req.stack}\0${req.environment}\0${req.idempotencyKey}`).digest('hex').slice(0, 24)}`
       : `${req.kind[0]}-${randomUUID()}`;
     const input = this.buildInput(req, principal, id);
+    // Route-level checks know only that the caller deploys somewhere; this is where the environment is known.
+    if (!hasRole(principal, 'deployer', req.environment)) {
+      throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not start runs in ${req.environment} (needs deployer there)`);
+    }
     return { id, created: await this.runs.start(input) };
   }
 
@@ -119,14 +123,14 @@ export class RunService {
   }
 
   async approve(id: string, principal: Principal, body: { planHash?: string; comment?: string }): Promise<Deployment> {
-    await this.ensureOpen(id);
-    await this.runs.approve(id, { by: principal.subject, roles: principal.roles, planHash: body.planHash, comment: body.comment });
+    const d = await this.ensureOpen(id);
+    await this.runs.approve(id, { by: principal.subject, roles: rolesFor(principal, d.environment), planHash: body.planHash, comment: body.comment });
     return this.get(id);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
-    await this.ensureOpen(id);
-    await this.runs.reject(id, { by: principal.subject, roles: principal.roles, reason: body.reason });
+    const d = await this.ensureOpen(id);
+    await this.runs.reject(id, { by: principal.subject, roles: rolesFor(principal, d.environment), reason: body.reason });
     return this.get(id);
   }
 
@@ -134,12 +138,13 @@ export class RunService {
     await this.runs.cancel(id);
   }
 
-  private async ensureOpen(id: string): Promise<void> {
+  private async ensureOpen(id: string): Promise<Deployment> {
     const d = await this.get(id);
     if (TERMINAL_STATUSES.includes(d.status)) {
       // A closed workflow cannot take updates at all; say why in the gate's words.
       throw new StrataError(ErrorCode.CONFLICT, `run ${id} is ${d.status} and not awaiting approval`);
     }
+    return d;
   }
 
   /** Workflow events and tool output merged in time order, from `from` on (tool-log line offset). */

@@ -19,7 +19,7 @@ import {
   type InjectFailure,
 } from '../../contracts/failover';
 import type { FailoverMonitorState } from '../../contracts/monitor';
-import type { Principal } from '../auth';
+import { rolesFor, type Principal } from '../../shared/principal';
 
 export interface StartFailoverRequest {
   group: string;
@@ -104,13 +104,13 @@ export class FailoverService {
 
   async approve(id: string, principal: Principal, body: { comment?: string }): Promise<Failover> {
     await this.ensureOpen(id);
-    await this.failovers.approve(id, { by: principal.subject, roles: principal.roles, comment: body.comment });
+    await this.failovers.approve(id, { by: principal.subject, roles: rolesFor(principal), comment: body.comment });
     return this.get(id);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Failover> {
     await this.ensureOpen(id);
-    await this.failovers.reject(id, { by: principal.subject, roles: principal.roles, reason: body.reason });
+    await this.failovers.reject(id, { by: principal.subject, roles: rolesFor(principal), reason: body.reason });
     return this.get(id);
   }
 

@@ -28,7 +28,7 @@ interface BlockActionsPayload {
 
 export function slackRouter(config: StrataConfig, runs: RunService): Router {
   const router = Router();
-  const principals = new Map(config.auth.tokens.map((t) => [t.subject, { subject: t.subject, roles: t.roles }]));
+  const principals = new Map(config.auth.tokens.map((t) => [t.subject, { subject: t.subject, roles: t.roles, environmentRoles: t.environments, via: 'slack' as const }]));
 
   router.post('/slack/events', express.raw({ type: '*/*', limit: '64kb' }), async (req, res) => {
     const secret = config.slack?.signingSecret;
