@@ -15,7 +15,8 @@ import type { StateStore } from '../store/state-store';
 import { authenticate, configAuthenticator, type Authenticator } from './auth';
 import { rateLimit, securityHeaders } from './rate-limit';
 import { deploymentsRouter } from './deployments/routes';
-import { RunService } from './deployments/run-service';
+import { RunService, type DecisionSigner } from './deployments/run-service';
+import { decisionSigner, loadSignerKeys } from '../shared/decision-signing';
 import { FailoverService } from './failovers/failover-service';
 import { failoverGroupsRouter, failoversRouter } from './failovers/routes';
 import { healthRouter } from './health/routes';
@@ -48,7 +49,11 @@ export function createApp(deps: AppDeps): Express {
   const runLog = deps.runLog ?? createFsRunLog(config.artifactsDir);
   const auth = deps.auth ?? configAuthenticator(config);
   const gateway = createGateway(client, config.temporal);
-  const runs = new RunService(gateway.runs, config, runLog);
+  const signers = loadSignerKeys(config);
+  const asApi = decisionSigner(signers, 'api');
+  const asSlack = decisionSigner(signers, 'slack');
+  const sign: DecisionSigner = (principal, claims) => (principal.via === 'slack' ? asSlack(claims) : asApi(claims));
+  const runs = new RunService(gateway.runs, config, runLog, sign);
   const registry = new RouteRegistry();
   const metrics = new MetricsRegistry();
   registerRunGauges(metrics, gateway, config.temporal.taskQueue);
@@ -88,7 +93,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/api/v1', authenticate(auth), rateLimit(config.auth.rateLimitPerMinute));
-  const failovers = new FailoverService(gateway.failovers, config);
+  const failovers = new FailoverService(gateway.failovers, config, sign);
   for (const { mount, router } of [
     deploymentsRouter(registry, runs),
     stacksRouter(registry, { config, state, artifacts, runs, drift: gateway.drift }),

@@ -7,13 +7,36 @@ export interface Actor {
   roles: string[];
 }
 
+/** What a signer vouches for: who decided what, on which run and plan, by which path, until when. */
+export interface DecisionClaims {
+  v: 1;
+  /** The signer's key id: `api`, `slack`, or `bot:<id>`. */
+  keyId: string;
+  runId: string;
+  decision: 'approve' | 'reject';
+  planHash?: string;
+  by: string;
+  roles: string[];
+  /** The path the decision came by, recorded with it (`api`, `slack`, `bot:<id>`). */
+  via: string;
+  expiresAt: string;
+}
+
+/** Claims plus their HMAC-SHA256 (base64url) by the signer's key. */
+export interface DecisionAssertion extends DecisionClaims {
+  sig: string;
+}
+
 export interface ApproveInput extends Actor {
+  /** Proof of `by` and `roles` from a configured signer; required where the policy says `signed`. */
+  assertion?: DecisionAssertion;
   /** The plan hash the approver looked at; refused when it is not the plan awaiting approval. */
   planHash?: string;
   comment?: string;
 }
 
 export interface RejectInput extends Actor {
+  assertion?: DecisionAssertion;
   reason?: string;
 }
 
@@ -22,13 +45,26 @@ export interface Approval {
   at: string;
   comment?: string;
   planHash?: string;
-  via: 'update' | 'signal';
+  /** The proven path (`api`, `slack`, `bot:<id>`); runs before signed decisions recorded `update`/`signal`. */
+  via: string;
+  /** How it reached the workflow. */
+  transport?: 'update' | 'signal';
 }
 
 export interface Rejection {
   by: string;
   at: string;
   reason?: string;
+  via?: string;
+}
+
+/** A decision the gate refused, kept in the run so forged or stale attempts are visible with who they claimed to be. */
+export interface RefusedDecision {
+  claimedBy: string;
+  at: string;
+  decision: 'approve' | 'reject';
+  reason: string;
+  transport: 'update' | 'signal';
 }
 
 export interface ApprovalPolicy {
@@ -36,6 +72,8 @@ export interface ApprovalPolicy {
   roles: string[];
   fourEyes: boolean;
   timeoutMs: number;
+  /** Decisions must carry a valid signed assertion (on by default wherever approvals are required). */
+  signed?: boolean;
 }
 
 export type ApprovalGateState = 'idle' | 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';

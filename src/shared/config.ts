@@ -240,12 +240,46 @@ export const configSchema = z.strictObject({
       uiWithoutToken: z.boolean().default(false),
     })
     .default({ keys: [], uiOrigins: [], uiWithoutToken: false }),
+  /**
+   * Who may vouch for a decision. `signers` are Strata's own (the API for its authenticated callers, the Slack
+   * handler for mapped Slack users); `bots` are keys bound to one subject and its roles. API and workers need
+   * the same keys: from the environment (`${VAR}`, base64 of 32 bytes) or a shared file.
+   */
+  approvalSigning: z
+    .strictObject({
+      /** Refuse unsigned decisions wherever approvals are required. */
+      required: z.boolean().default(true),
+      signers: z
+        .array(
+          z.strictObject({
+            id: z.enum(['api', 'slack']),
+            key: z.string().optional(),
+            file: z.string().optional(),
+            generate: z.boolean().default(false),
+          }),
+        )
+        .default([]),
+      bots: z
+        .array(
+          z.strictObject({
+            id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+            subject: z.string().min(1),
+            roles: z.array(roleSchema).min(1),
+            key: z.string().optional(),
+            file: z.string().optional(),
+          }),
+        )
+        .default([]),
+    })
+    .default({ required: true, signers: [], bots: [] }),
   environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), environmentSchema),
   providers: z.partialRecord(z.enum(PROVIDER_NAMES), providerSchema).default({}),
   stacks: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), stackSchema),
   failoverGroups: z.record(z.string(), failoverGroupSchema).default({}),
   stateStore: stateStoreSchema.default({ kind: 'filesystem', path: '.data/state', retainVersions: 10 }),
   workDir: z.string().default('.data/work'),
+  /** Where key files named without a directory live (codec and signer keys); STRATA_KEYS_DIR overrides. */
+  keysDir: z.string().default('.data/keys'),
   artifactsDir: z.string().default('.data/artifacts'),
 });
 
@@ -300,8 +334,6 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   if (env.PORT) cfg.api.port = Number(env.PORT);
   if (env.HOST) cfg.api.host = env.HOST;
   if (env.STRATA_STATE_DIR && cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = env.STRATA_STATE_DIR;
-  const localKey = cfg.codec.keys.find((k) => k.generate);
-  if (env.STRATA_CODEC_KEY_FILE && localKey) localKey.file = env.STRATA_CODEC_KEY_FILE;
   if (cfg.codec.uiWithoutToken && !['127.0.0.1', 'localhost', '::1'].includes(cfg.api.host)) {
     // Token-less decoding is a loopback convenience; on a reachable address it would hand out every payload.
     throw new StrataError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  codec.uiWithoutToken: only allowed while api.host is a loopback address (it is ${cfg.api.host})`);
@@ -309,9 +341,18 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
   cfg.temporal.dbFile = abs(cfg.temporal.dbFile);
   if (cfg.auth.jwt?.jwksFile) cfg.auth.jwt.jwksFile = abs(cfg.auth.jwt.jwksFile);
-  for (const k of cfg.codec.keys) if (k.file) k.file = abs(k.file);
   cfg.workDir = abs(env.STRATA_WORK_DIR ?? cfg.workDir);
   cfg.artifactsDir = abs(env.STRATA_ARTIFACTS_DIR ?? cfg.artifactsDir);
+  // Key files named without a directory live in keysDir, which every process of one machine shares (API and
+  // workers must hold the same keys); several machines share keys through the environment instead.
+  cfg.keysDir = abs(env.STRATA_KEYS_DIR ?? (env.STRATA_DATA_DIR ? path.join(env.STRATA_DATA_DIR, 'keys') : cfg.keysDir));
+  const keyFile = (f: string) => (f.includes('/') ? abs(f) : path.join(cfg.keysDir, f));
+  // Signed decisions are on by default: without configured signers, the API and the Slack handler get local
+  // keys generated once.
+  if (cfg.approvalSigning.signers.length === 0) {
+    cfg.approvalSigning.signers = (['api', 'slack'] as const).map((id) => ({ id, file: `signer-${id}.key`, generate: true }));
+  }
+  for (const k of [...cfg.codec.keys, ...cfg.approvalSigning.signers, ...cfg.approvalSigning.bots]) if (k.file) k.file = keyFile(k.file);
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
   return { ...cfg, baseDir };

@@ -38,7 +38,7 @@ export function buildRunInput(config: StrataConfig, req: StartRunRequest, reques
     dryRun: req.dryRun ?? false,
     reason: req.reason,
     targetVersion: req.targetVersion,
-    approvalPolicy: { required, roles: a.roles, fourEyes: a.fourEyes, timeoutMs: parseDuration(a.timeout) },
+    approvalPolicy: { required, roles: a.roles, fourEyes: a.fourEyes, timeoutMs: parseDuration(a.timeout), signed: config.approvalSigning.required && required > 0 },
     autoRollback: env.autoRollback,
     verify: stack.verify.map((c) =>
       c.type === 'http'

@@ -1,6 +1,7 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
@@ -43,6 +44,7 @@ export function buildActivities(
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
     ...createNotifyActivities({ config }),
+    ...createDecisionActivities({ config }),
     ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
   };
 }

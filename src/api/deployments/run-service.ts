@@ -21,15 +21,23 @@ import {
   type RunKind,
 } from '../../contracts/runs';
 import type { StackLockState } from '../../contracts/lock';
+import type { DecisionAssertion, DecisionClaims } from '../../contracts/approval';
 import { hasRole, rolesFor, type Principal } from '../../shared/principal';
 
 export type { StartRunRequest };
+
+/** Signs a decision for an authenticated caller (as the API, or as the Slack handler for Slack users). */
+export type DecisionSigner = (
+  principal: Principal,
+  claims: Omit<DecisionClaims, 'v' | 'keyId' | 'via' | 'expiresAt'>,
+) => DecisionAssertion | undefined;
 
 export class RunService {
   constructor(
     private readonly runs: RunGateway,
     private readonly config: StrataConfig,
     private readonly runLog: RunLog,
+    private readonly signer: DecisionSigner = () => undefined,
   ) {}
 
   /** Validates stack/environment against strata.yaml and resolves the environment's policies into the run's input. */
@@ -124,13 +132,20 @@ export class RunService {
 
   async approve(id: string, principal: Principal, body: { planHash?: string; comment?: string }): Promise<Deployment> {
     const d = await this.ensureOpen(id);
-    await this.runs.approve(id, { by: principal.subject, roles: rolesFor(principal, d.environment), planHash: body.planHash, comment: body.comment });
+    const roles = rolesFor(principal, d.environment);
+    // The workflow trusts only what a configured signer vouches for: sign for the caller this API authenticated,
+    // bound to the run and to the plan the caller approves (the one awaiting approval unless they named one).
+    const planHash = body.planHash ?? d.plan?.planHash;
+    const assertion = this.signer(principal, { runId: id, decision: 'approve', planHash, by: principal.subject, roles });
+    await this.runs.approve(id, { by: principal.subject, roles, planHash: body.planHash, comment: body.comment, assertion });
     return this.get(id);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
     const d = await this.ensureOpen(id);
-    await this.runs.reject(id, { by: principal.subject, roles: rolesFor(principal, d.environment), reason: body.reason });
+    const roles = rolesFor(principal, d.environment);
+    const assertion = this.signer(principal, { runId: id, decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
+    await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
 

@@ -19,6 +19,7 @@ import {
   type InjectFailure,
 } from '../../contracts/failover';
 import type { FailoverMonitorState } from '../../contracts/monitor';
+import type { DecisionSigner } from '../deployments/run-service';
 import { rolesFor, type Principal } from '../../shared/principal';
 
 export interface StartFailoverRequest {
@@ -34,6 +35,7 @@ export class FailoverService {
   constructor(
     private readonly failovers: FailoverGateway,
     private readonly config: StrataConfig,
+    private readonly signer: DecisionSigner = () => undefined,
   ) {}
 
   private group(name: string): FailoverGroupConfig {
@@ -104,13 +106,17 @@ export class FailoverService {
 
   async approve(id: string, principal: Principal, body: { comment?: string }): Promise<Failover> {
     await this.ensureOpen(id);
-    await this.failovers.approve(id, { by: principal.subject, roles: rolesFor(principal), comment: body.comment });
+    const roles = rolesFor(principal);
+    const assertion = this.signer(principal, { runId: id, decision: 'approve', by: principal.subject, roles });
+    await this.failovers.approve(id, { by: principal.subject, roles, comment: body.comment, assertion });
     return this.get(id);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Failover> {
     await this.ensureOpen(id);
-    await this.failovers.reject(id, { by: principal.subject, roles: rolesFor(principal), reason: body.reason });
+    const roles = rolesFor(principal);
+    const assertion = this.signer(principal, { runId: id, decision: 'reject', by: principal.subject, roles });
+    await this.failovers.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
 
