@@ -6,6 +6,7 @@ import type { StrataConfig } from '../../shared/config';
 import { declaredVariables, type StackVariables, type VariableType } from '../../shared/stack-variables';
 import {
   boundedJson,
+  safeString,
   freeText,
   limit,
   opaqueKey,
@@ -50,7 +51,7 @@ export function variableValueSchema(t: VariableType, depth: number = VARIABLE_LI
   const wrong = (what: string) => ({
     error: (iss: { input?: unknown }) => `must be ${what}, got ${describe(iss.input)}`,
   });
-  const str = z.string().max(VARIABLE_LIMITS.stringLength);
+  const str = safeString(VARIABLE_LIMITS.stringLength);
   const nested = (e: VariableType) => (depth > 1 ? variableValueSchema(e, depth - 1) : z.never());
   switch (t.kind) {
     case 'any':
@@ -59,7 +60,7 @@ export function variableValueSchema(t: VariableType, depth: number = VARIABLE_LI
       return z.union([str, z.number(), z.boolean()], wrong('a string'));
     case 'number':
       return z.union(
-        [z.number(), z.string().regex(/^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/, wrong('a number'))],
+        [z.number(), z.string().regex(/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, wrong('a number'))],
         wrong('a number'),
       );
     case 'bool':
