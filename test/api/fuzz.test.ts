@@ -43,7 +43,8 @@ async function schemathesis(
   argv.push('--request-timeout', '30', '--report', 'json', '--report-dir', dir, '--no-color', ...args);
   let output: string;
   try {
-    output = (await run(bin, argv, { maxBuffer: 64 << 20 })).stdout;
+    // In the temp dir: schemathesis keeps its example database in the working directory.
+    output = (await run(bin, argv, { cwd: dir, maxBuffer: 64 << 20 })).stdout;
   } catch (err) {
     output = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
   }
