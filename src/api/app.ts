@@ -22,8 +22,8 @@ import { failoverGroupsRouter, failoversRouter } from './failovers/routes';
 import { healthRouter } from './health/routes';
 import { registerRunGauges } from './metrics/gauges';
 import { MetricsRegistry } from './metrics/registry';
-import { errorHandler, HttpError } from './http-errors';
-import { openApiDocument, RouteRegistry } from './routes';
+import { errorHandler, HttpError, methodNotAllowed } from './http-errors';
+import { openApiDocument, openApiPathOf, RouteRegistry } from './routes';
 import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
 
@@ -69,7 +69,9 @@ export function createApp(deps: AppDeps): Express {
     const started = process.hrtime.bigint();
     (req as unknown as { log: Logger }).log = log.child({ reqId: req.id });
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
+      // Requests refused before routing (401, a malformed body) still count against the route they were for.
+      const documented = req.route?.path ? undefined : registry.match(req.path)[0];
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : documented ? `${documented.mount}${documented.spec.path}` : req.baseUrl || 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       metrics.inc('strata_http_requests_total', 'HTTP requests served', labels);
       metrics.observe('strata_http_request_duration_seconds', 'HTTP request latency', { method: req.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -88,22 +90,31 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument(registry, { title: 'Strata API', version: '1' }));
+  app.get('/openapi.json', async (_req, res) => {
+    res.json(await openApiDocument(registry, { title: 'Strata API', version: '1' }));
   });
 
   app.use('/api/v1', authenticate(auth), rateLimit(config.auth.rateLimitPerMinute));
   const failovers = new FailoverService(gateway.failovers, config, sign);
   for (const { mount, router } of [
-    deploymentsRouter(registry, runs),
+    deploymentsRouter(registry, runs, config),
     stacksRouter(registry, { config, state, artifacts, runs, drift: gateway.drift }),
-    failoversRouter(registry, failovers),
-    failoverGroupsRouter(registry, failovers),
+    failoversRouter(registry, failovers, Object.keys(config.failoverGroups)),
+    failoverGroupsRouter(registry, failovers, Object.keys(config.failoverGroups)),
   ]) {
     app.use(mount, router);
   }
 
-  app.use((req, _res, next) => next(new HttpError(404, ErrorCode.NOT_FOUND, `no route ${req.method} ${req.path}`)));
+  app.use((req, _res, next) => {
+    // A documented path asked with a method it does not take: 405 with the methods it does (RFC 9110 §15.5.6).
+    const routes = registry.match(req.path);
+    if (routes.length) {
+      const allow = [...new Set(routes.map((r) => r.spec.method.toUpperCase()))];
+      if (allow.includes('GET')) allow.push('HEAD');
+      return next(methodNotAllowed(req.method, openApiPathOf(routes[0]), allow));
+    }
+    next(new HttpError(404, ErrorCode.NOT_FOUND, `no route ${req.method} ${req.path}`));
+  });
   app.use(errorHandler);
   return app;
 }

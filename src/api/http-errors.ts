@@ -4,7 +4,18 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { ErrorRequestHandler } from 'express';
+import { z } from 'zod';
 import { ErrorCode, httpStatusOf, StrataError } from '../shared/errors';
+
+/** The one error body every route answers with (`components.schemas.Error` in /openapi.json). */
+export const errorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string().describe('taxonomy code, e.g. VALIDATION_FAILED, NOT_FOUND, CONFLICT, UNAVAILABLE'),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 export class HttpError extends Error {
   constructor(
@@ -12,6 +23,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** 405 only: the methods the path does take. */
+    readonly allow?: string[],
   ) {
     super(message);
   }
@@ -21,6 +34,8 @@ export const notFound = (message: string, details?: unknown) => new HttpError(40
 export const conflict = (message: string, details?: unknown) => new HttpError(409, ErrorCode.CONFLICT, message, details);
 export const badRequest = (message: string, details?: unknown) => new HttpError(400, ErrorCode.VALIDATION_FAILED, message, details);
 export const forbidden = (message: string) => new HttpError(403, ErrorCode.FORBIDDEN, message);
+export const methodNotAllowed = (method: string, path: string, allow: string[]) =>
+  new HttpError(405, ErrorCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path} (allowed: ${allow.join(', ')})`, undefined, allow);
 
 type GrpcLike = { code?: number; name?: string; message?: string; cause?: { code?: number; message?: string } };
 
@@ -61,5 +76,7 @@ export function toHttpError(err: unknown): HttpError {
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const h = toHttpError(err);
   if (h.status >= 500) (req as { log?: { error: (o: unknown, m: string) => void } }).log?.error({ err }, 'request failed');
-  res.status(h.status).json({ error: { code: h.code, message: h.message, ...(h.details !== undefined ? { details: h.details } : {}) } });
+  if (h.allow) res.setHeader('Allow', h.allow.join(', '));
+  const body: ErrorEnvelope = { error: { code: h.code, message: h.message, ...(h.details !== undefined ? { details: h.details } : {}) } };
+  res.status(h.status).json(body);
 };

@@ -22,6 +22,7 @@ const ERRORS = {
   NOT_FOUND: { http: 404, retryable: false },
   CONFLICT: { http: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { http: 413, retryable: false },
+  METHOD_NOT_ALLOWED: { http: 405, retryable: false },
   RATE_LIMITED: { http: 429, retryable: true },
   UNAVAILABLE: { http: 503, retryable: true },
   INTERNAL: { http: 500, retryable: true },

@@ -74,6 +74,7 @@ export function codecRouter(registry: RouteRegistry, deps: { config: StrataConfi
         summary: op === 'decode' ? 'Codec server: decrypt payloads for the Web UI and CLI' : 'Codec server: encrypt payloads',
         tags: ['codec'],
         roles: ['viewer'],
+        temporal: false,
         body: payloadsBody,
         responses: { 200: { description: `payloads ${op}d`, schema: payloadsBody } },
       },

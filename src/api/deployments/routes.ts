@@ -1,14 +1,18 @@
 /** /api/v1/deployments: start, list, read, approve, reject, cancel, plan and logs (JSON or live SSE). */
 import { Router } from 'express';
 import { z } from 'zod';
+import type { StrataConfig } from '../../shared/config';
 import { hasRole } from '../auth';
-import { forbidden, notFound } from '../http-errors';
-import type { RouteRegistry } from '../routes';
+import { badRequest, forbidden, notFound } from '../http-errors';
+import { validationError, type RouteRegistry } from '../routes';
 import type { RunService } from './run-service';
 import {
   approveBody,
+  cancelledRunSchema,
   createDeploymentBody,
   createdRunSchema,
+  deploymentBodies,
+  deploymentListSchema,
   deploymentSchema,
   idParams,
   listDeploymentsQuery,
@@ -19,7 +23,10 @@ import {
 
 const MOUNT = '/api/v1/deployments';
 const tags = ['deployments'];
-const errors = { 400: { description: 'invalid request' }, 401: { description: 'missing or unknown token' }, 403: { description: 'role missing' } };
+const decision = {
+  409: { description: 'not awaiting approval, plan hash differs, expired, or already approved by this person' },
+  403: { description: 'not allowed: role, or four-eyes (the requester cannot approve their own run)' },
+};
 
 /** Links every run response carries; rollback/destroy runs use the same routes. */
 export function runLinks(id: string): Record<string, string> {
@@ -27,13 +34,30 @@ export function runLinks(id: string): Record<string, string> {
   return { self: base, plan: `${base}/plan`, logs: `${base}/logs`, approve: `${base}/approve`, reject: `${base}/reject`, cancel: `${base}/cancel` };
 }
 
-export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { mount: string; router: Router } {
+export function deploymentsRouter(registry: RouteRegistry, runs: RunService, config: StrataConfig): { mount: string; router: Router } {
   const router = Router();
+  const bodies = () => deploymentBodies(config);
 
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/', summary: 'Start a deployment (plan → approval → apply → verify)', tags, roles: ['deployer'], body: createDeploymentBody, responses: { 202: { description: 'run accepted', schema: createdRunSchema }, ...errors } },
+    {
+      method: 'post',
+      path: '/',
+      summary: 'Start a deployment (plan → approval → apply → verify)',
+      tags,
+      roles: ['deployer'],
+      body: createDeploymentBody,
+      // The stack's own declarations: unknown variable names and wrong types are refused here, before any run starts.
+      documentedBody: async () => z.union([...(await bodies()).values()] as [z.ZodType, ...z.ZodType[]]),
+      check: async (req) => {
+        const schema = (await bodies()).get(req.body.stack);
+        if (!schema) throw badRequest(`unknown stack "${req.body.stack}" (known: ${Object.keys(config.stacks).join(', ')})`);
+        const r = schema.safeParse(req.body);
+        if (!r.success) throw validationError(r.error.issues, 'body');
+      },
+      responses: { 202: { description: 'run accepted', schema: createdRunSchema } },
+    },
     async (req, res) => {
       const { id } = await runs.start({ kind: 'deploy', ...req.body }, req.principal!);
       const d = await runs.get(id);
@@ -44,7 +68,7 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { 
   registry.add(
     router,
     MOUNT,
-    { method: 'get', path: '/', summary: 'List runs, newest first (visibility query)', tags, roles: ['viewer'], query: listDeploymentsQuery, responses: { 200: { description: 'runs', schema: z.object({ items: z.array(deploymentSchema) }) }, ...errors } },
+    { method: 'get', path: '/', summary: 'List runs, newest first (visibility query)', tags, roles: ['viewer'], query: listDeploymentsQuery, responses: { 200: { description: 'runs', schema: deploymentListSchema } } },
     async (req, res) => {
       res.json({ items: await runs.list(req.parsedQuery) });
     },
@@ -73,7 +97,7 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { 
   registry.add(
     router,
     MOUNT,
-    { method: 'get', path: '/:id/logs', summary: "A run's log; Accept: text/event-stream streams it live until the run ends", tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'log lines', schema: logsSchema } } },
+    { method: 'get', path: '/:id/logs', summary: "A run's log; Accept: text/event-stream streams it live until the run ends", tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'log lines (JSON), or server-sent events of the same items with Accept: text/event-stream', schema: logsSchema } } },
     async (req, res) => {
       const id = req.parsedParams.id;
       if (!(req.headers.accept ?? '').includes('text/event-stream')) {
@@ -105,7 +129,7 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { 
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/approve', summary: 'Approve the plan awaiting approval (Temporal Update with a validator)', tags, roles: ['approver'], params: idParams, body: approveBody, responses: { 200: { description: 'run after the approval', schema: deploymentSchema }, 403: { description: 'not allowed (role or four-eyes)' }, 409: { description: 'not awaiting approval, plan hash differs, expired, or already approved by this person' } } },
+    { method: 'post', path: '/:id/approve', summary: 'Approve the plan awaiting approval (Temporal Update with a validator)', tags, roles: ['approver'], params: idParams, body: approveBody, responses: { 200: { description: 'run after the approval', schema: deploymentSchema }, ...decision } },
     async (req, res) => {
       res.json(await runs.approve(req.parsedParams.id, req.principal!, req.body));
     },
@@ -114,7 +138,7 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { 
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/reject', summary: 'Reject the plan awaiting approval', tags, roles: ['approver'], params: idParams, body: rejectBody, responses: { 200: { description: 'run after the rejection', schema: deploymentSchema }, 403: { description: 'not allowed' }, 409: { description: 'not awaiting approval' } } },
+    { method: 'post', path: '/:id/reject', summary: 'Reject the plan awaiting approval', tags, roles: ['approver'], params: idParams, body: rejectBody, responses: { 200: { description: 'run after the rejection', schema: deploymentSchema }, 403: { description: 'not allowed (role)' }, 409: { description: 'not awaiting approval' } } },
     async (req, res) => {
       await runs.reject(req.parsedParams.id, req.principal!, req.body);
       res.json(await waitForStatus(runs, req.parsedParams.id, ['rejected']));
@@ -124,7 +148,7 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService): { 
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/cancel', summary: 'Cancel a run; a running apply is interrupted cleanly and the lock released', tags, roles: ['deployer'], params: idParams, responses: { 202: { description: 'cancellation requested' }, 403: { description: "deployers may cancel only their own runs" } } },
+    { method: 'post', path: '/:id/cancel', summary: 'Cancel a run; a running apply is interrupted cleanly and the lock released', tags, roles: ['deployer'], params: idParams, responses: { 202: { description: 'cancellation requested', schema: cancelledRunSchema }, 403: { description: 'deployers may cancel only their own runs' } } },
     async (req, res) => {
       const d = await runs.get(req.parsedParams.id);
       const p = req.principal!;

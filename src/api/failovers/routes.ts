@@ -3,7 +3,6 @@
  * /api/v1/failover-groups/:group/monitor: start, stop and read a group's health monitor.
  */
 import { Router } from 'express';
-import { z } from 'zod';
 import type { RouteRegistry } from '../routes';
 import type { FailoverService } from './failover-service';
 import {
@@ -11,21 +10,19 @@ import {
   createdFailoverSchema,
   createFailoverBody,
   failoverIdParams,
+  failoverListSchema,
   failoverSchema,
   groupParams,
   listFailoversQuery,
   monitorSchema,
+  monitorStopSchema,
   rejectFailoverBody,
 } from './schemas';
 
 const MOUNT = '/api/v1/failovers';
 const GROUPS_MOUNT = '/api/v1/failover-groups';
 const tags = ['failovers'];
-const errors = {
-  400: { description: 'invalid request or unknown group' },
-  401: { description: 'missing or unknown token' },
-  403: { description: 'role missing' },
-};
+const unknownGroup = { 400: { description: 'invalid request or unknown group' } };
 
 export function failoverLinks(id: string): Record<string, string> {
   const base = `${MOUNT}/${id}`;
@@ -35,6 +32,8 @@ export function failoverLinks(id: string): Record<string, string> {
 export function failoversRouter(
   registry: RouteRegistry,
   failovers: FailoverService,
+  /** Configured group names, for the document and validation; empty: any well-formed name (the service refuses unknown ones). */
+  groups: string[] = [],
 ): { mount: string; router: Router } {
   const router = Router();
 
@@ -47,11 +46,11 @@ export function failoversRouter(
       summary: 'Start a failover of a group (six stages; approval per the group policy)',
       tags,
       roles: ['deployer'],
-      body: createFailoverBody,
+      body: createFailoverBody(groups),
       responses: {
         202: { description: 'failover accepted', schema: createdFailoverSchema },
         409: { description: 'a failover of this group is in progress' },
-        ...errors,
+        ...unknownGroup,
       },
     },
     async (req, res) => {
@@ -70,7 +69,7 @@ export function failoversRouter(
       tags,
       roles: ['viewer'],
       query: listFailoversQuery,
-      responses: { 200: { description: 'failovers', schema: z.object({ items: z.array(failoverSchema) }) }, ...errors },
+      responses: { 200: { description: 'failovers', schema: failoverListSchema } },
     },
     async (req, res) => {
       res.json({ items: await failovers.list(req.parsedQuery) });
@@ -110,7 +109,7 @@ export function failoversRouter(
       body: approveFailoverBody,
       responses: {
         200: { description: 'failover after the approval', schema: failoverSchema },
-        403: { description: 'not allowed' },
+        403: { description: 'not allowed (role)' },
         409: { description: 'not awaiting approval, expired, or already approved by this person' },
       },
     },
@@ -132,7 +131,7 @@ export function failoversRouter(
       body: rejectFailoverBody,
       responses: {
         200: { description: 'failover after the rejection', schema: failoverSchema },
-        403: { description: 'not allowed' },
+        403: { description: 'not allowed (role)' },
         409: { description: 'not awaiting approval' },
       },
     },
@@ -148,9 +147,11 @@ export function failoversRouter(
 export function failoverGroupsRouter(
   registry: RouteRegistry,
   failovers: FailoverService,
+  /** Configured group names, for the document and validation; empty: any well-formed name (the service refuses unknown ones). */
+  groups: string[] = [],
 ): { mount: string; router: Router } {
   const router = Router();
-  const monitor = { tags, params: groupParams };
+  const monitor = { tags, params: groupParams(groups) };
 
   registry.add(
     router,
@@ -161,7 +162,7 @@ export function failoverGroupsRouter(
       summary: "A group's health monitor: probes, consecutive failures, failovers it started",
       ...monitor,
       roles: ['viewer'],
-      responses: { 200: { description: 'monitor', schema: monitorSchema }, ...errors },
+      responses: { 200: { description: 'monitor', schema: monitorSchema }, ...unknownGroup },
     },
     async (req, res) => {
       res.json(await failovers.monitor(req.parsedParams.group));
@@ -177,7 +178,7 @@ export function failoverGroupsRouter(
       summary: "Start a group's health monitor (idempotent)",
       ...monitor,
       roles: ['deployer'],
-      responses: { 202: { description: 'monitor running', schema: monitorSchema }, ...errors },
+      responses: { 202: { description: 'monitor running', schema: monitorSchema }, ...unknownGroup },
     },
     async (req, res) => {
       await failovers.startMonitor(req.parsedParams.group);
@@ -194,7 +195,11 @@ export function failoverGroupsRouter(
       summary: "Stop a group's health monitor",
       ...monitor,
       roles: ['deployer'],
-      responses: { 202: { description: 'stop requested' }, 404: { description: 'no monitor runs' }, ...errors },
+      responses: {
+        202: { description: 'stop requested', schema: monitorStopSchema },
+        404: { description: 'no monitor runs' },
+        ...unknownGroup,
+      },
     },
     async (req, res) => {
       await failovers.stopMonitor(req.parsedParams.group, req.principal!);

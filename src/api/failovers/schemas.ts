@@ -1,33 +1,56 @@
 /** zod schemas of the failover routes: request validation, response types and /openapi.json in one place. */
 import { z } from 'zod';
-import { FAILOVER_STAGES, FAILOVER_STATUSES } from '../../contracts/failover';
+import { FAILOVER_STAGES, FAILOVER_STATUSES, type Failover } from '../../contracts/failover';
+import type { FailoverMonitorState } from '../../contracts/monitor';
+import { approvalSchema, rejectionSchema } from '../deployments/schemas';
+import { freeText, groupName, limit, type Same } from '../schemas';
 
 const side = z.enum(['primary', 'secondary']);
 const stageName = z.enum(FAILOVER_STAGES);
 const error = z.object({ code: z.string(), message: z.string() });
 
-export const createFailoverBody = z.strictObject({
-  group: z.string().min(1).max(100),
-  mode: z.enum(['planned', 'emergency']),
-  dryRun: z.boolean().optional(),
-  reason: z.string().max(2000).optional(),
-  /** Default: the side that is not active now. */
-  to: side.optional(),
-  /** Demos and drills: fail this stage (its last step unless `step` is given) non-retryably. */
-  injectFailure: z.strictObject({ stage: stageName, step: z.string().max(100).optional() }).optional(),
-});
+/** A configured failover group: the document lists them, and any other name is a 400 that names the known ones. */
+export function knownGroup(groups: string[]) {
+  if (!groups.length) return groupName;
+  return z.enum(groups as [string, ...string[]], {
+    error: (iss) => `unknown failover group ${JSON.stringify(iss.input)} (known: ${groups.join(', ')})`,
+  });
+}
+
+export function createFailoverBody(groups: string[]) {
+  return z.strictObject({
+    group: knownGroup(groups),
+    mode: z.enum(['planned', 'emergency']),
+    dryRun: z.boolean().optional(),
+    reason: freeText().optional(),
+    /** Default: the side that is not active now. */
+    to: side.optional(),
+    /** Demos and drills: fail this stage (its last step unless `step` is given) non-retryably. */
+    injectFailure: z
+      .strictObject({
+        stage: stageName,
+        step: z
+          .string()
+          .max(100)
+          .regex(/^[a-z_]+$/, 'a step name')
+          .optional(),
+      })
+      .optional(),
+  });
+}
 
 export const failoverIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,150}$/, 'invalid failover id') });
-export const groupParams = z.object({ group: z.string().min(1).max(100) });
+export const groupParams = (groups: string[]) => z.object({ group: knownGroup(groups) });
 
 export const listFailoversQuery = z.object({
-  group: z.string().min(1).max(100).optional(),
+  // Any well-formed name: a filter on a group that does not exist just lists nothing.
+  group: groupName.optional(),
   status: z.enum(FAILOVER_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
+  limit: limit(200, 20),
 });
 
-export const approveFailoverBody = z.strictObject({ comment: z.string().max(2000).optional() });
-export const rejectFailoverBody = z.strictObject({ reason: z.string().max(2000).optional() });
+export const approveFailoverBody = z.strictObject({ comment: freeText().optional() });
+export const rejectFailoverBody = z.strictObject({ reason: freeText().optional() });
 
 const stage = z.object({
   name: stageName,
@@ -40,7 +63,7 @@ const stage = z.object({
   steps: z.array(
     z.object({
       name: z.string(),
-      status: z.string(),
+      status: z.enum(['running', 'succeeded', 'failed']),
       startedAt: z.string(),
       completedAt: z.string().optional(),
       detail: z.string().optional(),
@@ -49,6 +72,7 @@ const stage = z.object({
   ),
 });
 
+/** The `Failover` of src/contracts/failover.ts, field for field. */
 export const failoverSchema = z.object({
   id: z.string(),
   group: z.string(),
@@ -86,11 +110,16 @@ export const failoverSchema = z.object({
       error: error.optional(),
     }),
   ),
-  approvals: z.array(z.object({ by: z.string(), at: z.string(), comment: z.string().optional() })),
+  approvals: z.array(approvalSchema),
   approvalsRequired: z.number(),
+  rejection: rejectionSchema.optional(),
+  approvalExpiresAt: z.string().optional(),
   error: error.optional(),
-  events: z.array(z.object({ ts: z.string(), level: z.string(), message: z.string() })),
-});
+  events: z.array(z.object({ ts: z.string(), level: z.enum(['info', 'warn', 'error']), message: z.string() })),
+}) satisfies z.ZodType<Failover>;
+const _failover: Same<z.infer<typeof failoverSchema>, Failover> = true;
+
+export const failoverListSchema = z.object({ items: z.array(failoverSchema) });
 
 export const createdFailoverSchema = z.object({
   id: z.string(),
@@ -99,15 +128,25 @@ export const createdFailoverSchema = z.object({
   links: z.record(z.string(), z.string()),
 });
 
+const probe = z.object({ at: z.string(), healthy: z.boolean(), detail: z.string() });
+
+/** A group's monitor: `running`, and the monitor's state (src/contracts/monitor.ts) while it runs. */
 export const monitorSchema = z.object({
   group: z.string(),
   running: z.boolean(),
-  status: z.string().optional(),
+  status: z.enum(['probing', 'failover_running', 'stopped']).optional(),
   probes: z.number().optional(),
   consecutiveFailures: z.number().optional(),
   armed: z.boolean().optional(),
-  lastProbe: z.object({ at: z.string(), healthy: z.boolean(), detail: z.string() }).optional(),
+  lastProbe: probe.optional(),
+  recent: z.array(probe).optional(),
   triggered: z
     .array(z.object({ failoverId: z.string(), workflowId: z.string(), at: z.string(), afterFailures: z.number() }))
     .optional(),
+  activeFailoverWorkflowId: z.string().optional(),
+  generations: z.number().optional(),
 });
+type MonitorView = { group: string; running: boolean } & Partial<Omit<FailoverMonitorState, 'group'>>;
+const _monitor: Same<z.infer<typeof monitorSchema>, { [K in keyof MonitorView]: MonitorView[K] }> = true;
+
+export const monitorStopSchema = z.object({ group: z.string(), stopRequested: z.literal(true) });

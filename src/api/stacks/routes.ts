@@ -1,11 +1,24 @@
 /** /api/v1/stacks: configured stacks, their lock, current state, state history, rollback, destroy, unlock. */
 import { Router } from 'express';
-import { z } from 'zod';
 import type { StrataConfig } from '../../shared/config';
 import type { StateStore } from '../../store/state-store';
 import { runLinks } from '../deployments/routes';
 import type { RunService } from '../deployments/run-service';
 import { createdRunSchema } from '../deployments/schemas';
+import {
+  destroyBody,
+  driftScanBody,
+  driftScanStartedSchema,
+  driftSchema,
+  envParams as envParamsOf,
+  historyQuery,
+  historySchema,
+  rollbackBody,
+  stackListSchema,
+  stateSchema,
+  unlockBody,
+  unlockedSchema,
+} from './schemas';
 import { badRequest, conflict, notFound } from '../http-errors';
 import type { RouteRegistry } from '../routes';
 import { randomUUID } from 'node:crypto';
@@ -17,27 +30,6 @@ import type { DriftScanInput } from '../../contracts/drift';
 
 const MOUNT = '/api/v1/stacks';
 const tags = ['stacks'];
-const envParams = z.object({ stack: z.string(), env: z.string() });
-
-const stackListSchema = z.object({
-  items: z.array(
-    z.object({
-      name: z.string(),
-      executor: z.string(),
-      description: z.string().optional(),
-      environments: z.array(z.object({ name: z.string(), currentVersion: z.number().optional(), locked: z.boolean(), lockHolder: z.string().optional(), queued: z.number().optional() })),
-    }),
-  ),
-});
-const stateSchema = z.object({ version: z.number(), deploymentId: z.string(), createdAt: z.string(), outputs: z.record(z.string(), z.unknown()), resources: z.array(z.object({ address: z.string(), type: z.string() })) });
-const driftSchema = z.object({
-  scannedAt: z.string(),
-  drifted: z.boolean(),
-  version: z.number().optional(),
-  remediationId: z.string().optional(),
-  resources: z.array(z.object({ address: z.string(), type: z.string(), change: z.enum(['modified', 'deleted', 'added']), severity: z.enum(['low', 'medium', 'high', 'critical']) })),
-});
-const historySchema = z.object({ items: z.array(z.object({ version: z.number(), deploymentId: z.string(), kind: z.enum(['deploy', 'rollback', 'destroy']), createdAt: z.string(), planHash: z.string(), restoredFrom: z.number().optional() })) });
 
 export interface StacksDeps {
   config: StrataConfig;
@@ -50,6 +42,7 @@ export interface StacksDeps {
 export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount: string; router: Router } {
   const { config, state, runs, drift, artifacts } = deps;
   const router = Router();
+  const envParams = envParamsOf(config);
 
   const known = (stack: string, env: string) => {
     const s = config.stacks[stack];
@@ -81,7 +74,7 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.json({ items });
   });
 
-  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/state', summary: 'Current state version', tags, roles: ['viewer'], params: envParams, responses: { 200: { description: 'state', schema: stateSchema }, 404: { description: 'never applied' } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/state', summary: 'Current state version', tags, roles: ['viewer'], params: envParams, temporal: false, responses: { 200: { description: 'state', schema: stateSchema }, 404: { description: 'unknown stack/environment, or never applied' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const v = await state.latestVersion(stack, env);
@@ -89,14 +82,14 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.json({ version: v.version, deploymentId: v.deploymentId, kind: v.kind, createdAt: v.createdAt, planHash: v.planHash, outputs: v.outputs, resources: v.resources });
   });
 
-  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/state/history', summary: 'State versions, newest first', tags, roles: ['viewer'], params: envParams, query: z.object({ limit: z.coerce.number().int().min(1).max(100).optional() }), responses: { 200: { description: 'history', schema: historySchema } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/state/history', summary: 'State versions, newest first', tags, roles: ['viewer'], params: envParams, query: historyQuery, temporal: false, responses: { 200: { description: 'history', schema: historySchema }, 404: { description: 'unknown stack/environment' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const items = await state.listVersions(stack, env, req.parsedQuery.limit);
     res.json({ items: items.map((v) => ({ version: v.version, deploymentId: v.deploymentId, kind: v.kind, createdAt: v.createdAt, planHash: v.planHash, restoredFrom: v.restoredFrom })) });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/rollback', summary: 'Re-apply the configuration of an earlier state version as a new run', tags, roles: ['deployer'], params: envParams, body: z.strictObject({ targetVersion: z.number().int().min(1), reason: z.string().max(2000).optional(), idempotencyKey: z.string().min(1).max(200).optional() }), responses: { 202: { description: 'rollback run accepted', schema: createdRunSchema }, 404: { description: 'version not retained' }, 409: { description: 'target is the current version' } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/rollback', summary: 'Re-apply the configuration of an earlier state version as a new run', tags, roles: ['deployer'], params: envParams, body: rollbackBody, responses: { 202: { description: 'rollback run accepted', schema: createdRunSchema }, 400: { description: 'invalid request, or the target version is a destroy' }, 404: { description: 'unknown stack/environment, or version not retained' }, 409: { description: 'target is the current version' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const versions = await state.listVersions(stack, env);
@@ -116,7 +109,7 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.status(202).json({ id, status: d.status, stack, environment: env, targetVersion: target.version, links: runLinks(id) });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/destroy', summary: 'Destroy everything the stack manages in the environment (plan -destroy → approval → apply)', tags, roles: ['deployer'], params: envParams, body: z.strictObject({ reason: z.string().max(2000).optional(), idempotencyKey: z.string().min(1).max(200).optional() }), responses: { 202: { description: 'destroy run accepted', schema: createdRunSchema } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/destroy', summary: 'Destroy everything the stack manages in the environment (plan -destroy → approval → apply)', tags, roles: ['deployer'], params: envParams, body: destroyBody, responses: { 202: { description: 'destroy run accepted', schema: createdRunSchema } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const { id } = await runs.start({ kind: 'destroy', stack, environment: env, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey }, req.principal!);
@@ -124,14 +117,14 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.status(202).json({ id, status: d.status, stack, environment: env, links: runLinks(id) });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin)', tags, roles: ['admin'], params: envParams, body: z.strictObject({ reason: z.string().max(2000).optional() }).optional(), responses: { 200: { description: 'unlocked' } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin)', tags, roles: ['admin'], params: envParams, body: unlockBody, responses: { 200: { description: 'unlocked', schema: unlockedSchema } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const previousHolder = await runs.forceUnlock(stack, env, req.principal!, (req.body as { reason?: string } | undefined)?.reason);
     res.json({ stack, environment: env, unlocked: true, previousHolder });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/drift-scan', summary: 'Scan for drift now (refresh-only plan of the current version)', tags, roles: ['deployer'], params: envParams, body: z.strictObject({ remediate: z.boolean().optional() }).optional(), responses: { 202: { description: 'scan started', schema: z.object({ id: z.string() }) } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/drift-scan', summary: 'Scan for drift now (refresh-only plan of the current version)', tags, roles: ['deployer'], params: envParams, body: driftScanBody, responses: { 202: { description: 'scan started', schema: driftScanStartedSchema } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const id = `s-${randomUUID()}`;
@@ -146,7 +139,7 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.status(202).json({ id, workflowId });
   });
 
-  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/drift', summary: 'Latest drift report', tags, roles: ['viewer'], params: envParams, responses: { 200: { description: 'report', schema: driftSchema }, 404: { description: 'never scanned' } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'get', path: '/:stack/environments/:env/drift', summary: 'Latest drift report', tags, roles: ['viewer'], params: envParams, temporal: false, responses: { 200: { description: 'report', schema: driftSchema }, 404: { description: 'unknown stack/environment, or never scanned' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
     const key = driftReportKey(stack, env);
