@@ -86,6 +86,8 @@ export interface ApprovalView {
   rejection?: Rejection;
   expiresAt?: string;
   planHash?: string;
+  /** Decisions the gate refused (forged, unsigned, stale), with who they claimed to be. */
+  refused?: RefusedDecision[];
 }
 
 /** Approve as an Update: the caller learns at once whether it counted, and why not. */

@@ -1,6 +1,6 @@
 /** Types, queries and ids of the FailoverWorkflow, shared by the workflow, its activities and the API. */
 import { defineQuery } from '@temporalio/workflow';
-import type { Approval, ApprovalPolicy, Rejection } from './approval';
+import type { Approval, ApprovalPolicy, RefusedDecision, Rejection } from './approval';
 
 /** The two sides of a failover group, as named in strata.yaml (`primary:` / `secondary:`). */
 export type FailoverSide = 'primary' | 'secondary';
@@ -173,6 +173,8 @@ export interface Failover {
   approvals: Approval[];
   approvalsRequired: number;
   rejection?: Rejection;
+  /** Decisions the approval gate refused, with the identity they claimed. */
+  refusedDecisions?: RefusedDecision[];
   approvalExpiresAt?: string;
   error?: FailoverError;
   events: { ts: string; level: 'info' | 'warn' | 'error'; message: string }[];

@@ -1,6 +1,6 @@
 /** Types, queries and ids of the runs that change a stack: deployment, rollback and destroy share one shape. */
 import { defineQuery } from '@temporalio/workflow';
-import type { Approval, ApprovalPolicy, Rejection } from './approval';
+import type { Approval, ApprovalPolicy, RefusedDecision, Rejection } from './approval';
 
 export type RunKind = 'deploy' | 'rollback' | 'destroy';
 
@@ -114,6 +114,8 @@ export interface Deployment {
   approvals: Approval[];
   approvalsRequired: number;
   rejection?: Rejection;
+  /** Decisions the approval gate refused (unsigned, forged, stale), with the identity they claimed. */
+  refusedDecisions?: RefusedDecision[];
   approvalExpiresAt?: string;
   resources: ResourceView[];
   outputs: Record<string, unknown>;

@@ -47,6 +47,7 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
       const v = gate.view();
       f.approvals = v.approvals;
       f.rejection = v.rejection;
+      f.refusedDecisions = v.refused;
       f.approvalExpiresAt = v.expiresAt;
       f.updatedAt = rec.now();
     },

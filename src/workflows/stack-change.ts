@@ -136,6 +136,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
       const v = gate.view();
       d.approvals = v.approvals;
       d.rejection = v.rejection;
+      d.refusedDecisions = v.refused;
       d.approvalExpiresAt = v.expiresAt;
       d.updatedAt = now();
     },

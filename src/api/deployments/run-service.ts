@@ -136,7 +136,7 @@ export class RunService {
     // The workflow trusts only what a configured signer vouches for: sign for the caller this API authenticated,
     // bound to the run and to the plan the caller approves (the one awaiting approval unless they named one).
     const planHash = body.planHash ?? d.plan?.planHash;
-    const assertion = this.signer(principal, { runId: id, decision: 'approve', planHash, by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'approve', planHash, by: principal.subject, roles });
     await this.runs.approve(id, { by: principal.subject, roles, planHash: body.planHash, comment: body.comment, assertion });
     return this.get(id);
   }
@@ -144,7 +144,7 @@ export class RunService {
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
     const d = await this.ensureOpen(id);
     const roles = rolesFor(principal, d.environment);
-    const assertion = this.signer(principal, { runId: id, decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
     await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }

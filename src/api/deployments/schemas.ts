@@ -163,6 +163,15 @@ export const approvalSchema = z.object({
 const _approval: Same<z.infer<typeof approvalSchema>, Approval> = true;
 
 export const rejectionSchema = z.object({ by: z.string(), at: z.string(), reason: z.string().optional(), via: z.string().optional() });
+
+/** A decision the gate refused: who it claimed to be, what it tried, why it did not count. */
+export const refusedDecisionSchema = z.object({
+  claimedBy: z.string(),
+  at: z.string(),
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string(),
+  transport: z.enum(['update', 'signal']),
+});
 const _rejection: Same<z.infer<typeof rejectionSchema>, Rejection> = true;
 
 export const runEventSchema = z.object({
@@ -203,6 +212,7 @@ export const deploymentSchema = z.object({
   approvals: z.array(approvalSchema),
   approvalsRequired: z.number(),
   rejection: rejectionSchema.optional(),
+  refusedDecisions: z.array(refusedDecisionSchema).optional(),
   approvalExpiresAt: z.string().optional(),
   resources: z.array(
     z.object({

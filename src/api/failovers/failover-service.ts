@@ -11,6 +11,8 @@ import { ErrorCode, StrataError } from '../../shared/errors';
 import { groupApprovalPolicy, monitorInputFor } from '../../shared/failover-input';
 import {
   FAILOVER_TERMINAL_STATUSES,
+  failoverGroupOf,
+  failoverWorkflowId,
   newFailoverId,
   type Failover,
   type FailoverInput,
@@ -107,7 +109,7 @@ export class FailoverService {
   async approve(id: string, principal: Principal, body: { comment?: string }): Promise<Failover> {
     await this.ensureOpen(id);
     const roles = rolesFor(principal);
-    const assertion = this.signer(principal, { runId: id, decision: 'approve', by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id), decision: 'approve', by: principal.subject, roles });
     await this.failovers.approve(id, { by: principal.subject, roles, comment: body.comment, assertion });
     return this.get(id);
   }
@@ -115,7 +117,7 @@ export class FailoverService {
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Failover> {
     await this.ensureOpen(id);
     const roles = rolesFor(principal);
-    const assertion = this.signer(principal, { runId: id, decision: 'reject', by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id), decision: 'reject', by: principal.subject, roles });
     await this.failovers.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { FAILOVER_STAGES, FAILOVER_STATUSES, type Failover } from '../../contracts/failover';
 import type { FailoverMonitorState } from '../../contracts/monitor';
-import { approvalSchema, rejectionSchema } from '../deployments/schemas';
+import { approvalSchema, refusedDecisionSchema, rejectionSchema } from '../deployments/schemas';
 import { freeText, groupName, limit, type Same } from '../schemas';
 
 const side = z.enum(['primary', 'secondary']);
@@ -113,6 +113,7 @@ export const failoverSchema = z.object({
   approvals: z.array(approvalSchema),
   approvalsRequired: z.number(),
   rejection: rejectionSchema.optional(),
+  refusedDecisions: z.array(refusedDecisionSchema).optional(),
   approvalExpiresAt: z.string().optional(),
   error: error.optional(),
   events: z.array(z.object({ ts: z.string(), level: z.enum(['info', 'warn', 'error']), message: z.string() })),
