@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { poll } from '../helpers/poll';
 import { eventually } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -142,18 +143,20 @@ async function startAndWait(ports: Ports): Promise<Instance> {
   const inst = start(ports);
   let exitCode: number | null | undefined;
   void inst.exited.then((c) => (exitCode = c));
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (inst.output().includes('Strata is running') && (await status(ports, '/ready')) === 200) return inst;
-    const why =
-      exitCode !== undefined
-        ? `start.sh exited with ${exitCode}`
-        : Date.now() > deadline
-          ? 'not ready after 120 s'
-          : '';
-    if (why) throw new Error(`${why}\n${inst.output()}\n${logsTail()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await poll(
+    async () => {
+      if (inst.output().includes('Strata is running') && (await status(ports, '/ready')) === 200) return true;
+      if (exitCode !== undefined) throw new Error(`start.sh exited with ${exitCode}\n${inst.output()}\n${logsTail()}`);
+      return false;
+    },
+    {
+      what: () => `start.sh to be ready\n${inst.output()}\n${logsTail()}`,
+      timeoutMs: 120_000,
+      everyMs: 250,
+      errors: 'throw',
+    },
+  );
+  return inst;
 }
 
 function readProc(pid: string, file: string): string {

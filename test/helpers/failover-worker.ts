@@ -9,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createFailoverActivities, type FailoverActivityDeps } from '../../src/activities/cloud/failover-activities';
 import { createTemporalActivities } from '../../src/activities/temporal';
+import { poll } from './poll';
 import { runWorker } from './temporal';
 import { parseDuration } from '../../src/shared/duration';
 import type { FailoverGroupConfig } from '../../src/shared/config';
@@ -102,34 +103,25 @@ export async function waitForStatus(
   statuses: FailoverStatus[],
   timeoutMs = 60_000,
 ): Promise<Failover> {
-  const deadline = Date.now() + timeoutMs;
   let last: Failover | undefined;
-  for (;;) {
-    try {
-      last = await h.query(failoverStatusQuery);
-      if (statuses.includes(last.status)) return last;
-    } catch {
-      // not started yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `failover still ${last?.status} after ${timeoutMs} ms (want ${statuses.join('|')}): ${JSON.stringify(last?.events.slice(-5))}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return poll(
+    async () => {
+      last = await h.query(failoverStatusQuery); // throws until the workflow has started: retried
+      return statuses.includes(last.status) && last;
+    },
+    {
+      what: () =>
+        `failover to reach ${statuses.join('|')} (still ${last?.status}): ${JSON.stringify(last?.events.slice(-5))}`,
+      timeoutMs,
+    },
+  );
 }
 
-/** Polls `fn` until truthy or the deadline passes. */
-export async function until<T>(
+/** Polls `fn` until truthy or the deadline passes; an error from `fn` fails at once. */
+export function until<T>(
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   what: string,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return poll(fn, { what, timeoutMs, errors: 'throw' });
 }
