@@ -230,7 +230,7 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
     const stale = await refusal(
       r.h.executeUpdate(approveUpdate, { args: [{ by: 'bob', planHash: 'not-this-plan', ...APPROVER }] }),
     );
-    expect(stale.type).toBe('PLAN_HASH_MISMATCH');
+    expect(stale.type).toBe('APPROVAL_PLAN_MISMATCH');
     await r.h.executeUpdate(approveUpdate, { args: [{ by: 'bob', planHash: waiting.plan!.planHash, ...APPROVER }] });
     expect((await refusal(r.h.executeUpdate(approveUpdate, { args: [{ by: 'bob', ...APPROVER }] }))).type).toBe(
       'DUPLICATE_APPROVER',

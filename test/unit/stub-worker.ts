@@ -12,6 +12,7 @@ import { Worker } from '@temporalio/worker';
 import type { createFailoverActivities } from '../../src/activities/cloud/failover-activities';
 import type { IacActivities, StateVersionSummary } from '../../src/activities/iac';
 import type { NotifyActivities } from '../../src/activities/notify/slack';
+import { createDecisionActivities } from '../../src/activities/auth';
 import { createTemporalActivities, type TemporalActivities } from '../../src/activities/temporal';
 import type { FailoverStageName } from '../../src/contracts/failover';
 import type { PlanSummary } from '../../src/contracts/iac';
@@ -196,9 +197,6 @@ export function stubIacActivities(w: StubWorld): IacActivities {
     async saveDriftReport(r) {
       await w.enter('saveDriftReport', r.stack, r);
     },
-    async appendRunLog(t) {
-      await w.enter('appendRunLog', t.runId, t);
-    },
   };
 }
 
@@ -353,6 +351,8 @@ export async function startStubWorker(
   // Typed as the real worker's activity map: an activity added to buildActivities must be stubbed here too.
   const activities: WorkerActivities = {
     ...stubIacActivities(world),
+    // Real: signatures are checked against keys generated for this test (none of these runs demands them).
+    ...createDecisionActivities({ config: { approvalSigning: { required: true, signers: [], bots: [] }, baseDir: process.cwd() } }),
     // Real: the lock workflow is started and signalled on the test server like in production. Its holder
     // check would otherwise fire every 15 s of skipped time during a 72 h expiry.
     ...recordedTemporalActivities(
