@@ -42,7 +42,7 @@ export function buildActivities(
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
     ...createNotifyActivities({ config }),
-    ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
+    ...buildFailoverActivities(opts.config),
   };
 }
 

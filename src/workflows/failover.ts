@@ -10,7 +10,16 @@ import { CancellationScope, isCancellation, setHandler } from '@temporalio/workf
 import { ApprovalGate } from './approval-gate';
 import { FAILOVER_STAGES, failoverStatusQuery, type Failover, type FailoverInput } from '../contracts/failover';
 import { errorOf, FailoverRecorder } from './failover-record';
-import { failoverStages } from './failover-stages';
+import {
+  completion,
+  demotion,
+  initialization,
+  promotion,
+  releaseLock,
+  sourcePreparation,
+  stageRun,
+  targetActivation,
+} from './failover-stages';
 
 function newFailover(input: FailoverInput): Failover {
   const now = new Date().toISOString();
@@ -59,7 +68,7 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     `${input.mode}${input.dryRun ? ' dry-run' : ''} failover of ${input.group} requested by ${by}`,
   );
 
-  const stages = failoverStages(input, rec);
+  const run = stageRun(input, rec);
   const finish = (status: Failover['status'], message?: string) => {
     f.completedAt = rec.now();
     rec.setStatus(status, message);
@@ -70,7 +79,7 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
   const holdsLock = !input.dryRun;
 
   try {
-    const ready = await stages.initialization();
+    const ready = await initialization(run);
     if (input.dryRun) {
       for (const a of ready.plan) rec.event('info', `plan: [${a.stage}] ${a.description}`);
       return finish('planned', `dry run: ${ready.plan.length} actions planned, nothing changed`);
@@ -92,11 +101,11 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     }
     if (f.status === 'awaiting_approval') rec.setStatus('running');
 
-    await stages.sourcePreparation(ready);
-    await stages.demotion(ready);
-    await stages.promotion(ready);
-    await stages.targetActivation(ready);
-    await stages.completion(ready);
+    await sourcePreparation(run, ready);
+    await demotion(run, ready);
+    await promotion(run, ready);
+    await targetActivation(run, ready);
+    await completion(run, ready);
     return finish(
       'succeeded',
       `${ready.to} (${f.toRegion}) is active: RTO ${f.rtoSeconds}s, RPO ${f.rpoSeconds ?? 'unknown'}s`,
@@ -122,6 +131,6 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     if (cancelled) return finish('cancelled', `cancelled; ${summary}`);
     return finish(failed === 0 ? 'rolled_back' : 'failed', summary);
   } finally {
-    if (holdsLock) await CancellationScope.nonCancellable(() => stages.releaseLock());
+    if (holdsLock) await CancellationScope.nonCancellable(() => releaseLock(run));
   }
 }
