@@ -49,9 +49,14 @@ export const FAILOVER_STATUSES = [
   'rejected',
   'expired',
   'cancelled',
+  'needs_attention',
 ] as const;
 export type FailoverStatus = (typeof FAILOVER_STATUSES)[number];
 
+/**
+ * Statuses a run ends in. `needs_attention`: the run ended part-way through a change it could not undo (an
+ * emergency failover that failed after promoting the target); `manualSteps` says what a human must finish.
+ */
 export const FAILOVER_TERMINAL_STATUSES: readonly FailoverStatus[] = [
   'succeeded',
   'planned',
@@ -60,6 +65,7 @@ export const FAILOVER_TERMINAL_STATUSES: readonly FailoverStatus[] = [
   'rejected',
   'expired',
   'cancelled',
+  'needs_attention',
 ];
 
 export interface FailoverError {
@@ -175,6 +181,11 @@ export interface Failover {
   rejection?: Rejection;
   approvalExpiresAt?: string;
   error?: FailoverError;
+  /**
+   * What the run left for a human, one line per step (`<stage>/<step>: what to do`): set whenever the run ended
+   * without reaching a clean state on its own (needs_attention, a rolled_back with a manual compensation, failed).
+   */
+  manualSteps?: string[];
   events: { ts: string; level: 'info' | 'warn' | 'error'; message: string }[];
 }
 

@@ -46,7 +46,10 @@ export class FailoverRecorder {
 
   setStatus(status: FailoverStatus, message?: string): void {
     this.f.status = status;
-    this.event(status === 'failed' ? 'error' : 'info', message ?? `status → ${status}`);
+    this.event(
+      status === 'failed' ? 'error' : status === 'needs_attention' ? 'warn' : 'info',
+      message ?? `status → ${status}`,
+    );
     upsertSearchAttributes([{ key: StatusKey, value: status }]);
   }
 
@@ -114,6 +117,25 @@ export class FailoverRecorder {
     } finally {
       rec.completedAt = this.now();
     }
+  }
+
+  /** True when `step` of `stage` ran to success (a best-effort failure or a step never reached is false). */
+  stepSucceeded(stage: FailoverStageName, step: string): boolean {
+    return this.stage(stage).steps.some((x) => x.name === step && x.status === 'succeeded');
+  }
+
+  /**
+   * The planned changes that did not happen, in plan order, as `<stage>/<step>: <what to do>` lines for the
+   * operator who has to finish them (readiness, lock, lag and commit are the run's own bookkeeping, not changes).
+   */
+  unfinishedSteps(): string[] {
+    const bookkeeping = ['readiness', 'acquire_lock', 'replication_lag', 'commit'];
+    return this.f.plan
+      .filter((a) => !bookkeeping.includes(a.step) && !this.stepSucceeded(a.stage, a.step))
+      .map((a) => {
+        const failed = this.stage(a.stage).steps.find((x) => x.name === a.step && x.status === 'failed');
+        return `${a.stage}/${a.step}: ${a.description} (${failed ? `failed: ${failed.error?.message}` : 'not run'})`;
+      });
   }
 
   /** Registers the undo of a step BEFORE the step runs: a step that failed half-way is undone too. */

@@ -251,6 +251,38 @@ export function completion(run: StageRun, { from, to }: FailoverReadiness): Prom
   });
 }
 
+/**
+ * After an emergency failover failed past promotion the target database is the writer, whatever else failed:
+ * global state must say so (the new epoch is the fencing token that shuts the old side out), together with
+ * what a human still has to do. Nothing is compensated: the source is presumed gone.
+ */
+export async function recordPartialFailover(run: StageRun, { from, to }: FailoverReadiness): Promise<void> {
+  const { input, rec } = run;
+  const f = rec.f;
+  const manualSteps = rec.unfinishedSteps();
+  const entry = {
+    failoverId: input.id,
+    from,
+    to,
+    mode: input.mode,
+    completedAt: rec.now(),
+    rpoSeconds: f.rpoSeconds,
+    incomplete: true,
+  };
+  const attention = { failoverId: input.id, at: rec.now(), manualSteps };
+  try {
+    const commit = { ...stepRequest(run, 'completion', 'commit', to), entry, attention };
+    const st = await requiredSteps.failoverCommit(commit);
+    f.epoch = st.epoch;
+    rec.event('warn', `global state records ${to} active at epoch ${st.epoch}; ${manualSteps.length} steps left`);
+  } catch (err) {
+    manualSteps.unshift(
+      `completion/commit: record ${to} as the active side (epoch + 1) in the global state by hand (the commit failed: ${errorOf(err).message})`,
+    );
+  }
+  f.manualSteps = manualSteps;
+}
+
 /** Releases the global lock if this run holds it; a failure is reported, the lock expires on its own. */
 export async function releaseLock({ input, rec }: StageRun): Promise<void> {
   try {

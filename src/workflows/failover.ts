@@ -6,8 +6,9 @@
  * decision to the target serving traffic; RPO is the replication lag observed just before promotion.
  * The stages themselves (activities, timeout profiles, compensations) are in failover-stages.ts.
  */
-import { CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, setHandler } from '@temporalio/workflow';
 import { ApprovalGate } from './approval-gate';
+import type { FailoverReadiness } from '../activities/cloud/failover-activities';
 import { FAILOVER_STAGES, failoverStatusQuery, type Failover, type FailoverInput } from '../contracts/failover';
 import { errorOf, FailoverRecorder } from './failover-record';
 import {
@@ -15,11 +16,16 @@ import {
   demotion,
   initialization,
   promotion,
+  recordPartialFailover,
   releaseLock,
   sourcePreparation,
   stageRun,
   targetActivation,
 } from './failover-stages';
+
+/** patched() ids: wire names, never change or reuse. */
+/** An emergency failover that fails after promotion records the promoted target in global state. */
+const PATCH_EMERGENCY_PARTIAL = 'failover-emergency-records-partial';
 
 function newFailover(input: FailoverInput): Failover {
   const now = new Date().toISOString();
@@ -77,9 +83,10 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
   };
   // Set before stage 1 tries to take it: releasing a lock this run never got is a harmless no-op.
   const holdsLock = !input.dryRun;
+  let ready: FailoverReadiness | undefined;
 
   try {
-    const ready = await initialization(run);
+    ready = await initialization(run);
     if (input.dryRun) {
       for (const a of ready.plan) rec.event('info', `plan: [${a.stage}] ${a.description}`);
       return finish('planned', `dry run: ${ready.plan.length} actions planned, nothing changed`);
@@ -119,6 +126,14 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
         'warn',
         'emergency mode: no compensation (the source is presumed unavailable); see the stages for what changed',
       );
+      if (ready && rec.stepSucceeded('promotion', 'promote_replica') && patched(PATCH_EMERGENCY_PARTIAL)) {
+        const promoted = ready;
+        await CancellationScope.nonCancellable(() => recordPartialFailover(run, promoted));
+        return finish(
+          'needs_attention',
+          `${promoted.to} was promoted but the failover did not finish: ${f.manualSteps?.length} steps left to do by hand`,
+        );
+      }
       return finish(cancelled ? 'cancelled' : 'failed');
     }
     if (rec.pendingCompensations === 0) {

@@ -120,6 +120,39 @@ describe('AWS failover activities (moto)', () => {
     expect((await cloud.acquireLock(g, { owner: 'd', ttlMs: 60_000 })).lock?.owner).toBe('d'); // an expired lock is taken over
   });
 
+  it('global state: a failover that ended part-way records its new epoch and what is left; the next commit clears it', async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const { cloud, g } = setup(fx);
+    const entry = (failoverId: string, from: 'primary' | 'secondary', to: 'primary' | 'secondary') => ({
+      failoverId,
+      from,
+      to,
+      mode: 'emergency' as const,
+      completedAt: new Date().toISOString(),
+    });
+    await cloud.acquireLock(g, { owner: 'e', ttlMs: 60_000 });
+    const attention = {
+      failoverId: 'e',
+      at: new Date().toISOString(),
+      manualSteps: ['target_activation/switch_traffic'],
+    };
+    await cloud.commit(g, {
+      owner: 'e',
+      entry: { ...entry('e', 'primary', 'secondary'), incomplete: true },
+      attention,
+    });
+    await cloud.releaseLock(g, 'e');
+    const s = await cloud.readState(g);
+    expect(s).toMatchObject({ activeSide: 'secondary', epoch: 1, attention });
+    expect(s.history).toEqual([expect.objectContaining({ failoverId: 'e', epoch: 1, incomplete: true })]);
+
+    await cloud.acquireLock(g, { owner: 'f', ttlMs: 60_000 });
+    await cloud.commit(g, { owner: 'f', entry: entry('f', 'secondary', 'primary') });
+    const after = await cloud.readState(g);
+    expect(after).toMatchObject({ activeSide: 'primary', epoch: 2 });
+    expect(after.attention).toBeUndefined();
+  });
+
   it('traffic: weighted records drain and switch idempotently; failover records swap roles', async () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const { cloud, g } = setup(fx);

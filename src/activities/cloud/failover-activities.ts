@@ -20,6 +20,7 @@ import {
   LockHeldError,
   SideUnreachableError,
   type Capacity,
+  type FailoverAttention,
   type FailoverCloud,
   type FailoverHistoryEntry,
   type FailoverIntent,
@@ -246,9 +247,13 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
       }
     },
 
-    /** Stage 6: the new active side, epoch + 1 (exactly once per failover id), history. */
-    async failoverCommit(req: StepRequest & { entry: Omit<FailoverHistoryEntry, 'epoch'> }): Promise<GlobalState> {
-      return step(req, (cloud, g) => cloud.commit(g, { owner: req.failoverId, entry: req.entry }));
+    /** Stage 6: the new active side, epoch + 1 (exactly once per failover id), history; `attention` when it ended part-way. */
+    async failoverCommit(
+      req: StepRequest & { entry: Omit<FailoverHistoryEntry, 'epoch'>; attention?: FailoverAttention },
+    ): Promise<GlobalState> {
+      return step(req, (cloud, g) =>
+        cloud.commit(g, { owner: req.failoverId, entry: req.entry, attention: req.attention }),
+      );
     },
 
     async failoverDrainTraffic(req: StepRequest): Promise<StepOutcome> {

@@ -4,12 +4,7 @@
  * acts), because Temporal retries activities and a worker may die half-way through any of them.
  */
 import type { FailoverGroupConfig } from '../../shared/config';
-import type {
-  FailoverMode,
-  FailoverSide,
-  FailoverStageName,
-  ReadinessCheck,
-} from '../../contracts/failover';
+import type { FailoverMode, FailoverSide, FailoverStageName, ReadinessCheck } from '../../contracts/failover';
 
 export type { FailoverSide };
 
@@ -50,6 +45,15 @@ export interface FailoverHistoryEntry {
   completedAt: string;
   rtoSeconds?: number;
   rpoSeconds?: number;
+  /** The failover ended part-way (an emergency that failed after promotion): see GlobalState.attention. */
+  incomplete?: boolean;
+}
+
+/** Left in global state by a failover that ended part-way: what is still to be done by hand. Cleared by the next commit. */
+export interface FailoverAttention {
+  failoverId: string;
+  at: string;
+  manualSteps: string[];
 }
 
 /** The group's global state: which side is active, a monotonically increasing epoch (the fencing token) and the lock. */
@@ -61,6 +65,7 @@ export interface GlobalState {
   intent?: FailoverIntent;
   lastFailoverId?: string;
   history: FailoverHistoryEntry[];
+  attention?: FailoverAttention;
   /** Last time a canary write on the primary was confirmed on the replica (the RPO fallback). */
   replicationCheckpointAt?: string;
 }
@@ -128,8 +133,14 @@ export interface FailoverCloud {
   acquireLock(g: GroupRef, req: { owner: string; ttlMs: number; intent?: FailoverIntent }): Promise<GlobalState>;
   /** Releases the lock and clears the intent when `owner` holds it; false when it did not. */
   releaseLock(g: GroupRef, owner: string): Promise<boolean>;
-  /** Records the new active side, increments the epoch once per failover id, appends history. Lock must be ours. */
-  commit(g: GroupRef, req: { owner: string; entry: Omit<FailoverHistoryEntry, 'epoch'> }): Promise<GlobalState>;
+  /**
+   * Records the new active side, increments the epoch once per failover id, appends history. Lock must be ours.
+   * With `attention` the failover ended part-way and the state says what is left; without it, it clears any.
+   */
+  commit(
+    g: GroupRef,
+    req: { owner: string; entry: Omit<FailoverHistoryEntry, 'epoch'>; attention?: FailoverAttention },
+  ): Promise<GlobalState>;
   /** Stops sending new traffic to `side` (weight 0). */
   drainTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
   /** Points the group's record at `side` only (the DNS switch; also the compensation that returns traffic). */

@@ -89,6 +89,7 @@ export const failoverSchema = z.object({
   approvals: z.array(z.object({ by: z.string(), at: z.string(), comment: z.string().optional() })),
   approvalsRequired: z.number(),
   error: error.optional(),
+  manualSteps: z.array(z.string()).optional(),
   events: z.array(z.object({ ts: z.string(), level: z.string(), message: z.string() })),
 });
 

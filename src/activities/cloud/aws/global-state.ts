@@ -3,7 +3,7 @@
  * failovers of one group can never hold the lock at once and an epoch is never incremented twice.
  *
  * Item: group, activeSide, epoch (N), lockOwner, lockExpiresAt (N, epoch ms), intent (JSON), lastFailoverId,
- * history (JSON, last 20), replicationCheckpointAt (ISO; written by the replication canary), updatedAt.
+ * history (JSON, last 20), attention (JSON, set by a failover that ended part-way), replicationCheckpointAt (ISO; written by the replication canary), updatedAt.
  */
 import {
   ConditionalCheckFailedException,
@@ -18,6 +18,7 @@ import {
 import type { FailoverSide } from '../../../contracts/failover';
 import {
   LockHeldError,
+  type FailoverAttention,
   type FailoverHistoryEntry,
   type FailoverIntent,
   type GlobalState,
@@ -43,6 +44,7 @@ function parse(group: string, item: Item | undefined): GlobalState {
     intent: json<FailoverIntent | undefined>('intent', undefined),
     lastFailoverId: item?.lastFailoverId?.S,
     history: json<FailoverHistoryEntry[]>('history', []),
+    attention: json<FailoverAttention | undefined>('attention', undefined),
     replicationCheckpointAt: item?.replicationCheckpointAt?.S,
   };
 }
@@ -51,7 +53,11 @@ export interface GlobalStateTable {
   read(): Promise<GlobalState>;
   acquire(owner: string, ttlMs: number, intent?: FailoverIntent): Promise<GlobalState>;
   release(owner: string): Promise<boolean>;
-  commit(owner: string, entry: Omit<FailoverHistoryEntry, 'epoch'>): Promise<GlobalState>;
+  commit(
+    owner: string,
+    entry: Omit<FailoverHistoryEntry, 'epoch'>,
+    attention?: FailoverAttention,
+  ): Promise<GlobalState>;
 }
 
 /** The table of one group: `globalStateTable` in `globalStateRegion` (default: the primary's region). */
@@ -159,18 +165,18 @@ export function globalStateTable(
       }
     },
 
-    async commit(owner, entry) {
+    async commit(owner, entry, attention) {
       const s = await read();
       if (s.lastFailoverId === entry.failoverId) return s; // a retried commit: the epoch moved already
       const epoch = s.epoch + 1;
       const history = [...s.history, { ...entry, epoch }].slice(-MAX_HISTORY);
+      const values: Item = attention ? { ':att': S(JSON.stringify(attention)) } : {};
       try {
         await db.send(
           new UpdateItemCommand({
             TableName,
             Key,
-            UpdateExpression:
-              'SET activeSide = :to, epoch = :epoch, lastFailoverId = :id, history = :h, updatedAt = :ts REMOVE intent',
+            UpdateExpression: `SET activeSide = :to, epoch = :epoch, lastFailoverId = :id, history = :h, updatedAt = :ts${attention ? ', attention = :att REMOVE intent' : ' REMOVE intent, attention'}`,
             // Only the lock holder commits, and only on top of the epoch it read (no lost history update).
             ConditionExpression: 'lockOwner = :o AND epoch = :prev',
             ExpressionAttributeValues: {
@@ -181,10 +187,19 @@ export function globalStateTable(
               ':h': S(JSON.stringify(history)),
               ':ts': S(new Date().toISOString()),
               ':o': S(owner),
+              ...values,
             },
           }),
         );
-        return { ...s, activeSide: entry.to, epoch, lastFailoverId: entry.failoverId, history, intent: undefined };
+        return {
+          ...s,
+          activeSide: entry.to,
+          epoch,
+          lastFailoverId: entry.failoverId,
+          history,
+          intent: undefined,
+          attention,
+        };
       } catch (err) {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
         const now = await read();

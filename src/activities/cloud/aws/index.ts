@@ -175,7 +175,7 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
     readState: (g) => state(g).read(),
     acquireLock: (g, { owner, ttlMs, intent }) => state(g).acquire(owner, ttlMs, intent),
     releaseLock: (g, owner) => state(g).release(owner),
-    commit: (g, { owner, entry }) => state(g).commit(owner, entry),
+    commit: (g, { owner, entry, attention }) => state(g).commit(owner, entry, attention),
 
     drainTraffic: (g, side, ctx) =>
       drain(clients.route53(), g, side, `strata failover ${ctx.failoverId}: drain ${side}`),

@@ -141,7 +141,7 @@ export function createSimulatedFailoverActivities(
       });
     },
 
-    async commit(g, { owner, entry }) {
+    async commit(g, { owner, entry, attention }) {
       return store.mutate(g, (w) => {
         if (w.global.lastFailoverId === entry.failoverId) return structuredClone(w.global); // a retried commit
         if (w.global.lock?.owner !== owner) throw new LockHeldError(w.global.lock?.owner, w.global.lock?.expiresAt);
@@ -149,6 +149,17 @@ export function createSimulatedFailoverActivities(
         w.global.activeSide = entry.to;
         w.global.lastFailoverId = entry.failoverId;
         w.global.history = [...w.global.history, { ...entry, epoch: w.global.epoch }].slice(-MAX_HISTORY);
+        if (attention) {
+          // A failover that ended part-way: the old side may be down, so nothing is re-seeded behind a human's back.
+          w.global.attention = attention;
+          logChange(
+            w,
+            'commit',
+            `${entry.to} active at epoch ${w.global.epoch}, incomplete: ${attention.manualSteps.length} manual steps`,
+          );
+          return structuredClone(w.global);
+        }
+        delete w.global.attention;
         // Simulated re-seed: the old side becomes a replica of the new primary, so failing back works later.
         const old = w.sides[entry.from].db;
         old.role = 'replica';

@@ -1,0 +1,80 @@
+/**
+ * The FailoverWorkflow's saga on the simulated cloud, where it must leave the world and the global state
+ * telling the truth: an emergency that fails after promotion, the order compensations run in, a replica
+ * that only a human can re-attach, the lock held through a long promotion, and readiness re-checked after
+ * a long approval wait.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SimulatedWorldStore, setSimulatedFaults, type SimWorld } from '../../src/activities/cloud/simulated';
+import { parseGroup } from '../helpers/failover-fixture';
+import { failoverInput, startFailover, startFailoverWorker, type FailoverWorker } from '../helpers/failover-worker';
+import { startTemporal } from '../helpers/temporal';
+
+describe('FailoverWorkflow saga on the simulated cloud', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: FailoverWorker;
+  const taskQueue = `failover-saga-${randomUUID()}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-fo-saga-'));
+  const store = new SimulatedWorldStore(dataDir);
+  const groups: Record<string, ReturnType<typeof parseGroup>> = {};
+  /** A fresh group per test: the world files never leak from one test into the next. */
+  const group = (name: string, raw: Record<string, unknown> = {}) => {
+    groups[name] = parseGroup(name, {
+      provider: 'simulated',
+      primary: { region: 'us-east-1', capacity: 2 },
+      secondary: { region: 'us-west-2' },
+      approval: { required: 0 },
+      ...raw,
+    });
+    return { name, cfg: groups[name] };
+  };
+  const world = (name: string): Promise<SimWorld> => store.read({ name, cfg: groups[name] });
+
+  for (const name of ['emergency-partial']) group(name);
+
+  beforeAll(async () => {
+    env = await startTemporal();
+    worker = await startFailoverWorker(env, taskQueue, { groups, simulated: { dataDir } });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await env?.teardown();
+  });
+
+  it('emergency failing after promotion records the promoted target at a new epoch and lists what is left to do', async () => {
+    const g = { name: 'emergency-partial', cfg: groups['emergency-partial'] };
+    await setSimulatedFaults(store, g, {
+      unreachable: ['primary'],
+      failStep: { stage: 'target_activation', step: 'switch_traffic' },
+    });
+    const h = await startFailover(env.client, taskQueue, failoverInput(g.name, g.cfg, { mode: 'emergency' }));
+    const done = await h.result();
+    expect(done.status).toBe('needs_attention');
+    expect(done.epoch).toBe(1);
+    const steps = done.manualSteps ?? [];
+    // What the run could not do, named by stage and step, in the order an operator would do them.
+    expect(steps.map((s) => s.split(':')[0])).toEqual([
+      'source_preparation/scale_source',
+      'demotion/fence_database',
+      'target_activation/switch_traffic',
+      'target_activation/verify_health',
+    ]);
+    expect(steps.find((s) => s.startsWith('target_activation/switch_traffic'))).toMatch(/injected failure/);
+    const w = await world(g.name);
+    expect(w.global).toMatchObject({
+      activeSide: 'secondary',
+      epoch: 1,
+      lastFailoverId: done.id,
+      attention: { failoverId: done.id, manualSteps: steps },
+    });
+    expect(w.global.history).toEqual([
+      expect.objectContaining({ failoverId: done.id, from: 'primary', to: 'secondary', epoch: 1, incomplete: true }),
+    ]);
+    expect(w.global.lock).toBeUndefined();
+    expect(w.sides.secondary.db).toMatchObject({ role: 'primary', promotions: 1 });
+  });
+});
