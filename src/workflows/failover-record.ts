@@ -22,9 +22,18 @@ export function errorOf(err: unknown): FailoverError {
   return failureOf(err);
 }
 
+/**
+ * When a compensation runs relative to traffic returning to the source: first everything the source needs to
+ * serve (capacity, its database writable, the target's replica re-attached), then the traffic, and only then
+ * what the target no longer needs once traffic has left it.
+ */
+export type UndoPhase = 'before_traffic' | 'traffic' | 'after_traffic';
+const UNDO_PHASES: readonly UndoPhase[] = ['before_traffic', 'traffic', 'after_traffic'];
+
 interface Compensation {
   name: string;
   stage: FailoverStageName;
+  phase?: UndoPhase;
   run: () => Promise<{ detail: string; manual?: boolean }>;
 }
 
@@ -139,8 +148,8 @@ export class FailoverRecorder {
   }
 
   /** Registers the undo of a step BEFORE the step runs: a step that failed half-way is undone too. */
-  compensate(stage: FailoverStageName, name: string, run: Compensation['run']): void {
-    this.saga.push({ name, stage, run });
+  compensate(stage: FailoverStageName, name: string, run: Compensation['run'], phase?: UndoPhase): void {
+    this.saga.push({ name, stage, run, phase });
   }
 
   /** How many compensations would run now. */
@@ -153,11 +162,18 @@ export class FailoverRecorder {
     this.saga.length = 0;
   }
 
-  /** Runs every registered compensation in reverse, even when the run is being cancelled; records each outcome. */
-  async runCompensations(): Promise<CompensationRecord[]> {
+  /**
+   * Runs every registered compensation, even when the run is being cancelled, and records each outcome. In
+   * reverse registration order; with `byPhase`, phase by phase (UndoPhase), in reverse order within a phase.
+   */
+  async runCompensations(byPhase = false): Promise<CompensationRecord[]> {
     const done: CompensationRecord[] = [];
+    const reversed = [...this.saga].reverse();
+    const order = byPhase
+      ? UNDO_PHASES.flatMap((p) => reversed.filter((c) => (c.phase ?? 'before_traffic') === p))
+      : reversed;
     await CancellationScope.nonCancellable(async () => {
-      for (const c of [...this.saga].reverse()) {
+      for (const c of order) {
         const rec: CompensationRecord = { name: c.name, stage: c.stage, status: 'succeeded', startedAt: this.now() };
         this.f.compensations.push(rec);
         try {

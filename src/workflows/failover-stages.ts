@@ -3,7 +3,7 @@
  * calls, with which timeout profile, and which compensation it registers BEFORE it runs. The orchestration
  * (approval, failure handling, the lock release) stays in failover.ts.
  */
-import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Capacity } from '../activities/cloud/failover-cloud';
 import type { FailoverActivities, FailoverReadiness, StepRequest } from '../activities/cloud/failover-activities';
 import {
@@ -57,6 +57,10 @@ const replicaPromotion = proxyActivities<FailoverActivities>(promotionWait);
 const healthVerification = proxyActivities<FailoverActivities>(healthWait);
 const compensations = proxyActivities<FailoverActivities>(undo);
 
+/** patched() ids: wire names, never change or reuse. */
+/** Compensations run phase by phase (the source serves again before traffic returns) and restore captured traffic. */
+const PATCH_UNDO_BY_PHASE = 'failover-undo-by-phase';
+
 const DEFAULT_LOCK_TTL_MS = 15 * 60_000;
 const DEFAULT_HEALTH_TIMEOUT_MS = 5 * 60_000;
 
@@ -68,6 +72,8 @@ export interface StageRun {
   lockTtlMs: number;
   /** Source-side steps: required in planned mode, best effort (fail fast, go on) in emergency mode. */
   sourceSteps: FailoverActivities;
+  /** Decided once, at the first compensation registered: how this run registers and runs its compensations. */
+  undoByPhase?: boolean;
 }
 
 /** The shared context of one run's stages. */
@@ -161,11 +167,12 @@ async function checkReadiness(run: StageRun, s: FailoverStage): Promise<Failover
 }
 
 /** Stage 2: drain, then scale the source down. Best effort in emergency mode. */
-export function sourcePreparation(run: StageRun, { from, capacity }: FailoverReadiness): Promise<void> {
+export function sourcePreparation(run: StageRun, ready: FailoverReadiness): Promise<void> {
   const { rec, emergency } = run;
+  const { from, capacity } = ready;
   return rec.runStage('source_preparation', async (s) => {
     await renewLock(run, 'source_preparation');
-    undoDrain(run, from);
+    undoDrain(run, ready);
     const drain = stepRequest(run, 'source_preparation', 'drain_traffic', from);
     await rec.step(s, 'drain_traffic', () => run.sourceSteps.failoverDrainTraffic(drain), emergency);
     const cap = capacity[from];
@@ -294,44 +301,84 @@ export async function releaseLock({ input, rec }: StageRun): Promise<void> {
 }
 
 // Compensations: each is registered right before the step it undoes, so a step that failed half-way is undone too.
+// They run phase by phase (see UndoPhase): the source can serve again before traffic returns to it.
 
-function undoDrain(run: StageRun, from: FailoverSide): void {
-  run.rec.compensate('source_preparation', 'restore_traffic', () =>
-    compensations.failoverRouteTraffic(stepRequest(run, 'source_preparation', 'restore_traffic', from)),
+function phasedUndo(run: StageRun): boolean {
+  return (run.undoByPhase ??= patched(PATCH_UNDO_BY_PHASE));
+}
+
+/** One compensation puts traffic back as readiness found it; it covers the switch to the target as well. */
+function undoDrain(run: StageRun, { from, trafficBefore }: FailoverReadiness): void {
+  const req = () => stepRequest(run, 'source_preparation', 'restore_traffic', from);
+  if (!phasedUndo(run)) {
+    run.rec.compensate('source_preparation', 'restore_traffic', () => compensations.failoverRouteTraffic(req()));
+    return;
+  }
+  run.rec.compensate(
+    'source_preparation',
+    'restore_traffic',
+    () =>
+      trafficBefore
+        ? compensations.failoverRestoreTraffic({ ...req(), snapshot: trafficBefore })
+        : compensations.failoverRouteTraffic(req()),
+    'traffic',
   );
 }
 
 function undoSourceScale(run: StageRun, from: FailoverSide, capacity: Capacity): void {
-  run.rec.compensate('source_preparation', 'restore_source_capacity', () =>
-    compensations.failoverScale({
-      ...stepRequest(run, 'source_preparation', 'restore_source_capacity', from),
-      capacity,
-    }),
+  run.rec.compensate(
+    'source_preparation',
+    'restore_source_capacity',
+    () =>
+      compensations.failoverScale({
+        ...stepRequest(run, 'source_preparation', 'restore_source_capacity', from),
+        capacity,
+      }),
+    'before_traffic',
   );
 }
 
 function undoFence(run: StageRun, from: FailoverSide): void {
-  run.rec.compensate('demotion', 'unfence_source_database', () =>
-    compensations.failoverFenceDatabase({
-      ...stepRequest(run, 'demotion', 'unfence_source_database', from),
-      fenced: false,
-    }),
+  run.rec.compensate(
+    'demotion',
+    'unfence_source_database',
+    () =>
+      compensations.failoverFenceDatabase({
+        ...stepRequest(run, 'demotion', 'unfence_source_database', from),
+        fenced: false,
+      }),
+    'before_traffic',
   );
 }
 
 function undoPromotion(run: StageRun, from: FailoverSide, to: FailoverSide): void {
-  run.rec.compensate('promotion', 'reattach_replica', () =>
-    compensations.failoverReattachReplica({ ...stepRequest(run, 'promotion', 'reattach_replica', to), source: from }),
+  run.rec.compensate(
+    'promotion',
+    'reattach_replica',
+    () =>
+      compensations.failoverReattachReplica({
+        ...stepRequest(run, 'promotion', 'reattach_replica', to),
+        source: from,
+      }),
+    'before_traffic',
   );
 }
 
 function undoTargetScale(run: StageRun, to: FailoverSide, capacity: Capacity): void {
-  run.rec.compensate('target_activation', 'restore_target_capacity', () =>
-    compensations.failoverScale({ ...stepRequest(run, 'target_activation', 'restore_target_capacity', to), capacity }),
+  run.rec.compensate(
+    'target_activation',
+    'restore_target_capacity',
+    () =>
+      compensations.failoverScale({
+        ...stepRequest(run, 'target_activation', 'restore_target_capacity', to),
+        capacity,
+      }),
+    'after_traffic',
   );
 }
 
 function undoSwitch(run: StageRun, from: FailoverSide): void {
+  if (phasedUndo(run)) return; // restore_traffic (registered with the drain) puts traffic back
   run.rec.compensate('target_activation', 'route_traffic_back', () =>
     compensations.failoverRouteTraffic(stepRequest(run, 'target_activation', 'route_traffic_back', from)),
   );

@@ -1,8 +1,9 @@
 /**
  * FailoverWorkflow: moves a failover group to its standby side in six recorded stages —
  * initialization → (approval) → source_preparation → demotion → promotion → target_activation → completion.
- * Planned mode undoes every step in reverse when a later one fails; emergency mode treats the source as
- * possibly gone (best effort, short timeouts) and never lets it block the promotion. RTO runs from the
+ * Planned mode undoes every step when a later one fails (the source is made to serve again before traffic
+ * returns to it); emergency mode treats the source as possibly gone (best effort, short timeouts), never lets
+ * it block the promotion, and says what is left when it fails after promoting. RTO runs from the
  * decision to the target serving traffic; RPO is the replication lag observed just before promotion.
  * The stages themselves (activities, timeout profiles, compensations) are in failover-stages.ts.
  */
@@ -139,8 +140,8 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     if (rec.pendingCompensations === 0) {
       return finish(cancelled ? 'cancelled' : 'failed', 'nothing had changed: no compensation needed');
     }
-    rec.setStatus('compensating', `undoing ${rec.pendingCompensations} steps in reverse`);
-    const done = await rec.runCompensations();
+    rec.setStatus('compensating', `undoing ${rec.pendingCompensations} steps`);
+    const done = await rec.runCompensations(run.undoByPhase === true);
     const failed = done.filter((c) => c.status === 'failed').length;
     const summary = `${done.length} compensations run, ${failed} failed`;
     if (cancelled) return finish('cancelled', `cancelled; ${summary}`);

@@ -34,7 +34,7 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
   };
   const world = (name: string): Promise<SimWorld> => store.read({ name, cfg: groups[name] });
 
-  for (const name of ['emergency-partial']) group(name);
+  for (const name of ['emergency-partial', 'ordered-undo']) group(name);
 
   beforeAll(async () => {
     env = await startTemporal();
@@ -76,5 +76,29 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     ]);
     expect(w.global.lock).toBeUndefined();
     expect(w.sides.secondary.db).toMatchObject({ role: 'primary', promotions: 1 });
+  });
+
+  it('compensations bring the source back (capacity, unfenced) before traffic returns to it, at the weights it had', async () => {
+    const g = { name: 'ordered-undo', cfg: groups['ordered-undo'] };
+    await store.mutate(g, (w) => {
+      w.sides.primary.dnsWeight = 70;
+      w.sides.secondary.dnsWeight = 30;
+      w.faults = { failStep: { stage: 'target_activation' } };
+    });
+    const done = await (await startFailover(env.client, taskQueue, failoverInput(g.name, g.cfg))).result();
+    expect(done.status).toBe('rolled_back');
+    const w = await world(g.name);
+    expect([w.sides.primary.dnsWeight, w.sides.secondary.dnsWeight]).toEqual([70, 30]);
+    expect([w.sides.primary.capacity.desired, w.sides.secondary.capacity.desired]).toEqual([2, 0]);
+    // The world's change log after the switch to the target, in the order the changes reached the world.
+    const switched = w.log.findIndex((e) => e.op === 'dns' && /secondary 100/.test(e.detail));
+    expect(switched).toBeGreaterThan(0);
+    const undo = w.log.slice(switched + 1);
+    const at = (op: string, re: RegExp) => undo.findIndex((e) => e.op === op && re.test(e.detail));
+    const trafficBack = at('dns', /primary/);
+    expect(trafficBack).toBeGreaterThanOrEqual(0);
+    expect(at('capacity', /^primary .* desired 2/)).toBeLessThan(trafficBack);
+    expect(at('fence', /unfenced/)).toBeLessThan(trafficBack);
+    expect(at('capacity', /^secondary .* desired 0/)).toBeGreaterThan(trafficBack);
   });
 });

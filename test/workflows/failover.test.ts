@@ -40,7 +40,7 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
   let moto: MotoServer;
   let worker: FailoverWorker;
   const taskQueue = `failover-${randomUUID()}`;
-  const fx: Record<'planned' | 'emergency' | 'injected' | 'concurrent', AwsFailoverFixture> = {} as never;
+  const fx: Record<'planned' | 'emergency' | 'injected' | 'concurrent' | 'split', AwsFailoverFixture> = {} as never;
   const clients: Record<string, AwsFailoverClients> = {};
   const promoteCalls: Record<string, number> = {};
 
@@ -67,6 +67,7 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     });
     fx.injected = await createAwsFailoverFixture(moto.endpoint);
     fx.concurrent = await createAwsFailoverFixture(moto.endpoint, { approvals: 1 });
+    fx.split = await createAwsFailoverFixture(moto.endpoint, { weights: { primary: 80, secondary: 20 } });
     for (const f of Object.values(fx)) clients[f.name] = counted(f.name, f.clients);
     // The emergency group's source region is down: every us-east-1 call is refused at once.
     clients[fx.emergency.name] = counted(
@@ -192,13 +193,13 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       'failed',
       'skipped',
     ]);
+    // The source serves again (replica, database, capacity) before traffic returns; the target is released last.
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
-      ['route_traffic_back', 'succeeded'],
-      ['restore_target_capacity', 'succeeded'],
       ['reattach_replica', 'manual'], // RDS cannot demote a promoted replica: reported, never hidden
       ['unfence_source_database', 'succeeded'],
       ['restore_source_capacity', 'succeeded'],
       ['restore_traffic', 'succeeded'],
+      ['restore_target_capacity', 'succeeded'],
     ]);
     for (const c of done.compensations) expect(c.completedAt).toBeDefined();
     expect(await dnsSides(f)).toEqual(['primary']);
@@ -210,6 +211,31 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(st.lock).toBeUndefined();
     await recordHistory(env.address, h.workflowId, 'failover-aws-injected-target-activation-rolled-back');
+  });
+
+  it('planned: compensations make the source serve again before traffic returns, at the weights it had', async () => {
+    const f = fx.split;
+    const h = await startFailover(
+      env.client,
+      taskQueue,
+      failoverInput(f.name, f.group, { injectFailure: { stage: 'target_activation' } }),
+    );
+    const done = await h.result();
+    expect(done.status).toBe('rolled_back');
+    const names = done.compensations.map((c) => c.name);
+    const trafficBack = names.findIndex((n) => n === 'restore_traffic' || n === 'route_traffic_back');
+    expect(names.indexOf('restore_source_capacity')).toBeLessThan(trafficBack);
+    expect(names.indexOf('unfence_source_database')).toBeLessThan(trafficBack);
+    // The target keeps its capacity until traffic has left it.
+    expect(names.indexOf('restore_target_capacity')).toBeGreaterThan(trafficBack);
+    expect(done.compensations.filter((c) => c.status === 'failed')).toEqual([]);
+    const r = (await readRecords(f.clients.route53(), { name: f.name, cfg: f.group }))!;
+    expect(r.records.map((x) => [x.SetIdentifier, x.Weight])).toEqual([
+      ['primary', 80],
+      ['secondary', 20],
+    ]);
+    const east = await capacity(f, EAST, f.asg.east);
+    expect([east.MinSize, east.DesiredCapacity]).toEqual([1, 3]);
   });
 
   it('a second failover of the same group is refused while the first holds the global lock', async () => {

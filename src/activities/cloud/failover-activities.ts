@@ -31,6 +31,7 @@ import {
   type OpContext,
   type PromoteOutcome,
   type StepOutcome,
+  type TrafficSnapshot,
 } from './failover-cloud';
 import { probeGroup, waitHealthy } from './failover-health';
 import { buildPlan, targetCapacityOf } from './failover-plan';
@@ -75,6 +76,8 @@ export interface FailoverReadiness {
   plan: PlannedAction[];
   capacity: Partial<Record<FailoverSide, Capacity>>;
   targetCapacity: Capacity;
+  /** Where traffic went when readiness was checked: what a rollback restores. */
+  trafficBefore?: TrafficSnapshot;
   state: GlobalState;
 }
 
@@ -221,6 +224,7 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
           plan: buildPlan(g, from, to, req.mode, r, targetCapacity),
           capacity: r.capacity,
           targetCapacity,
+          trafficBefore: r.trafficSnapshot,
           state,
         };
       } catch (err) {
@@ -262,6 +266,11 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     async failoverRouteTraffic(req: StepRequest): Promise<StepOutcome> {
       return step(req, (cloud, g, ctx) => cloud.routeTraffic(g, req.side, ctx));
+    },
+
+    /** The compensation of drain and switch: traffic back the way readiness found it. */
+    async failoverRestoreTraffic(req: StepRequest & { snapshot: TrafficSnapshot }): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.restoreTraffic(g, req.snapshot, ctx));
     },
 
     async failoverScale(req: StepRequest & { capacity: Capacity }): Promise<StepOutcome> {

@@ -93,12 +93,26 @@ export interface HealthReport {
   detail: string;
 }
 
+/**
+ * Where the group's traffic went before a failover touched it, so a rollback restores exactly that (a 70/30
+ * split stays 70/30) instead of sending everything to the source. Each cloud reads back only its own fields.
+ */
+export interface TrafficSnapshot {
+  detail: string;
+  /** Per-side weights (the simulated world). */
+  weights?: Partial<Record<FailoverSide, number>>;
+  /** The record sets as found (Route53), restored verbatim. */
+  records?: unknown[];
+}
+
 export interface CloudReadiness {
   checks: ReadinessCheck[];
   /** Capacity of each side as found (undefined when unreachable): the compensations restore these values. */
   capacity: Partial<Record<FailoverSide, Capacity>>;
   /** Human-readable description of where traffic goes now, for the plan. */
   traffic?: string;
+  /** Where traffic goes now, in a form `restoreTraffic` takes back (undefined when unreadable). */
+  trafficSnapshot?: TrafficSnapshot;
   /** Names of the resources the plan will touch, per side (ASG, record, database). */
   resources: Partial<Record<FailoverSide, { capacity?: string; database?: string; health?: string }>> & {
     dns?: string;
@@ -145,6 +159,8 @@ export interface FailoverCloud {
   drainTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
   /** Points the group's record at `side` only (the DNS switch; also the compensation that returns traffic). */
   routeTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
+  /** Puts traffic back the way `snapshot` found it (the compensation of drain and switch). */
+  restoreTraffic(g: GroupRef, snapshot: TrafficSnapshot, ctx: OpContext): Promise<StepOutcome>;
   scale(g: GroupRef, side: FailoverSide, capacity: Capacity, ctx: OpContext): Promise<StepOutcome>;
   /** Fences (or unfences) the side's database so it takes no more writes: the "demotion". */
   fenceDatabase(g: GroupRef, side: FailoverSide, fenced: boolean, ctx: OpContext): Promise<StepOutcome>;

@@ -10,10 +10,18 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { FailoverSide } from '../../../contracts/failover';
-import type { Capacity, CloudReadiness, FailoverCloud, GroupRef, HealthReport, LagReport } from '../failover-cloud';
+import type {
+  Capacity,
+  CloudReadiness,
+  FailoverCloud,
+  GroupRef,
+  HealthReport,
+  LagReport,
+  TrafficSnapshot,
+} from '../failover-cloud';
 import type { AwsFailoverClients } from './clients';
 import { dbIdOf, describeDb, fence, promote, reattach } from './database';
-import { describeTraffic, drain, readRecords, recordOf, route } from './dns';
+import { describeTraffic, drain, readRecords, recordOf, restore, route, snapshotTraffic } from './dns';
 import { globalStateTable } from './global-state';
 
 export { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './clients';
@@ -139,11 +147,13 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
         }
       }
       let traffic: string | undefined;
+      let trafficSnapshot: TrafficSnapshot | undefined;
       await check(
         'dns_record',
         to,
         async () => {
           traffic = await describeTraffic(clients.route53(), g);
+          trafficSnapshot = await snapshotTraffic(clients.route53(), g);
           const r = recordOf(g) ? await readRecords(clients.route53(), g) : undefined;
           const ok =
             !r || r.routing === 'none' ? !recordOf(g) : r.routing === 'simple' ? !!g.cfg[to].endpoint : !!r.of(to);
@@ -156,6 +166,7 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
         checks,
         capacity,
         traffic,
+        trafficSnapshot,
         resources: {
           dns: rec?.name,
           primary: {
@@ -181,6 +192,8 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
       drain(clients.route53(), g, side, `strata failover ${ctx.failoverId}: drain ${side}`),
     routeTraffic: (g, side, ctx) =>
       route(clients.route53(), g, side, `strata failover ${ctx.failoverId}: traffic → ${side}`),
+    restoreTraffic: (g, snapshot, ctx) =>
+      restore(clients.route53(), g, snapshot, `strata failover ${ctx.failoverId}: traffic restored`),
 
     async scale(g, side, cap) {
       const a = await asgOf(g, side);

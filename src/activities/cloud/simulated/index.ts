@@ -94,10 +94,12 @@ export function createSimulatedFailoverActivities(
       const capacity: CloudReadiness['capacity'] = {};
       for (const s of ['primary', 'secondary'] as const) if (!down.has(s)) capacity[s] = { ...w.sides[s].capacity };
       const weights = (['primary', 'secondary'] as const).map((s) => `${s}=${w.sides[s].dnsWeight}`).join(', ');
+      const dnsWeights = { primary: w.sides.primary.dnsWeight, secondary: w.sides.secondary.dnsWeight };
       return {
         checks,
         capacity,
         traffic: `${w.record} weights ${weights}`,
+        trafficSnapshot: { detail: `${w.record} weights ${weights}`, weights: dnsWeights },
         resources: {
           dns: w.record,
           primary: {
@@ -185,6 +187,21 @@ export function createSimulatedFailoverActivities(
         w.sides[side].dnsWeight = 100;
         w.sides[other(side)].dnsWeight = 0;
         const out = { changed, detail: `${w.record} → ${w.sides[side].endpoint} (${side} 100, ${other(side)} 0)` };
+        if (changed) logChange(w, 'dns', out.detail);
+        return out;
+      }),
+
+    restoreTraffic: (g, snapshot) =>
+      store.mutate(g, (w) => {
+        let changed = false;
+        for (const side of ['primary', 'secondary'] as const) {
+          const weight = snapshot.weights?.[side];
+          if (weight === undefined || w.sides[side].dnsWeight === weight) continue;
+          w.sides[side].dnsWeight = weight;
+          changed = true;
+        }
+        const now = (['primary', 'secondary'] as const).map((s) => `${s} ${w.sides[s].dnsWeight}`).join(', ');
+        const out = { changed, detail: `${w.record} weights restored (${now})` };
         if (changed) logChange(w, 'dns', out.detail);
         return out;
       }),
