@@ -143,7 +143,16 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     rec.setStatus('compensating', `undoing ${rec.pendingCompensations} steps`);
     const done = await rec.runCompensations(run.undoByPhase === true);
     const failed = done.filter((c) => c.status === 'failed').length;
-    const summary = `${done.length} compensations run, ${failed} failed`;
+    // A compensation that only a human can do (RDS cannot demote a promoted replica) is no clean rollback.
+    const manual = done.filter((c) => c.status !== 'succeeded');
+    if (manual.length > 0) {
+      f.manualSteps = manual.map((c) =>
+        c.status === 'manual'
+          ? `${c.stage}/${c.name}: ${c.detail}`
+          : `${c.stage}/${c.name}: failed (${c.error?.message}); undo it by hand`,
+      );
+    }
+    const summary = `${done.length} compensations run, ${failed} failed${manual.length > failed ? `, ${manual.length - failed} left to a human` : ''}`;
     if (cancelled) return finish('cancelled', `cancelled; ${summary}`);
     return finish(failed === 0 ? 'rolled_back' : 'failed', summary);
   } finally {

@@ -202,6 +202,10 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       ['restore_target_capacity', 'succeeded'],
     ]);
     for (const c of done.compensations) expect(c.completedAt).toBeDefined();
+    // Rolled back, but not clean: the one step only a human can do is named in the result.
+    expect(done.manualSteps).toEqual([
+      expect.stringMatching(new RegExp(`^promotion/reattach_replica: ${f.db.west} was promoted.*new read replica`)),
+    ]);
     expect(await dnsSides(f)).toEqual(['primary']);
     const east = await capacity(f, EAST, f.asg.east);
     expect([east.MinSize, east.DesiredCapacity]).toEqual([1, 3]);
