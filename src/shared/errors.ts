@@ -32,6 +32,8 @@ export const ErrorCode = {
   FAILOVER_NOT_READY: 'FAILOVER_NOT_READY',
   FAILOVER_STEP_FAILED: 'FAILOVER_STEP_FAILED',
   FAILOVER_GROUP_NOT_FOUND: 'FAILOVER_GROUP_NOT_FOUND',
+  // A failover's global lock expired or passed to someone else while the failover ran: it must not commit.
+  FAILOVER_LOCK_LOST: 'FAILOVER_LOCK_LOST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -157,6 +157,17 @@ export class FailoverRecorder {
     return this.saga.length;
   }
 
+  /** The compensations that would run now, in the order they would run (see runCompensations). */
+  pendingUndo(byPhase: boolean): { stage: FailoverStageName; name: string }[] {
+    return this.undoOrder(byPhase).map(({ stage, name }) => ({ stage, name }));
+  }
+
+  private undoOrder(byPhase: boolean): Compensation[] {
+    const reversed = [...this.saga].reverse();
+    if (!byPhase) return reversed;
+    return UNDO_PHASES.flatMap((p) => reversed.filter((c) => (c.phase ?? 'before_traffic') === p));
+  }
+
   /** After the commit nothing is undone any more. */
   clearCompensations(): void {
     this.saga.length = 0;
@@ -168,10 +179,7 @@ export class FailoverRecorder {
    */
   async runCompensations(byPhase = false): Promise<CompensationRecord[]> {
     const done: CompensationRecord[] = [];
-    const reversed = [...this.saga].reverse();
-    const order = byPhase
-      ? UNDO_PHASES.flatMap((p) => reversed.filter((c) => (c.phase ?? 'before_traffic') === p))
-      : reversed;
+    const order = this.undoOrder(byPhase);
     await CancellationScope.nonCancellable(async () => {
       for (const c of order) {
         const rec: CompensationRecord = { name: c.name, stage: c.stage, status: 'succeeded', startedAt: this.now() };

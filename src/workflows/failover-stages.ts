@@ -3,7 +3,15 @@
  * calls, with which timeout profile, and which compensation it registers BEFORE it runs. The orchestration
  * (approval, failure handling, the lock release) stays in failover.ts.
  */
-import { ApplicationFailure, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  proxyActivities,
+  sleep,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Capacity } from '../activities/cloud/failover-cloud';
 import type { FailoverActivities, FailoverReadiness, StepRequest } from '../activities/cloud/failover-activities';
 import {
@@ -60,6 +68,8 @@ const compensations = proxyActivities<FailoverActivities>(undo);
 /** patched() ids: wire names, never change or reuse. */
 /** Compensations run phase by phase (the source serves again before traffic returns) and restore captured traffic. */
 const PATCH_UNDO_BY_PHASE = 'failover-undo-by-phase';
+/** The global lock is renewed while the run holds it, and a lost lock stops the run from changing anything. */
+const PATCH_LOCK_RENEWAL = 'failover-lock-renewal';
 
 const DEFAULT_LOCK_TTL_MS = 15 * 60_000;
 const DEFAULT_HEALTH_TIMEOUT_MS = 5 * 60_000;
@@ -74,6 +84,10 @@ export interface StageRun {
   sourceSteps: FailoverActivities;
   /** Decided once, at the first compensation registered: how this run registers and runs its compensations. */
   undoByPhase?: boolean;
+  /** True while keepLockRenewed's loop renews the lock; only such a run can tell that it lost the lock. */
+  renewing?: boolean;
+  /** Set once the run learns that its lock expired or passed to someone else: from then on it changes nothing. */
+  lockLost?: { message: string; at: string };
 }
 
 /** The shared context of one run's stages. */
@@ -101,7 +115,69 @@ function stepRequest(run: StageRun, stage: FailoverStageName, step: string, side
 
 function renewLock(run: StageRun, stage: FailoverStageName) {
   const { group, id } = run.input;
-  return lockAndState.failoverAcquireLock({ group, failoverId: id, ttlMs: run.lockTtlMs, stage });
+  return whileHoldingLock(run, () =>
+    lockAndState.failoverAcquireLock({ group, failoverId: id, ttlMs: run.lockTtlMs, stage }),
+  );
+}
+
+function lockLostFailure(run: StageRun): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'FAILOVER_LOCK_LOST',
+    message: `global lock lost: ${run.lockLost?.message}`,
+    nonRetryable: true,
+  });
+}
+
+function markLockLost(run: StageRun, message: string): void {
+  if (run.lockLost) return;
+  run.lockLost = { message, at: run.rec.now() };
+  run.rec.event('error', `global lock lost: ${message}; the run changes nothing more`);
+}
+
+/** A call that needs the lock: refused once the lock is lost; a refusal because it is gone marks it lost. */
+async function whileHoldingLock<T>(run: StageRun, fn: () => Promise<T>): Promise<T> {
+  if (run.lockLost) throw lockLostFailure(run);
+  try {
+    return await fn();
+  } catch (err) {
+    const { code, message } = errorOf(err);
+    if (!run.renewing || (code !== 'FAILOVER_IN_PROGRESS' && code !== 'FAILOVER_LOCK_LOST')) throw err;
+    markLockLost(run, message);
+    throw lockLostFailure(run);
+  }
+}
+
+/**
+ * Renews the global lock every third of its TTL while the run holds it, whatever runs meanwhile (a promotion
+ * or a health wait may take an hour, an approval longer). Stops when the lock is lost; stop() ends it.
+ */
+export function keepLockRenewed(run: StageRun): { stop(): void } | undefined {
+  if (!patched(PATCH_LOCK_RENEWAL)) return undefined;
+  run.renewing = true;
+  let renewal: CancellationScope | undefined;
+  // Shielded from the run's own cancellation: compensations after a cancel still need the lock held.
+  const loop = CancellationScope.nonCancellable(() => {
+    renewal = new CancellationScope();
+    return renewal.run(() => renewEvery(run, Math.max(1000, Math.floor(run.lockTtlMs / 3))));
+  });
+  void loop.catch(() => undefined); // stop() cancels the pending timer: that is its normal end
+  return { stop: () => renewal?.cancel() };
+}
+
+async function renewEvery(run: StageRun, everyMs: number): Promise<void> {
+  const { input, rec } = run;
+  while (!run.lockLost) {
+    await sleep(everyMs);
+    const stage = rec.f.stages.find((x) => x.status === 'running')?.name ?? 'initialization';
+    try {
+      const renew = { group: input.group, failoverId: input.id, ttlMs: run.lockTtlMs, stage };
+      await whileHoldingLock(run, () => lockAndState.failoverAcquireLock(renew));
+    } catch (err) {
+      if (isCancellation(err) || run.lockLost) return;
+      // The state store may be briefly unreachable: the lock still runs for most of its TTL, try again.
+      rec.event('warn', `could not renew the global lock (next try in ${everyMs} ms): ${errorOf(err).message}`);
+    }
+  }
 }
 
 /** Stage 1: readiness of the target, then (unless a dry run) the global lock with the intent recorded. */
@@ -240,6 +316,8 @@ export function completion(run: StageRun, { from, to }: FailoverReadiness): Prom
   const { input, rec } = run;
   const f = rec.f;
   return rec.runStage('completion', async (s) => {
+    // A run that lost its lock may have raced another failover of the group: it must not name a new active side.
+    if (run.lockLost) throw lockLostFailure(run);
     await rec.step(s, 'commit', async () => {
       const entry = {
         failoverId: input.id,
@@ -250,7 +328,8 @@ export function completion(run: StageRun, { from, to }: FailoverReadiness): Prom
         rtoSeconds: f.rtoSeconds,
         rpoSeconds: f.rpoSeconds,
       };
-      const st = await requiredSteps.failoverCommit({ ...stepRequest(run, 'completion', 'commit', to), entry });
+      const commit = { ...stepRequest(run, 'completion', 'commit', to), entry };
+      const st = await whileHoldingLock(run, () => requiredSteps.failoverCommit(commit));
       f.epoch = st.epoch;
       return { detail: `${st.activeSide} active at epoch ${st.epoch}` };
     });

@@ -16,6 +16,7 @@ import {
   completion,
   demotion,
   initialization,
+  keepLockRenewed,
   promotion,
   recordPartialFailover,
   releaseLock,
@@ -85,6 +86,7 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
   // Set before stage 1 tries to take it: releasing a lock this run never got is a harmless no-op.
   const holdsLock = !input.dryRun;
   let ready: FailoverReadiness | undefined;
+  let renewal: { stop(): void } | undefined;
 
   try {
     ready = await initialization(run);
@@ -92,6 +94,7 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
       for (const a of ready.plan) rec.event('info', `plan: [${a.stage}] ${a.description}`);
       return finish('planned', `dry run: ${ready.plan.length} actions planned, nothing changed`);
     }
+    renewal = keepLockRenewed(run);
 
     // Approval per the group's policy, before anything changes.
     const required = input.approvalPolicy.required;
@@ -122,6 +125,15 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     const cancelled = isCancellation(err);
     f.error = errorOf(err);
     rec.event('error', `${f.error.code}: ${f.error.message}`);
+    if (run.lockLost) {
+      // Without the lock another run may be changing the group: undo nothing, say what is left as it is.
+      f.manualSteps = [
+        `initialization/acquire_lock: the global lock was lost while this run held it (${run.lockLost.message}); find out who else changes ${input.group} before acting`,
+        ...rec.pendingUndo(run.undoByPhase === true).map((c) => `${c.stage}/${c.name}: not undone (the lock was lost)`),
+      ];
+      rec.clearCompensations();
+      return finish('needs_attention', `the global lock was lost: ${f.manualSteps.length} steps left to a human`);
+    }
     if (input.mode === 'emergency') {
       rec.event(
         'warn',
@@ -156,6 +168,7 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     if (cancelled) return finish('cancelled', `cancelled; ${summary}`);
     return finish(failed === 0 ? 'rolled_back' : 'failed', summary);
   } finally {
+    renewal?.stop();
     if (holdsLock) await CancellationScope.nonCancellable(() => releaseLock(run));
   }
 }

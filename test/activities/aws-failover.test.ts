@@ -153,6 +153,18 @@ describe('AWS failover activities (moto)', () => {
     expect(after.attention).toBeUndefined();
   });
 
+  it('global state: a commit is refused once the committing failover lock has expired, even if no one took it', async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const { cloud, g } = setup(fx);
+    await cloud.acquireLock(g, { owner: 'late', ttlMs: 1 });
+    await new Promise((r) => setTimeout(r, 5)); // let a 1 ms lease lapse
+    const entry = { failoverId: 'late', from: 'primary' as const, to: 'secondary' as const, mode: 'planned' as const };
+    await expect(cloud.commit(g, { owner: 'late', entry: { ...entry, completedAt: '' } })).rejects.toMatchObject({
+      name: 'LockExpiredError',
+    });
+    expect(await cloud.readState(g)).toMatchObject({ activeSide: 'primary', epoch: 0 });
+  });
+
   it('traffic: weighted records drain and switch idempotently; failover records swap roles', async () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const { cloud, g } = setup(fx);

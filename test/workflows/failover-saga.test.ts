@@ -9,9 +9,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SimulatedWorldStore, setSimulatedFaults, type SimWorld } from '../../src/activities/cloud/simulated';
+import { LockHeldError } from '../../src/activities/cloud/failover-cloud';
+import {
+  createSimulatedFailoverActivities,
+  SimulatedWorldStore,
+  setSimulatedFaults,
+  type SimWorld,
+} from '../../src/activities/cloud/simulated';
+import { FAILOVER_TERMINAL_STATUSES, failoverStatusQuery, type Failover } from '../../src/contracts/failover';
 import { parseGroup } from '../helpers/failover-fixture';
-import { failoverInput, startFailover, startFailoverWorker, type FailoverWorker } from '../helpers/failover-worker';
+import {
+  failoverInput,
+  startFailover,
+  startFailoverWorker,
+  until,
+  type FailoverWorker,
+} from '../helpers/failover-worker';
 import { startTemporal } from '../helpers/temporal';
 
 describe('FailoverWorkflow saga on the simulated cloud', () => {
@@ -34,7 +47,9 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
   };
   const world = (name: string): Promise<SimWorld> => store.read({ name, cfg: groups[name] });
 
-  for (const name of ['emergency-partial', 'ordered-undo']) group(name);
+  for (const name of ['emergency-partial', 'ordered-undo', 'long-promotion', 'lost-lock']) group(name);
+  /** Another party acting on the same world: what a second run (or an operator) would do. */
+  const other = createSimulatedFailoverActivities({ store });
 
   beforeAll(async () => {
     env = await startTemporal();
@@ -100,5 +115,64 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     expect(at('capacity', /^primary .* desired 2/)).toBeLessThan(trafficBack);
     expect(at('fence', /unfenced/)).toBeLessThan(trafficBack);
     expect(at('capacity', /^secondary .* desired 0/)).toBeGreaterThan(trafficBack);
+  });
+
+  /** Starts a planned failover with a 3 s lock TTL and a promotion of 8 s, and waits until the promotion runs. */
+  async function startLongPromotion(name: string) {
+    const g = { name, cfg: groups[name] };
+    await setSimulatedFaults(store, g, { promotionMs: 8000 });
+    const h = await startFailover(env.client, taskQueue, failoverInput(name, g.cfg, { lockTtlMs: 3000 }));
+    const stageOf = (f: Failover, n: string) => f.stages.find((x) => x.name === n)!;
+    await until(
+      async () => stageOf(await h.query(failoverStatusQuery), 'promotion').status === 'running',
+      'the promotion to start',
+    );
+    return { g, h, stageOf };
+  }
+
+  it('the global lock is renewed while a promotion outlasts its TTL: no one else can take it meanwhile', async () => {
+    const { g, h } = await startLongPromotion('long-promotion');
+    const outcome = await until(
+      async () => {
+        if (FAILOVER_TERMINAL_STATUSES.includes((await h.query(failoverStatusQuery)).status)) return 'ended';
+        try {
+          await other.acquireLock(g, { owner: 'intruder', ttlMs: 60_000 });
+          return 'taken';
+        } catch (err) {
+          if (err instanceof LockHeldError) return undefined;
+          throw err;
+        }
+      },
+      'the failover to end or its lock to be taken',
+      60_000,
+    );
+    expect(outcome).toBe('ended');
+    const done = await h.result();
+    expect(done.status).toBe('succeeded');
+    expect((await world(g.name)).global).toMatchObject({ activeSide: 'secondary', epoch: 1 });
+  });
+
+  it('a run that lost the global lock mid-way refuses to commit and undoes nothing without it', async () => {
+    const { g, h, stageOf } = await startLongPromotion('lost-lock');
+    // The lock is taken from under the run (an operator clearing it, a clock jump): the world says so.
+    await store.mutate(g, (w) => {
+      w.global.lock = { owner: 'intruder', expiresAt: new Date(Date.now() + 60_000).toISOString() };
+    });
+    await until(async () => {
+      const f = await h.query(failoverStatusQuery);
+      return f.events.some((e) => /lock lost/.test(e.message)) || stageOf(f, 'promotion').status !== 'running';
+    }, 'the run to notice, or the promotion to end');
+    // Released again before the run's next stage: only noticing the loss while it happened stops the commit.
+    expect(await other.releaseLock(g, 'intruder')).toBe(true);
+    const done = await h.result();
+    expect(done.status).toBe('needs_attention');
+    expect(done.error).toMatchObject({ code: 'FAILOVER_LOCK_LOST', message: expect.stringContaining('intruder') });
+    expect(stageOf(done, 'completion').status).not.toBe('succeeded');
+    expect(done.compensations).toEqual([]);
+    expect(done.manualSteps?.[0]).toMatch(/global lock .*intruder/);
+    expect(done.manualSteps).toContainEqual(expect.stringMatching(/^promotion\/reattach_replica: not undone/));
+    const w = await world(g.name);
+    expect(w.global).toMatchObject({ activeSide: 'primary', epoch: 0 });
+    expect(w.global.lock).toBeUndefined();
   });
 });

@@ -17,6 +17,7 @@ import type {
 import { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './aws/clients';
 import { createAwsFailoverActivities, type AwsFailoverOptions } from './aws';
 import {
+  LockExpiredError,
   LockHeldError,
   SideUnreachableError,
   type Capacity,
@@ -93,6 +94,9 @@ function toFailure(err: unknown, what: string): unknown {
       nonRetryable: true,
       details: [{ holder: err.holder, expiresAt: err.expiresAt }],
     });
+  }
+  if (err instanceof LockExpiredError) {
+    return ApplicationFailure.create({ type: ErrorCode.FAILOVER_LOCK_LOST, message: err.message, nonRetryable: true });
   }
   const e = err as Error & { code?: string; $metadata?: unknown };
   const network =

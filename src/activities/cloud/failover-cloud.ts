@@ -130,6 +130,17 @@ export class LockHeldError extends Error {
   }
 }
 
+/** Thrown by commit when the committing failover's own lock has expired; becomes FAILOVER_LOCK_LOST. */
+export class LockExpiredError extends Error {
+  constructor(
+    readonly owner: string,
+    readonly expiredAt: string | undefined,
+  ) {
+    super(`the failover lock of ${owner} expired${expiredAt ? ` at ${expiredAt}` : ''}: refusing to commit`);
+    this.name = 'LockExpiredError';
+  }
+}
+
 /** Thrown when a side's region cannot be reached; retryable, and best-effort in emergency mode. */
 export class SideUnreachableError extends Error {
   constructor(message: string) {
@@ -148,7 +159,8 @@ export interface FailoverCloud {
   /** Releases the lock and clears the intent when `owner` holds it; false when it did not. */
   releaseLock(g: GroupRef, owner: string): Promise<boolean>;
   /**
-   * Records the new active side, increments the epoch once per failover id, appends history. Lock must be ours.
+   * Records the new active side, increments the epoch once per failover id, appends history. The lock must be
+   * ours and unexpired (LockHeldError, LockExpiredError).
    * With `attention` the failover ended part-way and the state says what is left; without it, it clears any.
    */
   commit(

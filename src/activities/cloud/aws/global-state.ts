@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { FailoverSide } from '../../../contracts/failover';
 import {
+  LockExpiredError,
   LockHeldError,
   type FailoverAttention,
   type FailoverHistoryEntry,
@@ -177,8 +178,8 @@ export function globalStateTable(
             TableName,
             Key,
             UpdateExpression: `SET activeSide = :to, epoch = :epoch, lastFailoverId = :id, history = :h, updatedAt = :ts${attention ? ', attention = :att REMOVE intent' : ' REMOVE intent, attention'}`,
-            // Only the lock holder commits, and only on top of the epoch it read (no lost history update).
-            ConditionExpression: 'lockOwner = :o AND epoch = :prev',
+            // Only the holder of an unexpired lock commits, and only on top of the epoch it read (no lost update).
+            ConditionExpression: 'lockOwner = :o AND lockExpiresAt >= :now AND epoch = :prev',
             ExpressionAttributeValues: {
               ':to': S(entry.to),
               ':epoch': N(epoch),
@@ -187,6 +188,7 @@ export function globalStateTable(
               ':h': S(JSON.stringify(history)),
               ':ts': S(new Date().toISOString()),
               ':o': S(owner),
+              ':now': N(Date.now()),
               ...values,
             },
           }),
@@ -204,6 +206,7 @@ export function globalStateTable(
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
         const now = await read();
         if (now.lastFailoverId === entry.failoverId) return now;
+        if (now.lock?.owner === owner) throw new LockExpiredError(owner, now.lock.expiresAt);
         throw new LockHeldError(now.lock?.owner, now.lock?.expiresAt);
       }
     },

@@ -7,6 +7,7 @@
 import type { FailoverSide, FailoverStageName } from '../../../contracts/failover';
 import { isInjectedStep } from '../../../contracts/failover';
 import {
+  LockExpiredError,
   LockHeldError,
   SideUnreachableError,
   type CloudReadiness,
@@ -147,6 +148,8 @@ export function createSimulatedFailoverActivities(
       return store.mutate(g, (w) => {
         if (w.global.lastFailoverId === entry.failoverId) return structuredClone(w.global); // a retried commit
         if (w.global.lock?.owner !== owner) throw new LockHeldError(w.global.lock?.owner, w.global.lock?.expiresAt);
+        if (Date.parse(w.global.lock.expiresAt) <= Date.now())
+          throw new LockExpiredError(owner, w.global.lock.expiresAt);
         w.global.epoch += 1;
         w.global.activeSide = entry.to;
         w.global.lastFailoverId = entry.failoverId;
