@@ -3,6 +3,7 @@
  * idempotent, and the DynamoDB global state refusing a second lock holder.
  */
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import {
   createAwsFailoverActivities,
@@ -163,6 +164,42 @@ describe('AWS failover activities (moto)', () => {
       name: 'LockExpiredError',
     });
     expect(await cloud.readState(g)).toMatchObject({ activeSide: 'primary', epoch: 0 });
+  });
+
+  it("global state: kept in the standby's region unless configured; state an older default left in the primary's is refused, not forked", async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const { cloud, g } = setup(fx);
+    await cloud.acquireLock(g, { owner: 'w', ttlMs: 60_000 });
+    const inWest = await fx.clients
+      .dynamodb(WEST)
+      .send(new GetItemCommand({ TableName: fx.table, Key: { group: { S: fx.name } }, ConsistentRead: true }));
+    expect(inWest.Item?.lockOwner?.S).toBe('w');
+
+    const old = await createAwsFailoverFixture(moto.endpoint);
+    await old.clients.dynamodb(EAST).send(
+      new CreateTableCommand({
+        TableName: old.table,
+        KeySchema: [{ AttributeName: 'group', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'group', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await old.clients.dynamodb(EAST).send(
+      new PutItemCommand({
+        TableName: old.table,
+        Item: { group: { S: old.name }, activeSide: { S: 'secondary' }, epoch: { N: '3' } },
+      }),
+    );
+    const { cloud: oldCloud } = setup(old);
+    await expect(oldCloud.readState({ name: old.name, cfg: old.group })).rejects.toMatchObject({
+      type: 'CONFIG_INVALID',
+      message: expect.stringContaining(`globalStateRegion: ${EAST}`),
+    });
+    // Said where it is, the state is read as it was left.
+    expect(await oldCloud.readState({ name: old.name, cfg: { ...old.group, globalStateRegion: EAST } })).toMatchObject({
+      activeSide: 'secondary',
+      epoch: 3,
+    });
   });
 
   it('traffic: weighted records drain and switch idempotently; failover records swap roles', async () => {

@@ -160,7 +160,8 @@ export async function createAwsFailoverFixture(
   );
 
   const table = `strata-failover-${sfx}`;
-  const stateRegion = opts.globalStateRegion ?? EAST;
+  // Where the activities look unless told otherwise: the standby's region, which an emergency never abandons.
+  const stateRegion = opts.globalStateRegion ?? WEST;
   await clients.dynamodb(stateRegion).send(
     new CreateTableCommand({
       TableName: table,

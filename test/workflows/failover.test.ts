@@ -40,7 +40,10 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
   let moto: MotoServer;
   let worker: FailoverWorker;
   const taskQueue = `failover-${randomUUID()}`;
-  const fx: Record<'planned' | 'emergency' | 'injected' | 'concurrent' | 'split', AwsFailoverFixture> = {} as never;
+  const fx: Record<
+    'planned' | 'emergency' | 'emergencyDefault' | 'injected' | 'concurrent' | 'split',
+    AwsFailoverFixture
+  > = {} as never;
   const clients: Record<string, AwsFailoverClients> = {};
   const promoteCalls: Record<string, number> = {};
 
@@ -65,20 +68,23 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       targetCapacity: 3,
       checkpointAgeSeconds: 7,
     });
+    fx.emergencyDefault = await createAwsFailoverFixture(moto.endpoint, { targetCapacity: 2 });
     fx.injected = await createAwsFailoverFixture(moto.endpoint);
     fx.concurrent = await createAwsFailoverFixture(moto.endpoint, { approvals: 1 });
     fx.split = await createAwsFailoverFixture(moto.endpoint, { weights: { primary: 80, secondary: 20 } });
     for (const f of Object.values(fx)) clients[f.name] = counted(f.name, f.clients);
-    // The emergency group's source region is down: every us-east-1 call is refused at once.
-    clients[fx.emergency.name] = counted(
-      fx.emergency.name,
-      createAwsClients({
-        endpoint: moto.endpoint,
-        credentials: MOTO_CREDENTIALS,
-        regionEndpoints: { [EAST]: 'http://127.0.0.1:1' },
-        maxAttempts: 1,
-      }),
-    );
+    // The emergency groups' source region is down: every us-east-1 call is refused at once.
+    for (const f of [fx.emergency, fx.emergencyDefault]) {
+      clients[f.name] = counted(
+        f.name,
+        createAwsClients({
+          endpoint: moto.endpoint,
+          credentials: MOTO_CREDENTIALS,
+          regionEndpoints: { [EAST]: 'http://127.0.0.1:1' },
+          maxAttempts: 1,
+        }),
+      );
+    }
     const groups = Object.fromEntries(Object.values(fx).map((f) => [f.name, f.group]));
     worker = await startFailoverWorker(env, taskQueue, { groups, aws: (name) => clients[name] });
   });
@@ -95,7 +101,7 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     (await f.clients.rds(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
   const dnsSides = async (f: AwsFailoverFixture) =>
     answerOf((await readRecords(f.clients.route53(), { name: f.name, cfg: f.group }))!).sides;
-  const globalState = (f: AwsFailoverFixture, region = EAST) =>
+  const globalState = (f: AwsFailoverFixture, region = WEST) =>
     createAwsFailoverActivities({ clients: f.clients }).readState({
       name: f.name,
       cfg: { ...f.group, globalStateRegion: f.group.globalStateRegion ?? region },
@@ -170,6 +176,17 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     expect((await capacity(f, WEST, f.asg.west)).DesiredCapacity).toBe(3);
     expect(promoteCalls[f.name]).toBe(1);
     expect(await globalState(f, WEST)).toMatchObject({ activeSide: 'secondary', epoch: 1 });
+  });
+
+  it('emergency: the global state defaults to the standby region, so losing the primary region never loses it', async () => {
+    const f = fx.emergencyDefault;
+    expect(f.group.globalStateRegion).toBeUndefined();
+    const h = await startFailover(env.client, taskQueue, failoverInput(f.name, f.group, { mode: 'emergency' }));
+    const done = await h.result();
+    expect(done.status).toBe('succeeded');
+    expect(done.epoch).toBe(1);
+    expect(await dnsSides(f)).toEqual(['secondary']);
+    expect(await globalState(f, WEST)).toMatchObject({ activeSide: 'secondary', epoch: 1, lastFailoverId: done.id });
   });
 
   it('planned: a failure injected in target_activation is compensated in reverse and leaves the source active', async () => {

@@ -15,7 +15,10 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { ApplicationFailure } from '@temporalio/common';
 import type { FailoverSide } from '../../../contracts/failover';
+import type { FailoverGroupConfig } from '../../../shared/config';
+import { ErrorCode } from '../../../shared/errors';
 import {
   LockExpiredError,
   LockHeldError,
@@ -61,23 +64,52 @@ export interface GlobalStateTable {
   ): Promise<GlobalState>;
 }
 
-/** The table of one group: `globalStateTable` in `globalStateRegion` (default: the primary's region). */
+/**
+ * Where a group's global state lives: `globalStateRegion`, by default the secondary's region. The primary's is
+ * the region an emergency failover abandons, and the state must stay readable exactly then.
+ */
+export function globalStateRegionOf(cfg: FailoverGroupConfig): string {
+  return cfg.globalStateRegion ?? cfg.secondary.region;
+}
+
+async function getItem(db: DynamoDBClient, TableName: string, Key: Item): Promise<Item | undefined> {
+  try {
+    return (await db.send(new GetItemCommand({ TableName, Key, ConsistentRead: true }))).Item;
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The table of one group in `globalStateRegionOf(cfg)`. `formerDefault` is the primary's region client when no
+ * region is configured: releases before the default moved kept the state there, and a group whose state is
+ * only found there is refused (CONFIG_INVALID) rather than started afresh at epoch 0 beside it.
+ */
 export function globalStateTable(
   db: DynamoDBClient,
   g: GroupRef,
-  opts: { createTableIfMissing?: boolean } = {},
+  opts: { createTableIfMissing?: boolean; formerDefault?: DynamoDBClient } = {},
 ): GlobalStateTable {
   const TableName = g.cfg.globalStateTable;
   const Key = { group: S(g.name) };
 
   async function read(): Promise<GlobalState> {
-    try {
-      const r = await db.send(new GetItemCommand({ TableName, Key, ConsistentRead: true }));
-      return parse(g.name, r.Item);
-    } catch (err) {
-      if (err instanceof ResourceNotFoundException) return parse(g.name, undefined);
-      throw err;
-    }
+    const item = await getItem(db, TableName, Key);
+    if (!item && opts.formerDefault) await refuseFormerDefault(opts.formerDefault);
+    return parse(g.name, item);
+  }
+
+  async function refuseFormerDefault(former: DynamoDBClient): Promise<void> {
+    // Unreachable (the primary's region is down, the usual emergency) means no answer: go on with the new default.
+    const old = await getItem(former, TableName, Key).catch(() => undefined);
+    if (!old) return;
+    const { primary, secondary } = g.cfg;
+    throw ApplicationFailure.create({
+      type: ErrorCode.CONFIG_INVALID,
+      message: `the global state of failover group ${g.name} is in ${primary.region} (the former default region) and not in ${secondary.region} (the default now): set globalStateRegion: ${primary.region} for the group in strata.yaml, or move the item of table ${TableName} to ${secondary.region}`,
+      nonRetryable: true,
+    });
   }
 
   /** Creates the table on first use (PAY_PER_REQUEST): Strata's own state, like a Terraform lock table. */

@@ -22,11 +22,12 @@ import type {
 import type { AwsFailoverClients } from './clients';
 import { dbIdOf, describeDb, fence, promote, reattach } from './database';
 import { describeTraffic, drain, readRecords, recordOf, restore, route, snapshotTraffic } from './dns';
-import { globalStateTable } from './global-state';
+import { globalStateRegionOf, globalStateTable } from './global-state';
 
 export { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './clients';
 export { answerOf, readRecords } from './dns';
 export { FENCE_TAG, PROMOTED_TAG } from './database';
+export { globalStateRegionOf } from './global-state';
 
 export interface AwsFailoverOptions {
   clients: AwsFailoverClients;
@@ -45,8 +46,12 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
   const { clients } = opts;
   const pollIntervalMs = opts.pollIntervalMs ?? 5000;
   const state = (g: GroupRef) =>
-    globalStateTable(clients.dynamodb(g.cfg.globalStateRegion ?? g.cfg.primary.region), g, {
+    globalStateTable(clients.dynamodb(globalStateRegionOf(g.cfg)), g, {
       createTableIfMissing: opts.createTableIfMissing,
+      formerDefault:
+        g.cfg.globalStateRegion || g.cfg.primary.region === g.cfg.secondary.region
+          ? undefined
+          : clients.dynamodb(g.cfg.primary.region),
     });
   const region = (g: GroupRef, s: FailoverSide) => g.cfg[s].region;
 
