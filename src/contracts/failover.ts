@@ -20,7 +20,8 @@ export type FailoverStageName = (typeof FAILOVER_STAGES)[number];
 /** The steps (activity calls) of each stage, in order; fault injection defaults to a stage's last step. */
 export const FAILOVER_STAGE_STEPS: Record<FailoverStageName, readonly string[]> = {
   initialization: ['readiness', 'acquire_lock'],
-  source_preparation: ['drain_traffic', 'scale_source'],
+  // recheck_readiness runs only after an approval wait.
+  source_preparation: ['recheck_readiness', 'drain_traffic', 'scale_source'],
   demotion: ['fence_database'],
   promotion: ['replication_lag', 'promote_replica'],
   target_activation: ['scale_target', 'switch_traffic', 'verify_health'],

@@ -205,14 +205,19 @@ export function initialization(run: StageRun): Promise<FailoverReadiness> {
 }
 
 /** The readiness step: records sides, checks and plan in the run, and refuses a target that cannot take over. */
-async function checkReadiness(run: StageRun, s: FailoverStage): Promise<FailoverReadiness> {
+async function checkReadiness(
+  run: StageRun,
+  s: FailoverStage,
+  step = 'readiness',
+  to = run.input.to,
+): Promise<FailoverReadiness> {
   const { input, rec } = run;
-  const r = (await rec.step(s, 'readiness', async () => {
+  const r = (await rec.step(s, step, async () => {
     const out = await lockAndState.failoverReadiness({
       group: input.group,
       failoverId: input.id,
       mode: input.mode,
-      to: input.to,
+      to,
     });
     const failing = out.checks.filter((c) => !c.ok).length;
     return {
@@ -242,12 +247,22 @@ async function checkReadiness(run: StageRun, s: FailoverStage): Promise<Failover
   return r;
 }
 
-/** Stage 2: drain, then scale the source down. Best effort in emergency mode. */
-export function sourcePreparation(run: StageRun, ready: FailoverReadiness): Promise<void> {
+/**
+ * Stage 2: drain, then scale the source down (best effort in emergency mode). With `recheck` (an approval wait
+ * lay between readiness and now) readiness, capacities and traffic are read again first, and the stages from
+ * here on act on that fresh readiness, which this returns.
+ */
+export function sourcePreparation(
+  run: StageRun,
+  approved: FailoverReadiness,
+  recheck = false,
+): Promise<FailoverReadiness> {
   const { rec, emergency } = run;
-  const { from, capacity } = ready;
   return rec.runStage('source_preparation', async (s) => {
     await renewLock(run, 'source_preparation');
+    // The same direction as approved: a target that became active meanwhile fails `target_not_active`.
+    const ready = recheck ? await checkReadiness(run, s, 'recheck_readiness', approved.to) : approved;
+    const { from, capacity } = ready;
     undoDrain(run, ready);
     const drain = stepRequest(run, 'source_preparation', 'drain_traffic', from);
     await rec.step(s, 'drain_traffic', () => run.sourceSteps.failoverDrainTraffic(drain), emergency);
@@ -258,6 +273,7 @@ export function sourcePreparation(run: StageRun, ready: FailoverReadiness): Prom
       capacity: { min: 0, max: cap?.max ?? 0, desired: 0 },
     };
     await rec.step(s, 'scale_source', () => run.sourceSteps.failoverScale(scale), emergency);
+    return ready;
   });
 }
 

@@ -28,6 +28,8 @@ import {
 /** patched() ids: wire names, never change or reuse. */
 /** An emergency failover that fails after promotion records the promoted target in global state. */
 const PATCH_EMERGENCY_PARTIAL = 'failover-emergency-records-partial';
+/** Readiness, capacities and traffic are read again after an approval wait, before anything changes. */
+const PATCH_RECHECK_AFTER_APPROVAL = 'failover-recheck-after-approval';
 
 function newFailover(input: FailoverInput): Failover {
   const now = new Date().toISOString();
@@ -112,7 +114,9 @@ export async function failoverWorkflow(input: FailoverInput): Promise<Failover> 
     }
     if (f.status === 'awaiting_approval') rec.setStatus('running');
 
-    await sourcePreparation(run, ready);
+    // What the approvers saw may be an hour old: act on the world as it is now.
+    const recheck = required > 0 && patched(PATCH_RECHECK_AFTER_APPROVAL);
+    ready = await sourcePreparation(run, ready, recheck);
     await demotion(run, ready);
     await promotion(run, ready);
     await targetActivation(run, ready);

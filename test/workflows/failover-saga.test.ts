@@ -16,6 +16,7 @@ import {
   setSimulatedFaults,
   type SimWorld,
 } from '../../src/activities/cloud/simulated';
+import { approveSignal } from '../../src/contracts/approval';
 import { FAILOVER_TERMINAL_STATUSES, failoverStatusQuery, type Failover } from '../../src/contracts/failover';
 import { parseGroup } from '../helpers/failover-fixture';
 import {
@@ -23,6 +24,7 @@ import {
   startFailover,
   startFailoverWorker,
   until,
+  waitForStatus,
   type FailoverWorker,
 } from '../helpers/failover-worker';
 import { startTemporal } from '../helpers/temporal';
@@ -48,6 +50,9 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
   const world = (name: string): Promise<SimWorld> => store.read({ name, cfg: groups[name] });
 
   for (const name of ['emergency-partial', 'ordered-undo', 'long-promotion', 'lost-lock']) group(name);
+  // No configured capacity: the target is scaled to what the source runs when the failover goes ahead.
+  for (const name of ['recheck-capacity', 'recheck-unready'])
+    group(name, { primary: { region: 'us-east-1' }, approval: { required: 1 } });
   /** Another party acting on the same world: what a second run (or an operator) would do. */
   const other = createSimulatedFailoverActivities({ store });
 
@@ -172,6 +177,42 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     expect(done.manualSteps?.[0]).toMatch(/global lock .*intruder/);
     expect(done.manualSteps).toContainEqual(expect.stringMatching(/^promotion\/reattach_replica: not undone/));
     const w = await world(g.name);
+    expect(w.global).toMatchObject({ activeSide: 'primary', epoch: 0 });
+    expect(w.global.lock).toBeUndefined();
+  });
+
+  /** Starts a planned failover behind one approval, lets `change` alter the world during the wait, then approves. */
+  async function approveAfter(name: string, change: (w: SimWorld) => void) {
+    const g = { name, cfg: groups[name] };
+    const h = await startFailover(env.client, taskQueue, failoverInput(name, g.cfg));
+    const waiting = await waitForStatus(h, ['awaiting_approval']);
+    expect(waiting.plan.find((a) => a.step === 'scale_target')?.description).toMatch(/desired 2/);
+    await store.mutate(g, change);
+    await h.signal(approveSignal, { by: 'bob', roles: ['approver'] });
+    return h.result();
+  }
+
+  it('readiness and capacities are read again after a long approval wait: the target gets what the source runs now', async () => {
+    const done = await approveAfter('recheck-capacity', (w) => {
+      w.sides.primary.capacity = { min: 1, max: 6, desired: 4 }; // scaled up while the approvers were away
+    });
+    expect(done.status).toBe('succeeded');
+    expect(done.plan.find((a) => a.step === 'scale_target')?.description).toMatch(/desired 4/);
+    expect((await world('recheck-capacity')).sides.secondary.capacity.desired).toBe(4);
+  });
+
+  it('a target that stopped being ready during the approval wait is refused before anything changes', async () => {
+    const done = await approveAfter('recheck-unready', (w) => {
+      w.sides.secondary.db.role = 'primary'; // promoted by hand meanwhile: no replica to promote any more
+    });
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatchObject({
+      code: 'FAILOVER_NOT_READY',
+      message: expect.stringContaining('target_replica_available'),
+    });
+    expect(done.compensations).toEqual([]);
+    const w = await world('recheck-unready');
+    expect([w.sides.primary.dnsWeight, w.sides.primary.capacity.desired]).toEqual([100, 2]);
     expect(w.global).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(w.global.lock).toBeUndefined();
   });
