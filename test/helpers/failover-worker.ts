@@ -29,11 +29,15 @@ export interface FailoverWorker {
   stop(): Promise<void>;
 }
 
-/** Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup. */
+/**
+ * Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup.
+ * `temporalClient` is the client of the Temporal activities (default: the env's).
+ */
 export async function startFailoverWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   deps: FailoverActivityDeps,
+  opts: { temporalClient?: Client } = {},
 ): Promise<FailoverWorker> {
   const bundle = process.env.STRATA_WORKFLOW_BUNDLE;
   const worker = await Worker.create({
@@ -41,7 +45,7 @@ export async function startFailoverWorker(
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') }),
     activities: {
-      ...createTemporalActivities({ client: env.client, taskQueue }),
+      ...createTemporalActivities({ client: opts.temporalClient ?? env.client, taskQueue }),
       ...createFailoverActivities({
         healthPollIntervalMs: 200,
         awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 },

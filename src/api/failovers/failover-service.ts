@@ -27,8 +27,10 @@ import {
   type InjectFailure,
 } from '../../contracts/failover';
 import {
+  configureMonitorSignal,
   FAILOVER_MONITOR_KIND,
   failoverMonitorWorkflowId,
+  monitorConfigOf,
   monitorStatusQuery,
   stopMonitorSignal,
   type FailoverMonitorInput,
@@ -69,7 +71,7 @@ export function monitorInputFor(group: string, g: FailoverGroupConfig): Failover
   };
 }
 
-/** Starts a monitor per group with `health.autoStart: true`; already-running monitors are left alone. */
+/** Starts a monitor per group with `health.autoStart: true`; a running one gets the current configuration. */
 export async function ensureFailoverMonitors(
   client: Client,
   config: StrataConfig,
@@ -90,10 +92,11 @@ async function startMonitorWorkflow(
   group: string,
   g: FailoverGroupConfig,
 ): Promise<void> {
-  await client.workflow.start('failoverMonitorWorkflow', {
+  const input = monitorInputFor(group, g);
+  const h = await client.workflow.start('failoverMonitorWorkflow', {
     workflowId: failoverMonitorWorkflowId(group),
     taskQueue,
-    args: [monitorInputFor(group, g)],
+    args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     typedSearchAttributes: new TypedSearchAttributes([
       { key: KindKey, value: FAILOVER_MONITOR_KIND },
@@ -102,6 +105,8 @@ async function startMonitorWorkflow(
     ]),
     staticSummary: `health monitor of failover group ${group}`,
   });
+  // USE_EXISTING leaves a running monitor on the configuration it started with: hand it today's (a no-op if equal).
+  await h.signal(configureMonitorSignal, monitorConfigOf(input));
 }
 
 export class FailoverService {
