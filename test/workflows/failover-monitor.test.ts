@@ -22,6 +22,7 @@ import {
 import { FailoverGroupKey, KindKey } from '../../src/shared/search-attributes';
 import type { failoverMonitorWorkflow } from '../../src/workflows/failover-monitor';
 import { parseGroup } from '../helpers/failover-fixture';
+import { recordHistory } from '../helpers/histories';
 import { startFailoverWorker, until, type FailoverWorker } from '../helpers/failover-worker';
 import { startTemporal, testConfig } from '../helpers/temporal';
 
@@ -118,6 +119,7 @@ describe('FailoverMonitorWorkflow under configuration changes, stops and failing
     expect(fired.lastConfigChange?.changes).toEqual(['failuresToTrigger 5 → 1']);
     await handle(name).signal(stopMonitorSignal, { by: 'test' });
     expect((await handle(name).result()).status).toBe('stopped');
+    await recordHistory(env.address, failoverMonitorWorkflowId(name), 'monitor-reconfigured-then-triggered');
   });
 
   it('a stop that arrives while a probe is in flight never starts a failover', async () => {
@@ -134,6 +136,7 @@ describe('FailoverMonitorWorkflow under configuration changes, stops and failing
     const end: FailoverMonitorState = await h.result();
     expect(end.status).toBe('stopped');
     expect(end.triggered).toEqual([]);
+    await recordHistory(env.address, h.workflowId, 'monitor-stopped-during-probe');
   });
 
   it('an activity that keeps failing is recorded, and the monitor keeps probing', async () => {
@@ -154,5 +157,6 @@ describe('FailoverMonitorWorkflow under configuration changes, stops and failing
     expect((await h.describe()).status.name).toBe('RUNNING');
     await h.signal(stopMonitorSignal, { by: 'test' });
     expect((await h.result()).status).toBe('stopped');
+    await recordHistory(env.address, h.workflowId, 'monitor-activity-error-keeps-probing');
   });
 });

@@ -19,6 +19,7 @@ import {
 import { approveSignal } from '../../src/contracts/approval';
 import { FAILOVER_TERMINAL_STATUSES, failoverStatusQuery, type Failover } from '../../src/contracts/failover';
 import { parseGroup } from '../helpers/failover-fixture';
+import { recordHistory } from '../helpers/histories';
 import {
   failoverInput,
   startFailover,
@@ -96,6 +97,7 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     ]);
     expect(w.global.lock).toBeUndefined();
     expect(w.sides.secondary.db).toMatchObject({ role: 'primary', promotions: 1 });
+    await recordHistory(env.address, h.workflowId, 'failover-sim-emergency-after-promotion-needs-attention');
   });
 
   it('compensations bring the source back (capacity, unfenced) before traffic returns to it, at the weights it had', async () => {
@@ -105,8 +107,10 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
       w.sides.secondary.dnsWeight = 30;
       w.faults = { failStep: { stage: 'target_activation' } };
     });
-    const done = await (await startFailover(env.client, taskQueue, failoverInput(g.name, g.cfg))).result();
+    const h = await startFailover(env.client, taskQueue, failoverInput(g.name, g.cfg));
+    const done = await h.result();
     expect(done.status).toBe('rolled_back');
+    await recordHistory(env.address, h.workflowId, 'failover-sim-undo-by-phase-rolled-back');
     const w = await world(g.name);
     expect([w.sides.primary.dnsWeight, w.sides.secondary.dnsWeight]).toEqual([70, 30]);
     expect([w.sides.primary.capacity.desired, w.sides.secondary.capacity.desired]).toEqual([2, 0]);
@@ -155,6 +159,7 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     const done = await h.result();
     expect(done.status).toBe('succeeded');
     expect((await world(g.name)).global).toMatchObject({ activeSide: 'secondary', epoch: 1 });
+    await recordHistory(env.address, h.workflowId, 'failover-sim-lock-renewed-through-promotion');
   });
 
   it('a run that lost the global lock mid-way refuses to commit and undoes nothing without it', async () => {
@@ -179,6 +184,7 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     const w = await world(g.name);
     expect(w.global).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(w.global.lock).toBeUndefined();
+    await recordHistory(env.address, h.workflowId, 'failover-sim-lock-lost-needs-attention');
   });
 
   /** Starts a planned failover behind one approval, lets `change` alter the world during the wait, then approves. */
@@ -189,7 +195,9 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
     expect(waiting.plan.find((a) => a.step === 'scale_target')?.description).toMatch(/desired 2/);
     await store.mutate(g, change);
     await h.signal(approveSignal, { by: 'bob', roles: ['approver'] });
-    return h.result();
+    const done = await h.result();
+    await recordHistory(env.address, h.workflowId, `failover-sim-${name}-after-approval`);
+    return done;
   }
 
   it('readiness and capacities are read again after a long approval wait: the target gets what the source runs now', async () => {
