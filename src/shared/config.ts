@@ -142,11 +142,17 @@ const failoverGroupSchema = z.strictObject({
     .strictObject({
       required: z.number().int().min(0).default(1),
       roles: z.array(roleSchema).default(['approver', 'admin']),
+      /** Whoever requested the failover may not approve it. */
+      fourEyes: z.boolean().default(false),
       timeout: duration.default('1h'),
     })
-    .default({ required: 1, roles: ['approver', 'admin'], timeout: '1h' }),
+    .default({ required: 1, roles: ['approver', 'admin'], fourEyes: false, timeout: '1h' }),
   globalStateTable: z.string().default('strata-failover-state'),
-  /** Region of the global-state table (default: the primary's). Use a DynamoDB global table to survive that region. */
+  /**
+   * Region of the global-state table (default: the secondary's, which an emergency failover never abandons). Use a
+   * DynamoDB global table to survive either region. Groups whose state an older release kept in the primary's
+   * region are refused until this names that region (or the item is moved).
+   */
   globalStateRegion: z.string().optional(),
 });
 export type FailoverGroupConfig = z.infer<typeof failoverGroupSchema>;

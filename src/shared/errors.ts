@@ -55,6 +55,8 @@ const ERRORS = {
   FAILOVER_NOT_READY: { http: 409, retryable: false },
   FAILOVER_STEP_FAILED: { http: 500, retryable: true },
   FAILOVER_GROUP_NOT_FOUND: { http: 404, retryable: false },
+  /** The failover lost its global lock mid-way: it neither commits nor undoes (another run may act). */
+  FAILOVER_LOCK_LOST: { http: 409, retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

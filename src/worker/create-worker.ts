@@ -45,7 +45,7 @@ export function buildActivities(
     }),
     ...createNotifyActivities({ config }),
     ...createDecisionActivities({ config }),
-    ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
+    ...buildFailoverActivities(opts.config),
   };
 }
 

@@ -8,9 +8,10 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createFailoverActivities, type FailoverActivityDeps } from '../../src/activities/cloud/failover-activities';
+import { createDecisionActivities } from '../../src/activities/auth';
 import { createTemporalActivities } from '../../src/activities/temporal';
 import { poll } from './poll';
-import { runWorker } from './temporal';
+import { runWorker, testConfig } from './temporal';
 import { parseDuration } from '../../src/shared/duration';
 import type { FailoverGroupConfig } from '../../src/shared/config';
 import { FailoverGroupKey, KindKey, RequestedByKey, StatusKey } from '../../src/shared/search-attributes';
@@ -30,11 +31,15 @@ export interface FailoverWorker {
   stop(): Promise<void>;
 }
 
-/** Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup. */
+/**
+ * Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup.
+ * `temporalClient` is the client of the Temporal activities (default: the env's).
+ */
 export async function startFailoverWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   deps: FailoverActivityDeps,
+  opts: { temporalClient?: Client } = {},
 ): Promise<FailoverWorker> {
   const bundle = process.env.STRATA_WORKFLOW_BUNDLE;
   const worker = await Worker.create({
@@ -42,7 +47,9 @@ export async function startFailoverWorker(
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') }),
     activities: {
-      ...createTemporalActivities({ client: env.client, taskQueue }),
+      ...createTemporalActivities({ client: opts.temporalClient ?? env.client, taskQueue }),
+      // The same signer keys as the API of testConfig(): approvals through the API are signed and verified.
+      ...createDecisionActivities({ config: testConfig() }),
       ...createFailoverActivities({
         healthPollIntervalMs: 200,
         awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 },

@@ -50,7 +50,8 @@ const REGISTERED: Record<FailoverStageName, string[]> = {
   source_preparation: ['restore_traffic', 'restore_source_capacity'],
   demotion: ['unfence_source_database'],
   promotion: ['reattach_replica'],
-  target_activation: ['restore_target_capacity', 'route_traffic_back'],
+  // restore_traffic (registered with the drain) also takes traffic back from the target.
+  target_activation: ['restore_target_capacity'],
   completion: [],
 };
 
@@ -146,7 +147,7 @@ describe('failover saga on the time-skipping server', () => {
       expect(f.error?.code).toBe('FAILOVER_STEP_FAILED');
       expect(stageStatus(f)).toEqual(stagesFailedAt(stage));
       expect(f.compensations.every((c) => c.status === 'succeeded')).toBe(true);
-      // Which compensations ran (their order is asserted below: it is under repair for the last two stages).
+      // Which compensations ran (their order is asserted below).
       expect(f.compensations.map((c) => c.name).sort()).toEqual(reverseUpTo(stage).sort());
       expect(compensationCalls(group).sort()).toEqual(reverseUpTo(stage).sort());
       // Nothing after the failed step ran; then the compensations, then the lock is released.
@@ -169,12 +170,10 @@ describe('failover saga on the time-skipping server', () => {
       },
     );
 
-    // Known defect (failover compensations order): after target_activation (or completion) fails, strict
-    // reverse order routes traffic back to the source first, while the source is still scaled to zero and its
-    // database fenced: traffic goes to a side that cannot serve. Correct: the source can serve again (target
-    // reattached as its replica, source unfenced, capacity restored) before traffic returns to it, and the
-    // target shrinks only after traffic has left it. Flip to `test` once fixed.
-    test.failing.each(['target_activation', 'completion'] as const)(
+    // Strict reverse order would route traffic back to the source while it is still scaled to zero and its
+    // database fenced. The source must serve again (target reattached as its replica, source unfenced, capacity
+    // restored) before traffic returns to it, and the target shrinks only after traffic has left it.
+    test.each(['target_activation', 'completion'] as const)(
       '%s → traffic returns to the source only once it can serve',
       async (stage) => {
         const { f } = await failover('planned', { failSteps: [`${stage}/${LAST_STEP[stage]}`] });
@@ -204,7 +203,24 @@ describe('failover saga on the time-skipping server', () => {
   });
 
   describe('emergency mode: best effort on the source, no compensation', () => {
-    test.each(['initialization', 'promotion', 'target_activation', 'completion'] as const)(
+    test.each(['target_activation', 'completion'] as const)(
+      '%s fails after the promotion → needs_attention: nothing undone, what an operator must finish is listed',
+      async (stage) => {
+        const { group, f } = await failover('emergency', { failSteps: [`${stage}/${LAST_STEP[stage]}`] });
+        expect(f.status).toBe('needs_attention');
+        expect(f.error?.code).toBe('FAILOVER_STEP_FAILED');
+        expect(stageStatus(f)).toEqual(stagesFailedAt(stage));
+        expect(f.compensations).toEqual([]);
+        expect(compensationCalls(group)).toEqual([]);
+        // The promoted target is recorded in global state (or, if that commit fails too, listed as a manual step).
+        expect(world.names(group)).toContain('failoverCommit');
+        expect(f.manualSteps).toEqual(expect.any(Array));
+        if (stage === 'completion') expect(f.manualSteps!.join('\n')).toMatch(/completion\/commit/);
+        expect(world.names(group)).toContain('failoverReleaseLock');
+      },
+    );
+
+    test.each(['initialization', 'promotion'] as const)(
       '%s fails → failed, nothing undone (the source is presumed gone)',
       async (stage) => {
         const { group, f } = await failover('emergency', { failSteps: [`${stage}/${LAST_STEP[stage]}`] });

@@ -293,6 +293,10 @@ export function stubFailoverActivities(w: StubWorld): FailoverActivities {
       await step('failoverRouteTraffic', req);
       return outcome(req);
     },
+    async failoverRestoreTraffic(req) {
+      await step('failoverRestoreTraffic', req);
+      return outcome(req);
+    },
     async failoverScale(req) {
       await step('failoverScale', req);
       return outcome(req);

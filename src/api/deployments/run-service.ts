@@ -22,6 +22,7 @@ import {
 } from '../../contracts/runs';
 import type { StackLockState } from '../../contracts/lock';
 import type { DecisionAssertion, DecisionClaims } from '../../contracts/approval';
+import { decisionSigner, loadSignerKeys } from '../../shared/decision-signing';
 import { hasRole, rolesFor, type Principal } from '../../shared/principal';
 
 export type { StartRunRequest };
@@ -32,12 +33,20 @@ export type DecisionSigner = (
   claims: Omit<DecisionClaims, 'v' | 'keyId' | 'via' | 'expiresAt'>,
 ) => DecisionAssertion | undefined;
 
+/** The config's own signers: the Slack handler's key for Slack users, the API's for everyone else. */
+export function configSigner(config: Pick<StrataConfig, 'approvalSigning' | 'baseDir'>): DecisionSigner {
+  const keys = loadSignerKeys(config);
+  const asApi = decisionSigner(keys, 'api');
+  const asSlack = decisionSigner(keys, 'slack');
+  return (principal, claims) => (principal.via === 'slack' ? asSlack(claims) : asApi(claims));
+}
+
 export class RunService {
   constructor(
     private readonly runs: RunGateway,
     private readonly config: StrataConfig,
     private readonly runLog: RunLog,
-    private readonly signer: DecisionSigner = () => undefined,
+    private readonly signer: DecisionSigner = configSigner(config),
   ) {}
 
   /** Validates stack/environment against strata.yaml and resolves the environment's policies into the run's input. */

@@ -21,7 +21,7 @@ import {
   type InjectFailure,
 } from '../../contracts/failover';
 import type { FailoverMonitorState } from '../../contracts/monitor';
-import type { DecisionSigner } from '../deployments/run-service';
+import { configSigner, type DecisionSigner } from '../deployments/run-service';
 import { rolesFor, type Principal } from '../../shared/principal';
 
 export interface StartFailoverRequest {
@@ -37,7 +37,7 @@ export class FailoverService {
   constructor(
     private readonly failovers: FailoverGateway,
     private readonly config: StrataConfig,
-    private readonly signer: DecisionSigner = () => undefined,
+    private readonly signer: DecisionSigner = configSigner(config),
   ) {}
 
   private group(name: string): FailoverGroupConfig {
@@ -76,7 +76,7 @@ export class FailoverService {
       requestedBy: principal.subject,
       trigger: 'api',
       decidedAt: new Date().toISOString(),
-      approvalPolicy: groupApprovalPolicy(g),
+      approvalPolicy: groupApprovalPolicy(g, this.config),
       to: req.to,
       injectFailure: req.injectFailure,
     };
@@ -123,7 +123,7 @@ export class FailoverService {
   }
 
   async startMonitor(group: string): Promise<void> {
-    await this.failovers.startMonitor(monitorInputFor(group, this.group(group)));
+    await this.failovers.startMonitor(monitorInputFor(group, this.group(group), this.config));
   }
 
   async stopMonitor(group: string, principal: Principal): Promise<void> {
