@@ -26,6 +26,8 @@ import { errorHandler, HttpError, methodNotAllowed } from './http-errors';
 import { openApiDocument, openApiPathOf, RouteRegistry } from './routes';
 import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
+import { webRouter } from './web/routes';
+import { bearerOrStreamGrant, streamGrantKey, webApiRouters } from './web/stream-token';
 
 export interface AppDeps {
   temporal: { client: Client };
@@ -94,13 +96,17 @@ export function createApp(deps: AppDeps): Express {
     res.json(await openApiDocument(registry, { title: 'Strata API', version: '1' }));
   });
 
-  app.use('/api/v1', authenticate(auth), rateLimit(config.auth.rateLimitPerMinute));
+  // Strata's own pages (their own CSP); their live log stream authenticates by a minted grant, not a URL token.
+  app.use(webRouter(config));
+  const streamKey = streamGrantKey(signers);
+  app.use('/api/v1', bearerOrStreamGrant(authenticate(auth), streamKey), rateLimit(config.auth.rateLimitPerMinute));
   const failovers = new FailoverService(gateway.failovers, config, sign);
   for (const { mount, router } of [
     deploymentsRouter(registry, runs, config),
     stacksRouter(registry, { config, state, artifacts, runs, drift: gateway.drift }),
     failoversRouter(registry, failovers, Object.keys(config.failoverGroups)),
     failoverGroupsRouter(registry, failovers, Object.keys(config.failoverGroups)),
+    ...webApiRouters(registry, runs, streamKey),
   ]) {
     app.use(mount, router);
   }
