@@ -19,13 +19,23 @@ const SHOTS = path.resolve(__dirname, '..', '..', 'docs', 'screenshots');
 
 const base = testConfig({
   failoverGroups: {
-    web: { provider: 'simulated', primary: { region: 'us-east-1', capacity: 3 }, secondary: { region: 'us-west-2' }, approval: { required: 1 } },
+    web: {
+      provider: 'simulated',
+      primary: { region: 'us-east-1', capacity: 3 },
+      secondary: { region: 'us-west-2' },
+      approval: { required: 1 },
+    },
   },
 });
 // Alice may approve too, so the only rule that can refuse her own approval is four-eyes.
 const config = {
   ...base,
-  auth: { ...base.auth, tokens: base.auth.tokens.map((t) => (t.subject === 'alice' ? { ...t, roles: [...t.roles, 'approver' as const] } : t)) },
+  auth: {
+    ...base.auth,
+    tokens: base.auth.tokens.map((t) =>
+      t.subject === 'alice' ? { ...t, roles: [...t.roles, 'approver' as const] } : t,
+    ),
+  },
 };
 
 describe('web pages in chromium', () => {
@@ -67,7 +77,8 @@ describe('web pages in chromium', () => {
     return page;
   }
 
-  const statusOf = (page: Page, sel: string) => page.getAttribute(sel, 'data-status', { timeout: 2000 }).catch(() => null);
+  const statusOf = (page: Page, sel: string) =>
+    page.getAttribute(sel, 'data-status', { timeout: 2000 }).catch(() => null);
 
   it('alice deploys to prod, bob and carol approve through the page, the live log runs to succeeded', async () => {
     const alice = await signedIn('alice');
@@ -78,11 +89,16 @@ describe('web pages in chromium', () => {
     await alice.waitForURL(/\/runs\/d-/);
     const id = new URL(alice.url()).pathname.split('/').pop()!;
 
-    await eventually(async () => (await statusOf(alice, '#run-status')) === 'awaiting_approval', 'the run page to show awaiting_approval');
+    await eventually(
+      async () => (await statusOf(alice, '#run-status')) === 'awaiting_approval',
+      'the run page to show awaiting_approval',
+    );
     // The plan, grouped by action, with its risk; the log is already streaming.
     expect(await alice.textContent('#plan-risk')).toMatch(/(low|medium|high) risk/);
     expect(await alice.locator('.plan-group[data-action="create"] tbody tr').count()).toBeGreaterThan(0);
-    expect(await alice.getAttribute('a.temporal', 'href')).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(`strata-run/${id}`)}`);
+    expect(await alice.getAttribute('a.temporal', 'href')).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(`strata-run/${id}`)}`,
+    );
 
     for (const approver of ['bob', 'carol'] as const) {
       const page = await signedIn(approver, `/runs/${id}`);
@@ -94,20 +110,28 @@ describe('web pages in chromium', () => {
     }
 
     // Alice's tab follows on its own: status, approvals with who/when/via, and the log stream to its end.
-    await eventually(async () => (await statusOf(alice, '#run-status')) === 'succeeded', 'the run page to show succeeded', 90_000);
+    await eventually(
+      async () => (await statusOf(alice, '#run-status')) === 'succeeded',
+      'the run page to show succeeded',
+      90_000,
+    );
     await alice.waitForSelector('#log-state[data-state="ended"]', { timeout: 30_000 });
     const log = await alice.textContent('#log');
     expect(log).toMatch(/waiting for 2 approval/);
     expect(log).toMatch(/approved by bob \(1\/2\)[\s\S]*approved by carol \(2\/2\)/);
     expect(log).toMatch(/status → succeeded/);
-    const cells = await alice.locator('#approvals-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    const cells = await alice
+      .locator('#approvals-table tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)));
     expect(await alice.textContent('#apply-count')).toMatch(/ (\d+) of \1 resources applied/);
     await alice.screenshot({ path: path.join(SHOTS, 'run.png'), fullPage: true });
 
     const run = await s.http.run(id);
     expect(run.status).toBe('succeeded');
     // Who, when and via, as the run records them.
-    expect(cells.map((c) => [c[0], c[2]])).toEqual(run.approvals.map((a) => [a.by, a.via + (a.transport ? ` (${a.transport})` : '')]));
+    expect(cells.map((c) => [c[0], c[2]])).toEqual(
+      run.approvals.map((a) => [a.by, a.via + (a.transport ? ` (${a.transport})` : '')]),
+    );
     expect(cells.map((c) => c[1])).toEqual(run.approvals.map((a) => a.at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')));
     expect(run.approvals.map((a) => a.by).sort()).toEqual(['bob', 'carol']);
     expect(run.approvals.map((a) => a.comment).sort()).toEqual(['lgtm from bob', 'lgtm from carol']);
@@ -120,7 +144,11 @@ describe('web pages in chromium', () => {
   });
 
   it("refuses alice's approval of her own prod run on screen, in the API's words (four-eyes)", async () => {
-    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 2 } });
+    const id = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'prod',
+      variables: { instance_count: 2 },
+    });
     await s.http.waitFor(id, ['awaiting_approval']);
     const alice = await signedIn('alice', `/runs/${id}`);
     await alice.waitForSelector('#four-eyes-hint');
@@ -137,13 +165,24 @@ describe('web pages in chromium', () => {
   });
 
   it('shows a failover as six stages with durations, RTO and RPO', async () => {
-    const started = await s.http.post('alice', '/api/v1/failovers', { group: 'web', mode: 'planned', reason: 'drill from the page test' });
+    const started = await s.http.post('alice', '/api/v1/failovers', {
+      group: 'web',
+      mode: 'planned',
+      reason: 'drill from the page test',
+    });
     expect(started.status).toBe(202);
     const id = started.body.id as string;
     const bob = await signedIn('bob', `/failovers/${id}`);
-    await eventually(async () => (await statusOf(bob, '#failover-status')) === 'awaiting_approval', 'the failover to await approval');
+    await eventually(
+      async () => (await statusOf(bob, '#failover-status')) === 'awaiting_approval',
+      'the failover to await approval',
+    );
     await bob.click('#approve');
-    await eventually(async () => (await statusOf(bob, '#failover-status')) === 'succeeded', 'the failover page to show succeeded', 90_000);
+    await eventually(
+      async () => (await statusOf(bob, '#failover-status')) === 'succeeded',
+      'the failover page to show succeeded',
+      90_000,
+    );
     const stages = bob.locator('#stages > li');
     expect(await stages.count()).toBe(6);
     for (const st of await stages.all()) {

@@ -17,7 +17,10 @@ export const PAGE_CSP =
   "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const ASSETS = path.join(__dirname, 'assets');
-const ASSET_TYPES: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+const ASSET_TYPES: Record<string, string> = {
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -92,13 +95,41 @@ export function webRouter(config: StrataConfig): Router {
     };
   const id = (p: Record<string, string>) => (/^[A-Za-z0-9._-]{1,150}$/.test(p.id) ? p.id : '');
 
-  router.get('/', csp, page(() => ({ page: 'runs', title: 'Runs' })));
-  router.get('/signin', csp, page(() => ({ page: 'signin', title: 'Sign in' })));
-  router.get('/runs/:id', csp, page((p) => ({ page: 'run', title: `Run ${id(p)}`, data: { id: id(p) } })));
-  router.get('/stacks', csp, page(() => ({ page: 'stacks', title: 'Stacks' })));
-  router.get('/stacks/:stack', csp, page((p) => ({ page: 'stack', title: `Stack ${p.stack}`, data: { stack: p.stack } })));
-  router.get('/failovers', csp, page(() => ({ page: 'failovers', title: 'Failovers' })));
-  router.get('/failovers/:id', csp, page((p) => ({ page: 'failover', title: `Failover ${id(p)}`, data: { id: id(p) } })));
+  router.get(
+    '/',
+    csp,
+    page(() => ({ page: 'runs', title: 'Runs' })),
+  );
+  router.get(
+    '/signin',
+    csp,
+    page(() => ({ page: 'signin', title: 'Sign in' })),
+  );
+  router.get(
+    '/runs/:id',
+    csp,
+    page((p) => ({ page: 'run', title: `Run ${id(p)}`, data: { id: id(p) } })),
+  );
+  router.get(
+    '/stacks',
+    csp,
+    page(() => ({ page: 'stacks', title: 'Stacks' })),
+  );
+  router.get(
+    '/stacks/:stack',
+    csp,
+    page((p) => ({ page: 'stack', title: `Stack ${p.stack}`, data: { stack: p.stack } })),
+  );
+  router.get(
+    '/failovers',
+    csp,
+    page(() => ({ page: 'failovers', title: 'Failovers' })),
+  );
+  router.get(
+    '/failovers/:id',
+    csp,
+    page((p) => ({ page: 'failover', title: `Failover ${id(p)}`, data: { id: id(p) } })),
+  );
   router.get('/ui/:asset', (req, res, next) => {
     const body = assets.get(req.params.asset);
     if (!body) return next();

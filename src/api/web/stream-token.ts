@@ -41,19 +41,36 @@ export function streamGrantKey(signers: Map<string, SignerKey>): Buffer {
 const sign = (body: string, key: Buffer) => createHmac('sha256', key).update(body).digest('base64url');
 
 /** `<base64url json>.<hmac>` for the caller and run. */
-export function mintStreamGrant(p: Principal, runId: string, key: Buffer, now = Date.now()): { value: string; expiresAt: string } {
-  const grant: Grant = { sub: p.subject, roles: p.roles, envRoles: p.environmentRoles, run: runId, exp: now + STREAM_GRANT_TTL_MS };
+export function mintStreamGrant(
+  p: Principal,
+  runId: string,
+  key: Buffer,
+  now = Date.now(),
+): { value: string; expiresAt: string } {
+  const grant: Grant = {
+    sub: p.subject,
+    roles: p.roles,
+    envRoles: p.environmentRoles,
+    run: runId,
+    exp: now + STREAM_GRANT_TTL_MS,
+  };
   const body = Buffer.from(JSON.stringify(grant)).toString('base64url');
   return { value: `${body}.${sign(body, key)}`, expiresAt: new Date(grant.exp).toISOString() };
 }
 
 /** The principal a grant speaks for, or a reason it does not. Never throws for bad input. */
-export function verifyStreamGrant(value: string, runId: string, key: Buffer, now = Date.now()): { ok: true; principal: Principal } | { ok: false; reason: string } {
+export function verifyStreamGrant(
+  value: string,
+  runId: string,
+  key: Buffer,
+  now = Date.now(),
+): { ok: true; principal: Principal } | { ok: false; reason: string } {
   const [body, sig] = value.split('.');
   if (!body || !sig) return { ok: false, reason: 'malformed stream grant' };
   const want = Buffer.from(sign(body, key));
   const got = Buffer.from(sig);
-  if (want.length !== got.length || !timingSafeEqual(want, got)) return { ok: false, reason: 'stream grant does not verify' };
+  if (want.length !== got.length || !timingSafeEqual(want, got))
+    return { ok: false, reason: 'stream grant does not verify' };
   let g: Grant;
   try {
     g = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Grant;
@@ -97,7 +114,11 @@ const sessionSchema = z.object({
 });
 
 /** POST /api/v1/deployments/:id/stream-grant and GET /api/v1/session (who the bearer token is, for the pages). */
-export function webApiRouters(registry: RouteRegistry, runs: RunService, key: Buffer): { mount: string; router: Router }[] {
+export function webApiRouters(
+  registry: RouteRegistry,
+  runs: RunService,
+  key: Buffer,
+): { mount: string; router: Router }[] {
   const deployments = Router();
   registry.add(
     deployments,
@@ -105,17 +126,24 @@ export function webApiRouters(registry: RouteRegistry, runs: RunService, key: Bu
     {
       method: 'post',
       path: '/:id/stream-grant',
-      summary: "Mint a one-minute cookie that lets a browser's EventSource open this run's live log (no bearer token in URLs)",
+      summary:
+        "Mint a one-minute cookie that lets a browser's EventSource open this run's live log (no bearer token in URLs)",
       tags: ['deployments'],
       roles: ['viewer'],
       params: idParams,
-      responses: { 200: { description: 'grant set as an HttpOnly cookie scoped to the log path', schema: grantSchema }, 404: { description: 'no such run' } },
+      responses: {
+        200: { description: 'grant set as an HttpOnly cookie scoped to the log path', schema: grantSchema },
+        404: { description: 'no such run' },
+      },
     },
     async (req, res) => {
       const d = await runs.get(req.parsedParams.id);
       const { value, expiresAt } = mintStreamGrant(req.principal!, d.id, key);
       const stream = `/api/v1/deployments/${d.id}/logs`;
-      res.setHeader('Set-Cookie', `${COOKIE}=${value}; Path=${stream}; Max-Age=${STREAM_GRANT_TTL_MS / 1000}; HttpOnly; SameSite=Strict`);
+      res.setHeader(
+        'Set-Cookie',
+        `${COOKIE}=${value}; Path=${stream}; Max-Age=${STREAM_GRANT_TTL_MS / 1000}; HttpOnly; SameSite=Strict`,
+      );
       res.json({ runId: d.id, expiresAt, stream });
     },
   );
@@ -123,7 +151,14 @@ export function webApiRouters(registry: RouteRegistry, runs: RunService, key: Bu
   registry.add(
     session,
     '/api/v1',
-    { method: 'get', path: '/session', summary: 'Who the bearer token speaks for, with their roles', tags: ['session'], temporal: false, responses: { 200: { description: 'the caller', schema: sessionSchema } } },
+    {
+      method: 'get',
+      path: '/session',
+      summary: 'Who the bearer token speaks for, with their roles',
+      tags: ['session'],
+      temporal: false,
+      responses: { 200: { description: 'the caller', schema: sessionSchema } },
+    },
     (req, res) => {
       const p = req.principal!;
       res.json({ subject: p.subject, roles: p.roles, environmentRoles: p.environmentRoles ?? {} });

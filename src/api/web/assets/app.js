@@ -47,7 +47,10 @@
   function fmtTime(iso) {
     if (!iso) return '';
     const d = new Date(iso);
-    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+    return d
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC');
   }
   function fmtDuration(ms) {
     if (ms === undefined || ms === null || Number.isNaN(ms)) return '';
@@ -56,11 +59,17 @@
     const s = Math.round(ms / 1000);
     return `${Math.floor(s / 60)}m ${s % 60}s`;
   }
-  const badge = (status, id) => h('span', { class: `badge st-${status}`, id, 'data-status': status }, status.replace(/_/g, ' '));
+  const badge = (status, id) =>
+    h('span', { class: `badge st-${status}`, id, 'data-status': status }, status.replace(/_/g, ' '));
   const temporalLink = (workflowId) =>
     h(
       'a',
-      { class: 'temporal', href: `${ds.temporalUi}/namespaces/${encodeURIComponent(ds.namespace)}/workflows/${encodeURIComponent(workflowId)}`, target: '_blank', rel: 'noopener' },
+      {
+        class: 'temporal',
+        href: `${ds.temporalUi}/namespaces/${encodeURIComponent(ds.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+        target: '_blank',
+        rel: 'noopener',
+      },
       'Open in Temporal Web UI ↗',
     );
   const token = () => sessionStorage.getItem(TOKEN_KEY);
@@ -76,7 +85,11 @@
     opts = opts || {};
     const headers = { Authorization: `Bearer ${token()}`, Accept: 'application/json' };
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await fetch(path, { method: opts.method || 'GET', headers, body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined });
+    const res = await fetch(path, {
+      method: opts.method || 'GET',
+      headers,
+      body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+    });
     let body = null;
     try {
       body = await res.json();
@@ -137,14 +150,34 @@
   }
 
   function table(headers, rows, attrs) {
-    return h('table', attrs, h('thead', null, h('tr', null, headers.map((x) => h('th', null, x)))), h('tbody', null, rows));
+    return h(
+      'table',
+      attrs,
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          headers.map((x) => h('th', null, x)),
+        ),
+      ),
+      h('tbody', null, rows),
+    );
   }
 
   // ---- sign in -------------------------------------------------------------------------------------------------
 
   function signinPage() {
     const err = h('p', { id: 'signin-error' });
-    const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'current-password', required: true, size: 40 });
+    const input = h('input', {
+      id: 'token',
+      name: 'token',
+      type: 'password',
+      autocomplete: 'current-password',
+      required: true,
+      size: 40,
+    });
     const form = h(
       'form',
       {
@@ -183,19 +216,36 @@
         'label',
         null,
         label,
-        h('select', { id, name: id.replace('f-', '') }, h('option', { value: '' }, 'any'), values.map((v) => h('option', { value: v, selected: params.get(id.replace('f-', '')) === v }, v))),
+        h(
+          'select',
+          { id, name: id.replace('f-', '') },
+          h('option', { value: '' }, 'any'),
+          values.map((v) => h('option', { value: v, selected: params.get(id.replace('f-', '')) === v }, v)),
+        ),
       );
     const filters = h(
       'form',
       { id: 'filters', class: 'filters' },
-      select('f-stack', 'Stack', stacks.map((s) => s.name)),
+      select(
+        'f-stack',
+        'Stack',
+        stacks.map((s) => s.name),
+      ),
       select('f-environment', 'Environment', envs),
       select('f-status', 'Status', STATUSES),
       select('f-kind', 'Kind', ['deploy', 'rollback', 'destroy']),
     );
     const result = h('div', { id: 'start-result' });
-    const stackSel = h('select', { id: 'new-stack' }, stacks.map((s) => h('option', { value: s.name }, s.name)));
-    const envSel = h('select', { id: 'new-environment' }, envs.map((e) => h('option', { value: e }, e)));
+    const stackSel = h(
+      'select',
+      { id: 'new-stack' },
+      stacks.map((s) => h('option', { value: s.name }, s.name)),
+    );
+    const envSel = h(
+      'select',
+      { id: 'new-environment' },
+      envs.map((e) => h('option', { value: e }, e)),
+    );
     const vars = h('textarea', { id: 'new-variables', rows: 2, cols: 40, placeholder: '{"instance_count": 3}' });
     const dry = h('input', { id: 'new-dry-run', type: 'checkbox' });
     const startForm = h(
@@ -211,7 +261,12 @@
           } catch (x) {
             return notice(result, 'error', `variables are not JSON: ${x.message}`);
           }
-          const r = await post('/api/v1/deployments', { stack: stackSel.value, environment: envSel.value, variables, dryRun: dry.checked || undefined }, result, 'started');
+          const r = await post(
+            '/api/v1/deployments',
+            { stack: stackSel.value, environment: envSel.value, variables, dryRun: dry.checked || undefined },
+            result,
+            'started',
+          );
           if (r) location.assign(`/runs/${r.id}`);
         },
       },
@@ -225,7 +280,31 @@
     );
     const body = h('tbody');
     const err = h('div', { id: 'refresh-error' });
-    root.append(filters, section('runs', 'Runs', err, h('table', { id: 'runs-table' }, h('thead', null, h('tr', null, ['Run', 'Kind', 'Stack', 'Environment', 'Status', 'Plan', 'Requested by', 'Created'].map((x) => h('th', null, x)))), body)), startForm);
+    root.append(
+      filters,
+      section(
+        'runs',
+        'Runs',
+        err,
+        h(
+          'table',
+          { id: 'runs-table' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ['Run', 'Kind', 'Stack', 'Environment', 'Status', 'Plan', 'Requested by', 'Created'].map((x) =>
+                h('th', null, x),
+              ),
+            ),
+          ),
+          body,
+        ),
+      ),
+      startForm,
+    );
     filters.addEventListener('change', () => {
       const q = new URLSearchParams();
       for (const el of filters.querySelectorAll('select')) if (el.value) q.set(el.name, el.value);
@@ -265,7 +344,9 @@
   function groupPlan(plan, resources) {
     const statusOf = new Map(resources.map((r) => [r.address, r.status]));
     const groups = ACTION_GROUPS.map(([action, label]) => {
-      const rs = plan.resources.filter((r) => (action === 'update' ? r.action === 'update' || r.action === 'change' : r.action === action));
+      const rs = plan.resources.filter((r) =>
+        action === 'update' ? r.action === 'update' || r.action === 'change' : r.action === action,
+      );
       if (!rs.length) return null;
       return h(
         'div',
@@ -273,7 +354,15 @@
         h('h3', null, `${label} (${rs.length})`),
         table(
           ['Address', 'Type', 'Status'],
-          rs.map((r) => h('tr', null, h('td', { class: 'mono' }, r.address), h('td', null, r.type), h('td', null, statusOf.get(r.address) || 'planned'))),
+          rs.map((r) =>
+            h(
+              'tr',
+              null,
+              h('td', { class: 'mono' }, r.address),
+              h('td', null, r.type),
+              h('td', null, statusOf.get(r.address) || 'planned'),
+            ),
+          ),
         ),
       );
     });
@@ -286,11 +375,35 @@
     if (plan.cost) {
       const c = plan.cost;
       const sign = c.monthlyDelta >= 0 ? '+' : '';
-      out.push(h('p', { id: 'plan-cost' }, `Cost: ${c.monthlyBefore} → ${c.monthlyAfter} ${c.currency}/month (${sign}${c.monthlyDelta})`, c.unpriced && c.unpriced.length ? `; unpriced: ${c.unpriced.join(', ')}` : ''));
+      out.push(
+        h(
+          'p',
+          { id: 'plan-cost' },
+          `Cost: ${c.monthlyBefore} → ${c.monthlyAfter} ${c.currency}/month (${sign}${c.monthlyDelta})`,
+          c.unpriced && c.unpriced.length ? `; unpriced: ${c.unpriced.join(', ')}` : '',
+        ),
+      );
     }
     if (plan.policy && plan.policy.results && plan.policy.results.length) {
       out.push(
-        h('div', { id: 'plan-policy' }, h('h3', null, 'Policy'), table(['Level', 'Policy', 'Rule', 'Message'], plan.policy.results.map((r) => h('tr', { class: `policy-${r.level}` }, h('td', null, r.level), h('td', null, r.policy), h('td', null, r.rule), h('td', null, r.message))))),
+        h(
+          'div',
+          { id: 'plan-policy' },
+          h('h3', null, 'Policy'),
+          table(
+            ['Level', 'Policy', 'Rule', 'Message'],
+            plan.policy.results.map((r) =>
+              h(
+                'tr',
+                { class: `policy-${r.level}` },
+                h('td', null, r.level),
+                h('td', null, r.policy),
+                h('td', null, r.rule),
+                h('td', null, r.message),
+              ),
+            ),
+          ),
+        ),
       );
     }
     return out;
@@ -314,7 +427,16 @@
       });
       es.addEventListener('message', (ev) => {
         const item = JSON.parse(ev.data);
-        logEl.append(h('div', { class: `log-line lv-${item.level}` }, h('span', { class: 'ts' }, item.ts.slice(11, 23)), ' ', item.resource ? h('span', { class: 'res' }, `[${item.resource}] `) : null, item.message));
+        logEl.append(
+          h(
+            'div',
+            { class: `log-line lv-${item.level}` },
+            h('span', { class: 'ts' }, item.ts.slice(11, 23)),
+            ' ',
+            item.resource ? h('span', { class: 'res' }, `[${item.resource}] `) : null,
+            item.message,
+          ),
+        );
         logEl.scrollTop = logEl.scrollHeight;
       });
       es.addEventListener('end', () => {
@@ -370,8 +492,19 @@
           d.queuePosition ? [h('dt', null, 'Queue'), h('dd', null, `position ${d.queuePosition}`)] : null,
           d.targetVersion ? [h('dt', null, 'Target version'), h('dd', null, String(d.targetVersion))] : null,
           d.stateVersion ? [h('dt', null, 'State version'), h('dd', null, String(d.stateVersion))] : null,
-          d.error ? [h('dt', null, 'Error'), h('dd', { class: 'error-text' }, `${d.error.code}: ${d.error.message}`)] : null,
-          d.rollback ? [h('dt', null, 'Automatic rollback'), h('dd', null, `${d.rollback.status}${d.rollback.toVersion ? ` to version ${d.rollback.toVersion}` : ''}`)] : null,
+          d.error
+            ? [h('dt', null, 'Error'), h('dd', { class: 'error-text' }, `${d.error.code}: ${d.error.message}`)]
+            : null,
+          d.rollback
+            ? [
+                h('dt', null, 'Automatic rollback'),
+                h(
+                  'dd',
+                  null,
+                  `${d.rollback.status}${d.rollback.toVersion ? ` to version ${d.rollback.toVersion}` : ''}`,
+                ),
+              ]
+            : null,
         ),
         temporalLink(`strata-run/${d.id}`),
       );
@@ -385,14 +518,42 @@
         actions,
         waiting
           ? [
-              h('button', { id: 'approve', class: 'primary', disabled: !canApprove, title: canApprove ? '' : `${me.subject} is not an approver in ${d.environment}`, onclick: () => decide('approve') }, 'Approve'),
-              h('button', { id: 'reject', class: 'danger', disabled: !canApprove, onclick: () => decide('reject') }, 'Reject'),
+              h(
+                'button',
+                {
+                  id: 'approve',
+                  class: 'primary',
+                  disabled: !canApprove,
+                  title: canApprove ? '' : `${me.subject} is not an approver in ${d.environment}`,
+                  onclick: () => decide('approve'),
+                },
+                'Approve',
+              ),
+              h(
+                'button',
+                { id: 'reject', class: 'danger', disabled: !canApprove, onclick: () => decide('reject') },
+                'Reject',
+              ),
               comment,
-              !canApprove ? h('p', { class: 'hint' }, `You (${me.subject}) do not hold the approver role in ${d.environment}.`) : null,
-              canApprove && mine ? h('p', { class: 'hint', id: 'four-eyes-hint' }, 'You requested this run: where four-eyes applies, your approval will be refused.') : null,
+              !canApprove
+                ? h('p', { class: 'hint' }, `You (${me.subject}) do not hold the approver role in ${d.environment}.`)
+                : null,
+              canApprove && mine
+                ? h(
+                    'p',
+                    { class: 'hint', id: 'four-eyes-hint' },
+                    'You requested this run: where four-eyes applies, your approval will be refused.',
+                  )
+                : null,
               already ? h('p', { class: 'hint' }, 'You have approved this plan.') : null,
             ]
-          : h('p', { class: 'hint' }, TERMINAL.includes(d.status) ? `This run has ended: ${d.status.replace(/_/g, ' ')}.` : `No decision pending (${d.status.replace(/_/g, ' ')}).`),
+          : h(
+              'p',
+              { class: 'hint' },
+              TERMINAL.includes(d.status)
+                ? `This run has ended: ${d.status.replace(/_/g, ' ')}.`
+                : `No decision pending (${d.status.replace(/_/g, ' ')}).`,
+            ),
         canCancel ? h('button', { id: 'cancel', onclick: cancel }, 'Cancel run') : null,
         result,
       );
@@ -404,20 +565,48 @@
         d.approvals.length
           ? table(
               ['Who', 'When', 'Via', 'Comment'],
-              d.approvals.map((a) => h('tr', { 'data-by': a.by }, h('td', null, a.by), h('td', null, fmtTime(a.at)), h('td', null, a.via + (a.transport ? ` (${a.transport})` : '')), h('td', null, a.comment || ''))),
+              d.approvals.map((a) =>
+                h(
+                  'tr',
+                  { 'data-by': a.by },
+                  h('td', null, a.by),
+                  h('td', null, fmtTime(a.at)),
+                  h('td', null, a.via + (a.transport ? ` (${a.transport})` : '')),
+                  h('td', null, a.comment || ''),
+                ),
+              ),
               { id: 'approvals-table' },
             )
-          : h('p', { class: 'hint' }, d.approvalsRequired ? 'No approvals yet.' : 'This environment needs no approval.'),
-        d.rejection ? h('p', { id: 'rejection', class: 'error-text' }, `Rejected by ${d.rejection.by} at ${fmtTime(d.rejection.at)}${d.rejection.via ? ` via ${d.rejection.via}` : ''}${d.rejection.reason ? `: ${d.rejection.reason}` : ''}`) : null,
+          : h(
+              'p',
+              { class: 'hint' },
+              d.approvalsRequired ? 'No approvals yet.' : 'This environment needs no approval.',
+            ),
+        d.rejection
+          ? h(
+              'p',
+              { id: 'rejection', class: 'error-text' },
+              `Rejected by ${d.rejection.by} at ${fmtTime(d.rejection.at)}${d.rejection.via ? ` via ${d.rejection.via}` : ''}${d.rejection.reason ? `: ${d.rejection.reason}` : ''}`,
+            )
+          : null,
       );
 
       const plan = d.plan ? Object.assign({}, d.plan, planExtras || {}) : null;
       replace(
         planEl,
-        h('h2', null, 'Plan ', plan ? h('span', { id: 'plan-risk', class: `risk risk-${plan.risk}` }, `${plan.risk} risk`) : null),
+        h(
+          'h2',
+          null,
+          'Plan ',
+          plan ? h('span', { id: 'plan-risk', class: `risk risk-${plan.risk}` }, `${plan.risk} risk`) : null,
+        ),
         plan
           ? [
-              h('p', { class: 'mono', id: 'plan-summary' }, `+${plan.add} to add, ~${plan.change} to change, -${plan.destroy} to destroy · plan ${plan.planHash.slice(0, 12)}`),
+              h(
+                'p',
+                { class: 'mono', id: 'plan-summary' },
+                `+${plan.add} to add, ~${plan.change} to change, -${plan.destroy} to destroy · plan ${plan.planHash.slice(0, 12)}`,
+              ),
               (plan.notes || []).map((n) => h('p', { class: 'hint' }, n)),
               costAndPolicy(plan),
               groupPlan(plan, d.resources),
@@ -425,21 +614,37 @@
           : h('p', { class: 'hint' }, 'No plan yet.'),
       );
 
-      const planned = d.resources.filter((r) => r.action && !['no-op', 'read'].includes(r.action)).length || (plan ? plan.add + plan.change + plan.destroy : 0);
+      const planned =
+        d.resources.filter((r) => r.action && !['no-op', 'read'].includes(r.action)).length ||
+        (plan ? plan.add + plan.change + plan.destroy : 0);
       const applied = d.resources.filter((r) => r.status === 'applied' || r.status === 'deleted').length;
       replace(
         progress,
         h('h2', null, 'Apply'),
         h('progress', { id: 'apply-progress', max: planned || 1, value: Math.min(applied, planned || 1) }),
         h('span', { id: 'apply-count' }, ` ${applied} of ${planned} resources applied`),
-        d.applyStartedAt ? h('p', { class: 'hint' }, `Apply ${fmtTime(d.applyStartedAt)}${d.applyCompletedAt ? ` → ${fmtTime(d.applyCompletedAt)} (${fmtDuration(Date.parse(d.applyCompletedAt) - Date.parse(d.applyStartedAt))})` : ''}`) : null,
+        d.applyStartedAt
+          ? h(
+              'p',
+              { class: 'hint' },
+              `Apply ${fmtTime(d.applyStartedAt)}${d.applyCompletedAt ? ` → ${fmtTime(d.applyCompletedAt)} (${fmtDuration(Date.parse(d.applyCompletedAt) - Date.parse(d.applyStartedAt))})` : ''}`,
+            )
+          : null,
       );
     };
 
     async function decide(what) {
-      const body = what === 'approve' ? { planHash: d.plan && d.plan.planHash, comment: comment.value || undefined } : { reason: comment.value || undefined };
+      const body =
+        what === 'approve'
+          ? { planHash: d.plan && d.plan.planHash, comment: comment.value || undefined }
+          : { reason: comment.value || undefined };
       for (const b of actions.querySelectorAll('button')) b.disabled = true;
-      const r = await post(`/api/v1/deployments/${d.id}/${what}`, body, result, what === 'approve' ? `Approved by ${me.subject}` : `Rejected by ${me.subject}`);
+      const r = await post(
+        `/api/v1/deployments/${d.id}/${what}`,
+        body,
+        result,
+        what === 'approve' ? `Approved by ${me.subject}` : `Rejected by ${me.subject}`,
+      );
       if (r) {
         d = r;
         render();
@@ -484,7 +689,13 @@
               null,
               h('td', null, h('a', { href: `/stacks/${s.name}` }, s.name)),
               h('td', null, s.executor),
-              h('td', null, s.environments.map((e) => `${e.name}${e.currentVersion ? ` v${e.currentVersion}` : ''}${e.locked ? ' 🔒' : ''}`).join(' · ')),
+              h(
+                'td',
+                null,
+                s.environments
+                  .map((e) => `${e.name}${e.currentVersion ? ` v${e.currentVersion}` : ''}${e.locked ? ' 🔒' : ''}`)
+                  .join(' · '),
+              ),
               h('td', null, s.description || ''),
             ),
           ),
@@ -511,7 +722,9 @@
             const base = `/api/v1/stacks/${name}/environments/${env.name}`;
             const [history, queued, recent] = await Promise.all([
               api(`${base}/state/history?limit=10`).then((r) => r.items),
-              api(`/api/v1/deployments?stack=${name}&environment=${env.name}&status=queued&limit=20`).then((r) => r.items),
+              api(`/api/v1/deployments?stack=${name}&environment=${env.name}&status=queued&limit=20`).then(
+                (r) => r.items,
+              ),
               api(`/api/v1/deployments?stack=${name}&environment=${env.name}&limit=5`).then((r) => r.items),
             ]);
             const result = results.get(env.name) || h('div', { class: 'env-result' });
@@ -520,15 +733,40 @@
             return h(
               'section',
               { class: 'card env', id: `env-${env.name}`, 'data-env': env.name },
-              h('h2', null, env.name, ' ', env.currentVersion ? h('span', { class: 'version' }, `version ${env.currentVersion}`) : h('span', { class: 'hint' }, 'never applied')),
+              h(
+                'h2',
+                null,
+                env.name,
+                ' ',
+                env.currentVersion
+                  ? h('span', { class: 'version' }, `version ${env.currentVersion}`)
+                  : h('span', { class: 'hint' }, 'never applied'),
+              ),
               h(
                 'p',
                 { class: 'lock' },
-                env.locked ? ['Locked by ', h('a', { href: `/runs/${env.lockHolder}`, class: 'lock-holder' }, env.lockHolder)] : 'Unlocked',
-                queued.length ? ['; queue: ', queued.map((q, i) => [i ? ', ' : '', h('a', { href: `/runs/${q.id}` }, q.id)])] : '; nothing queued',
+                env.locked
+                  ? ['Locked by ', h('a', { href: `/runs/${env.lockHolder}`, class: 'lock-holder' }, env.lockHolder)]
+                  : 'Unlocked',
+                queued.length
+                  ? ['; queue: ', queued.map((q, i) => [i ? ', ' : '', h('a', { href: `/runs/${q.id}` }, q.id)])]
+                  : '; nothing queued',
                 ' ',
                 env.locked && hasRole('admin', env.name)
-                  ? h('button', { class: 'unlock', onclick: async () => void post(`${base}/unlock`, { reason: 'force-unlocked from the stack page' }, result, 'Unlocked') }, 'Force unlock')
+                  ? h(
+                      'button',
+                      {
+                        class: 'unlock',
+                        onclick: async () =>
+                          void post(
+                            `${base}/unlock`,
+                            { reason: 'force-unlocked from the stack page' },
+                            result,
+                            'Unlocked',
+                          ),
+                      },
+                      'Force unlock',
+                    )
                   : null,
               ),
               temporalLink(`strata-lock/${name}/${env.name}`),
@@ -555,7 +793,12 @@
                                   class: 'rollback',
                                   disabled: !canDeploy,
                                   onclick: async () => {
-                                    const r = await post(`${base}/rollback`, { targetVersion: v.version, reason: 'rollback from the stack page' }, result, 'Rollback started');
+                                    const r = await post(
+                                      `${base}/rollback`,
+                                      { targetVersion: v.version, reason: 'rollback from the stack page' },
+                                      result,
+                                      'Rollback started',
+                                    );
                                     if (r) location.assign(`/runs/${r.id}`);
                                   },
                                 },
@@ -568,7 +811,22 @@
                   )
                 : h('p', { class: 'hint' }, 'No state versions yet.'),
               h('h3', null, 'Recent runs'),
-              recent.length ? h('ul', null, recent.map((r) => h('li', null, h('a', { href: `/runs/${r.id}` }, r.id), ' ', badge(r.status), ` ${r.kind} by ${r.requestedBy}`))) : h('p', { class: 'hint' }, 'None.'),
+              recent.length
+                ? h(
+                    'ul',
+                    null,
+                    recent.map((r) =>
+                      h(
+                        'li',
+                        null,
+                        h('a', { href: `/runs/${r.id}` }, r.id),
+                        ' ',
+                        badge(r.status),
+                        ` ${r.kind} by ${r.requestedBy}`,
+                      ),
+                    ),
+                  )
+                : h('p', { class: 'hint' }, 'None.'),
               result,
             );
           }),
@@ -586,7 +844,29 @@
   async function failoversPage() {
     const body = h('tbody');
     const err = h('div', { id: 'refresh-error' });
-    root.append(section('failovers', 'Failovers', err, h('table', null, h('thead', null, h('tr', null, ['Failover', 'Group', 'Mode', 'Status', 'RTO', 'RPO', 'Requested by', 'Created'].map((x) => h('th', null, x)))), body)));
+    root.append(
+      section(
+        'failovers',
+        'Failovers',
+        err,
+        h(
+          'table',
+          null,
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ['Failover', 'Group', 'Mode', 'Status', 'RTO', 'RPO', 'Requested by', 'Created'].map((x) =>
+                h('th', null, x),
+              ),
+            ),
+          ),
+          body,
+        ),
+      ),
+    );
     await poll(
       async () => {
         const { items } = await api('/api/v1/failovers?limit=50');
@@ -642,15 +922,25 @@
           h('dt', null, 'Mode'),
           h('dd', null, f.mode + (f.dryRun ? ' (dry run)' : '')),
           h('dt', null, 'From → to'),
-          h('dd', null, `${f.from || '?'}${f.fromRegion ? ` (${f.fromRegion})` : ''} → ${f.to || '?'}${f.toRegion ? ` (${f.toRegion})` : ''}`),
+          h(
+            'dd',
+            null,
+            `${f.from || '?'}${f.fromRegion ? ` (${f.fromRegion})` : ''} → ${f.to || '?'}${f.toRegion ? ` (${f.toRegion})` : ''}`,
+          ),
           h('dt', null, 'Requested by'),
           h('dd', null, `${f.requestedBy} via ${f.trigger}`),
           h('dt', null, 'RTO'),
           h('dd', { id: 'rto' }, f.rtoSeconds !== undefined ? `${f.rtoSeconds.toFixed(2)} s` : '—'),
           h('dt', null, 'RPO'),
-          h('dd', { id: 'rpo' }, f.rpoSeconds !== undefined ? `${f.rpoSeconds.toFixed(2)} s${f.rpoSource ? ` (${f.rpoSource})` : ''}` : '—'),
+          h(
+            'dd',
+            { id: 'rpo' },
+            f.rpoSeconds !== undefined ? `${f.rpoSeconds.toFixed(2)} s${f.rpoSource ? ` (${f.rpoSource})` : ''}` : '—',
+          ),
           f.epoch !== undefined ? [h('dt', null, 'Epoch'), h('dd', null, String(f.epoch))] : null,
-          f.error ? [h('dt', null, 'Error'), h('dd', { class: 'error-text' }, `${f.error.code}: ${f.error.message}`)] : null,
+          f.error
+            ? [h('dt', null, 'Error'), h('dd', { class: 'error-text' }, `${f.error.code}: ${f.error.message}`)]
+            : null,
         ),
         temporalLink(`strata-failover/${f.group}/${f.id}`),
       );
@@ -658,19 +948,45 @@
       const canApprove = hasRole('approver');
       replace(
         actions,
-        h('p', null, `Approvals ${f.approvals.length} of ${f.approvalsRequired}`, f.approvals.map((a) => ` · ${a.by} at ${fmtTime(a.at)} via ${a.via}`)),
+        h(
+          'p',
+          null,
+          `Approvals ${f.approvals.length} of ${f.approvalsRequired}`,
+          f.approvals.map((a) => ` · ${a.by} at ${fmtTime(a.at)} via ${a.via}`),
+        ),
         waiting
           ? [
-              h('button', { id: 'approve', class: 'primary', disabled: !canApprove, onclick: () => decide('approve') }, 'Approve'),
-              h('button', { id: 'reject', class: 'danger', disabled: !canApprove, onclick: () => decide('reject') }, 'Reject'),
+              h(
+                'button',
+                { id: 'approve', class: 'primary', disabled: !canApprove, onclick: () => decide('approve') },
+                'Approve',
+              ),
+              h(
+                'button',
+                { id: 'reject', class: 'danger', disabled: !canApprove, onclick: () => decide('reject') },
+                'Reject',
+              ),
               comment,
             ]
           : null,
-        f.rejection ? h('p', { class: 'error-text' }, `Rejected by ${f.rejection.by}${f.rejection.reason ? `: ${f.rejection.reason}` : ''}`) : null,
+        f.rejection
+          ? h(
+              'p',
+              { class: 'error-text' },
+              `Rejected by ${f.rejection.by}${f.rejection.reason ? `: ${f.rejection.reason}` : ''}`,
+            )
+          : null,
         result,
       );
-      const stages = STAGES.map((name) => f.stages.find((s) => s.name === name) || { name, status: 'pending', steps: [] });
-      const dur = (s) => (s.durationMs !== undefined ? s.durationMs : s.startedAt ? (s.completedAt ? Date.parse(s.completedAt) : Date.now()) - Date.parse(s.startedAt) : undefined);
+      const stages = STAGES.map(
+        (name) => f.stages.find((s) => s.name === name) || { name, status: 'pending', steps: [] },
+      );
+      const dur = (s) =>
+        s.durationMs !== undefined
+          ? s.durationMs
+          : s.startedAt
+            ? (s.completedAt ? Date.parse(s.completedAt) : Date.now()) - Date.parse(s.startedAt)
+            : undefined;
       const longest = Math.max(1, ...stages.map((s) => dur(s) || 0));
       replace(
         timeline,
@@ -682,9 +998,35 @@
             h(
               'li',
               { class: `stage st-${s.status}`, 'data-stage': s.name, 'data-status': s.status },
-              h('div', { class: 'stage-head' }, h('span', { class: 'stage-n' }, String(i + 1)), h('span', { class: 'stage-name' }, s.name.replace(/_/g, ' ')), badge(s.status), h('span', { class: 'stage-dur' }, fmtDuration(dur(s))), s.bestEffort ? h('span', { class: 'hint' }, ' best effort') : null),
-              h('div', { class: 'bar' }, h('span', { style: null, 'data-w': String(Math.round(((dur(s) || 0) / longest) * 100)) })),
-              s.steps.length ? h('ul', { class: 'steps' }, s.steps.map((st) => h('li', null, `${st.name}: ${st.status}`, st.detail ? ` — ${st.detail}` : '', st.error ? ` (${st.error.message})` : ''))) : null,
+              h(
+                'div',
+                { class: 'stage-head' },
+                h('span', { class: 'stage-n' }, String(i + 1)),
+                h('span', { class: 'stage-name' }, s.name.replace(/_/g, ' ')),
+                badge(s.status),
+                h('span', { class: 'stage-dur' }, fmtDuration(dur(s))),
+                s.bestEffort ? h('span', { class: 'hint' }, ' best effort') : null,
+              ),
+              h(
+                'div',
+                { class: 'bar' },
+                h('span', { style: null, 'data-w': String(Math.round(((dur(s) || 0) / longest) * 100)) }),
+              ),
+              s.steps.length
+                ? h(
+                    'ul',
+                    { class: 'steps' },
+                    s.steps.map((st) =>
+                      h(
+                        'li',
+                        null,
+                        `${st.name}: ${st.status}`,
+                        st.detail ? ` — ${st.detail}` : '',
+                        st.error ? ` (${st.error.message})` : '',
+                      ),
+                    ),
+                  )
+                : null,
               s.error ? h('p', { class: 'error-text' }, s.error.message) : null,
             ),
           ),
@@ -694,14 +1036,72 @@
       for (const bar of timeline.querySelectorAll('.bar span')) bar.style.width = `${bar.dataset.w}%`;
       replace(
         extra,
-        f.readiness.length ? section('readiness', 'Readiness', table(['Check', 'OK', 'Side', 'Detail'], f.readiness.map((r) => h('tr', null, h('td', null, r.name), h('td', null, r.ok ? 'yes' : 'no'), h('td', null, r.side || ''), h('td', null, r.detail || ''))))) : null,
-        f.compensations.length ? section('compensations', 'Compensations', table(['Name', 'Stage', 'Status', 'Detail'], f.compensations.map((c) => h('tr', null, h('td', null, c.name), h('td', null, c.stage), h('td', null, c.status), h('td', null, c.detail || (c.error ? c.error.message : '')))))) : null,
-        section('events', 'Events', h('div', { class: 'log' }, f.events.map((e) => h('div', { class: `log-line lv-${e.level}` }, h('span', { class: 'ts' }, e.ts.slice(11, 23)), ' ', e.message)))),
+        f.readiness.length
+          ? section(
+              'readiness',
+              'Readiness',
+              table(
+                ['Check', 'OK', 'Side', 'Detail'],
+                f.readiness.map((r) =>
+                  h(
+                    'tr',
+                    null,
+                    h('td', null, r.name),
+                    h('td', null, r.ok ? 'yes' : 'no'),
+                    h('td', null, r.side || ''),
+                    h('td', null, r.detail || ''),
+                  ),
+                ),
+              ),
+            )
+          : null,
+        f.compensations.length
+          ? section(
+              'compensations',
+              'Compensations',
+              table(
+                ['Name', 'Stage', 'Status', 'Detail'],
+                f.compensations.map((c) =>
+                  h(
+                    'tr',
+                    null,
+                    h('td', null, c.name),
+                    h('td', null, c.stage),
+                    h('td', null, c.status),
+                    h('td', null, c.detail || (c.error ? c.error.message : '')),
+                  ),
+                ),
+              ),
+            )
+          : null,
+        section(
+          'events',
+          'Events',
+          h(
+            'div',
+            { class: 'log' },
+            f.events.map((e) =>
+              h(
+                'div',
+                { class: `log-line lv-${e.level}` },
+                h('span', { class: 'ts' }, e.ts.slice(11, 23)),
+                ' ',
+                e.message,
+              ),
+            ),
+          ),
+        ),
       );
     };
     async function decide(what) {
-      const body = what === 'approve' ? { comment: comment.value || undefined } : { reason: comment.value || undefined };
-      const r = await post(`/api/v1/failovers/${f.id}/${what}`, body, result, what === 'approve' ? `Approved by ${me.subject}` : `Rejected by ${me.subject}`);
+      const body =
+        what === 'approve' ? { comment: comment.value || undefined } : { reason: comment.value || undefined };
+      const r = await post(
+        `/api/v1/failovers/${f.id}/${what}`,
+        body,
+        result,
+        what === 'approve' ? `Approved by ${me.subject}` : `Rejected by ${me.subject}`,
+      );
       if (r) {
         f = r;
         render();
@@ -720,7 +1120,14 @@
 
   // ---- start ---------------------------------------------------------------------------------------------------
 
-  const pages = { runs: runsPage, run: runPage, stacks: stacksPage, stack: stackPage, failovers: failoversPage, failover: failoverPage };
+  const pages = {
+    runs: runsPage,
+    run: runPage,
+    stacks: stacksPage,
+    stack: stackPage,
+    failovers: failoversPage,
+    failover: failoverPage,
+  };
 
   async function main() {
     if (ds.page === 'signin') return signinPage();
