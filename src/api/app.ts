@@ -26,6 +26,7 @@ import { errorHandler, HttpError, methodNotAllowed } from './http-errors';
 import { openApiDocument, openApiPathOf, RouteRegistry } from './routes';
 import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
+import { httpTracing } from './tracing';
 import { webRouter } from './web/routes';
 import { bearerOrStreamGrant, streamGrantKey, webApiRouters } from './web/stream-token';
 
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
+  app.use(httpTracing());
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];

@@ -30,13 +30,25 @@ it('points the Web UI at the API codec endpoint', async () => {
     cwd: ROOT,
     detached: true,
     stdio: 'ignore',
-    env: { ...process.env, TEMPORAL_BIN: toolPath('TEMPORAL_CLI'), TEMPORAL_ADDRESS: `127.0.0.1:${grpc}`, TEMPORAL_UI_PORT: String(ui), TEMPORAL_DB_FILE: path.join(dir, 't.sqlite'), HOST: '127.0.0.1', PORT: String(apiPort) },
+    env: {
+      ...process.env,
+      TEMPORAL_BIN: toolPath('TEMPORAL_CLI'),
+      TEMPORAL_ADDRESS: `127.0.0.1:${grpc}`,
+      TEMPORAL_UI_PORT: String(ui),
+      TEMPORAL_DB_FILE: path.join(dir, 't.sqlite'),
+      HOST: '127.0.0.1',
+      PORT: String(apiPort),
+    },
   });
   try {
-    const settings = await eventually(async () => {
-      const res = await fetch(`http://127.0.0.1:${ui}/api/v1/settings`);
-      return res.ok ? ((await res.json()) as { Codec: { Endpoint: string } }) : undefined;
-    }, 'the Web UI to answer', 60_000);
+    const settings = await eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ui}/api/v1/settings`);
+        return res.ok ? ((await res.json()) as { Codec: { Endpoint: string } }) : undefined;
+      },
+      'the Web UI to answer',
+      60_000,
+    );
     expect(settings.Codec.Endpoint).toBe(`http://127.0.0.1:${apiPort}/codec`);
   } finally {
     const exited = new Promise((r) => child.once('exit', r));

@@ -30,7 +30,11 @@ describe('scripts/temporal.sh', () => {
 
   beforeAll(async () => {
     // The API reads the encrypted payloads the worker writes, as it does in `npm start`.
-    const client = new Client({ connection: s.env.connection, namespace: 'default', dataConverter: dataConverterFor(config) });
+    const client = new Client({
+      connection: s.env.connection,
+      namespace: 'default',
+      dataConverter: dataConverterFor(config),
+    });
     const app = createApp({ temporal: { client }, config });
     http = api(app);
     server = app.listen(0, '127.0.0.1');
@@ -47,7 +51,10 @@ describe('scripts/temporal.sh', () => {
   });
 
   /** Writes a strata.yaml like the repository's (address, namespace, API, codec keys) and runs the shim with it. */
-  function shim(args: string[], yaml: { namespace?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  function shim(
+    args: string[],
+    yaml: { namespace?: string } = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     const file = path.join(dir, `strata-${randomBytes(4).toString('hex')}.yaml`);
     const doc = {
       temporal: { address: s.env.address, namespace: yaml.namespace ?? 'default' },
@@ -55,10 +62,28 @@ describe('scripts/temporal.sh', () => {
       codec: { keys: [{ id: 'shim-1', file: 'unused.key' }] },
     };
     fs.writeFileSync(file, YAML.stringify(doc));
-    const env: NodeJS.ProcessEnv = { ...process.env, STRATA_CONFIG: file, STRATA_CACHE: path.join(dir, 'cache'), STRATA_TOKEN: TOKENS.alice };
-    for (const k of ['TEMPORAL_CLI', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_CODEC_ENDPOINT', 'TEMPORAL_CODEC_AUTH', 'STRATA_API', 'HOST', 'PORT']) delete env[k];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      STRATA_CONFIG: file,
+      STRATA_CACHE: path.join(dir, 'cache'),
+      STRATA_TOKEN: TOKENS.alice,
+    };
+    for (const k of [
+      'TEMPORAL_CLI',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_CODEC_ENDPOINT',
+      'TEMPORAL_CODEC_AUTH',
+      'STRATA_API',
+      'HOST',
+      'PORT',
+    ])
+      delete env[k];
     // No temporal on PATH either: only tools.env can name it.
-    env.PATH = (env.PATH ?? '').split(':').filter((p) => !fs.existsSync(path.join(p, 'temporal'))).join(':');
+    env.PATH = (env.PATH ?? '')
+      .split(':')
+      .filter((p) => !fs.existsSync(path.join(p, 'temporal')))
+      .join(':');
     return new Promise((resolve) => {
       execFile('bash', [SHIM, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -73,10 +98,19 @@ describe('scripts/temporal.sh', () => {
   });
 
   it('runs the README examples against the server and namespace strata.yaml names, decoding payloads', async () => {
-    const id = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 1 } });
+    const id = await http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'prod',
+      variables: { instance_count: 1 },
+    });
     await http.waitFor(id, ['awaiting_approval']);
 
-    const list = await shim(['workflow', 'list', '--query', "StrataStatus = 'awaiting_approval' AND StrataEnvironment = 'prod'"]);
+    const list = await shim([
+      'workflow',
+      'list',
+      '--query',
+      "StrataStatus = 'awaiting_approval' AND StrataEnvironment = 'prod'",
+    ]);
     expect(list.stderr).toBe('');
     expect(list.stdout).toContain(`strata-run/${id}`);
 
@@ -86,12 +120,29 @@ describe('scripts/temporal.sh', () => {
     expect(query.stdout).toMatch(/"status":\s*"awaiting_approval"/);
     expect(query.stdout).toMatch(new RegExp(`"id":\\s*"${id}"`));
 
-    const lock = await shim(['workflow', 'query', '--workflow-id', 'strata-lock/sim-multicloud/prod', '--type', 'lockState']);
+    const lock = await shim([
+      'workflow',
+      'query',
+      '--workflow-id',
+      'strata-lock/sim-multicloud/prod',
+      '--type',
+      'lockState',
+    ]);
     expect(lock.stdout).toContain(`strata-run/${id}`);
 
     // The update's input goes out through the codec and the gate answers it. Whether a decision without a Strata
     // signature counts is the gate's policy (approvalSigning): either way the CLI reports the gate's answer.
-    const update = await shim(['workflow', 'update', 'execute', '--workflow-id', `strata-run/${id}`, '--name', 'approve', '--input', '{"by":"bob","roles":["approver"],"comment":"lgtm"}']);
+    const update = await shim([
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      `strata-run/${id}`,
+      '--name',
+      'approve',
+      '--input',
+      '{"by":"bob","roles":["approver"],"comment":"lgtm"}',
+    ]);
     const approvals = (await http.run(id)).approvals;
     if (update.code === 0) {
       expect(update.stdout).toMatch(/Result\s+map\[approvals:\[map\[.*by:bob comment:lgtm/);
