@@ -140,7 +140,44 @@ describe('web pages in chromium', () => {
     await alice.goto(`${url}/stacks/sim-multicloud`);
     await alice.waitForSelector('#env-prod tr[data-version]');
     expect(await alice.textContent('#env-prod .lock')).toMatch(/Unlocked/);
-    await alice.screenshot({ path: path.join(SHOTS, 'stack.png'), fullPage: true });
+
+    // The runs list, filtered in the page (and in its URL).
+    await alice.goto(`${url}/`);
+    await alice.selectOption('#f-environment', 'prod');
+    await alice.selectOption('#f-status', 'succeeded');
+    await alice.waitForURL((u) => u.search === '?environment=prod&status=succeeded');
+    await eventually(
+      async () => (await alice.locator(`#runs-table tr[data-id="${id}"]`).count()) === 1,
+      'the run in the list',
+    );
+    for (const st of await alice.locator('#runs-table tbody .badge').allTextContents()) expect(st).toBe('succeeded');
+  });
+
+  it('rolls back from the stack page: the history button starts a rollback run that re-applies the version', async () => {
+    const v1 = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'dev',
+      variables: { instance_count: 1 },
+    });
+    await s.http.waitFor(v1, ['succeeded']);
+    const v2 = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'dev',
+      variables: { instance_count: 2 },
+    });
+    await s.http.waitFor(v2, ['succeeded']);
+    const alice = await signedIn('alice', '/stacks/sim-multicloud');
+    const row = alice.locator('#env-dev tr[data-version]').filter({ hasText: v1 });
+    const version = await row.getAttribute('data-version');
+    await row.locator('button.rollback').click();
+    await alice.waitForURL(/\/runs\/r-/);
+    await eventually(
+      async () => (await statusOf(alice, '#run-status')) === 'succeeded',
+      'the rollback run to succeed',
+      60_000,
+    );
+    const run = await s.http.run(new URL(alice.url()).pathname.split('/').pop()!);
+    expect(run).toMatchObject({ kind: 'rollback', targetVersion: Number(version), requestedBy: 'alice' });
   });
 
   it("refuses alice's approval of her own prod run on screen, in the API's words (four-eyes)", async () => {
@@ -161,7 +198,29 @@ describe('web pages in chromium', () => {
     expect(shown).toBe(direct.body.error.message);
     expect(shown).toMatch(/four-eyes|requester|own/i);
     expect((await s.http.run(id)).approvals).toEqual([]);
-    await s.http.post('alice', `/api/v1/deployments/${id}/cancel`);
+
+    // Its stack page shows the lock held by this run and the next one queued behind it.
+    const next = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'prod',
+      variables: { instance_count: 4 },
+    });
+    await s.http.waitFor(next, ['queued']);
+    await alice.goto(`${url}/stacks/sim-multicloud`);
+    await alice.waitForSelector(`#env-prod .lock-holder:text("${id}")`);
+    await alice.waitForSelector(`#env-prod .lock a[href="/runs/${next}"]`);
+    await alice.screenshot({ path: path.join(SHOTS, 'stack.png'), fullPage: true });
+
+    // Cancel from the run page; the queued run gets the lock next.
+    await alice.goto(`${url}/runs/${id}`);
+    await alice.click('#cancel');
+    await eventually(
+      async () => (await statusOf(alice, '#run-status')) === 'cancelled',
+      'the run page to show cancelled',
+    );
+    await s.http.waitFor(next, ['awaiting_approval']);
+    await s.http.post('alice', `/api/v1/deployments/${next}/cancel`);
+    await s.http.waitFor(next, ['cancelled']);
   });
 
   it('shows a failover as six stages with durations, RTO and RPO', async () => {
