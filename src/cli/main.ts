@@ -19,6 +19,8 @@ const RUN_TERMINAL = [
   'cancelled',
 ];
 const RUN_OK = ['succeeded', 'no_changes', 'planned'];
+/** A tool log line saying one resource is done (OpenTofu's wording, which the simulated cloud follows). */
+const RESOURCE_DONE = /(Creation|Modifications|Replacement|Destruction) complete/;
 const FAILOVER_TERMINAL = ['succeeded', 'planned', 'failed', 'rolled_back', 'rejected', 'expired', 'cancelled'];
 
 const USAGE = `strata — plan, approve, apply, roll back and fail over infrastructure through the Strata API
@@ -156,7 +158,17 @@ async function waitForRun(api: ApiClient, id: string, io: Io, json: boolean): Pr
   for (;;) {
     d = await api.get<Deployment>(`/api/v1/deployments/${id}`);
     const planned = d.resources.filter((r) => r.action && !['no-op', 'read'].includes(r.action)).length;
-    const applied = d.resources.filter((r) => r.status === 'applied' || r.status === 'deleted').length;
+    let applied = d.resources.filter((r) => r.status === 'applied' || r.status === 'deleted').length;
+    if (d.status === 'applying') {
+      // The run marks resources applied when the apply ends; the tool's log says so resource by resource.
+      const { items } = await api.get<{ items: { message: string; resource?: string }[] }>(
+        `/api/v1/deployments/${id}/logs`,
+      );
+      applied = Math.max(
+        applied,
+        new Set(items.filter((i) => i.resource && RESOURCE_DONE.test(i.message)).map((i) => i.resource)).size,
+      );
+    }
     const waiting =
       d.status === 'awaiting_approval' ? ` — waiting for approvals (${d.approvals.length}/${d.approvalsRequired})` : '';
     const line = `${d.status.padEnd(17)} ${progressBar(applied, planned)}${waiting}`;

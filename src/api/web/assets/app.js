@@ -9,6 +9,8 @@
   const root = document.getElementById('app');
   const ds = root.dataset;
   const TOKEN_KEY = 'strata.token';
+  /** A tool log line saying one resource is done (OpenTofu's wording, which the simulated cloud follows). */
+  const RESOURCE_DONE = /(Creation|Modifications|Replacement|Destruction) complete/;
   const TERMINAL = ['succeeded', 'no_changes', 'planned', 'failed', 'rolled_back', 'rejected', 'expired', 'cancelled'];
   const STATUSES = ds.statuses.split(',');
   const STAGES = ds.stages.split(',');
@@ -409,7 +411,7 @@
     return out;
   }
 
-  function startLog(id, logEl, stateEl, isDone) {
+  function startLog(id, logEl, stateEl, isDone, onResourceDone) {
     let es = null;
     const open = async () => {
       try {
@@ -422,11 +424,13 @@
       // The stream always starts at the beginning of the run's log; a reconnect redraws it whole.
       es.addEventListener('open', () => {
         replace(logEl);
+        onResourceDone(null);
         replace(stateEl, 'live');
         stateEl.dataset.state = 'live';
       });
       es.addEventListener('message', (ev) => {
         const item = JSON.parse(ev.data);
+        if (item.resource && RESOURCE_DONE.test(item.message)) onResourceDone(item.resource);
         logEl.append(
           h(
             'div',
@@ -473,6 +477,7 @@
     const comment = h('input', { id: 'decision-comment', placeholder: 'comment or reason (optional)', size: 40 });
     let d = null;
     let planExtras = null;
+    const done = new Set();
 
     const render = () => {
       replace(title, `${d.kind} ${d.stack} → ${d.environment}`, ' ', badge(d.status, 'run-status'));
@@ -617,7 +622,11 @@
       const planned =
         d.resources.filter((r) => r.action && !['no-op', 'read'].includes(r.action)).length ||
         (plan ? plan.add + plan.change + plan.destroy : 0);
-      const applied = d.resources.filter((r) => r.status === 'applied' || r.status === 'deleted').length;
+      // The run marks resources applied when the apply ends; the live log says so resource by resource.
+      const applied = Math.max(
+        d.resources.filter((r) => r.status === 'applied' || r.status === 'deleted').length,
+        done.size,
+      );
       replace(
         progress,
         h('h2', null, 'Apply'),
@@ -664,7 +673,18 @@
         render();
         if (!logEl.dataset.started) {
           logEl.dataset.started = '1';
-          startLog(id, logEl, logState, () => TERMINAL.includes(d.status));
+          startLog(
+            id,
+            logEl,
+            logState,
+            () => TERMINAL.includes(d.status),
+            (resource) => {
+              // null: the stream restarted from the beginning.
+              if (resource === null) done.clear();
+              else done.add(resource);
+              if (d) render();
+            },
+          );
         }
         return TERMINAL.includes(d.status);
       },
