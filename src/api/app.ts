@@ -16,6 +16,7 @@ import { authenticate, configAuthenticator, type Authenticator } from './auth';
 import { rateLimit, securityHeaders } from './rate-limit';
 import { deploymentsRouter } from './deployments/routes';
 import { configSigner, RunService } from './deployments/run-service';
+import { loadSignerKeys } from '../shared/decision-signing';
 import { FailoverService } from './failovers/failover-service';
 import { failoverGroupsRouter, failoversRouter } from './failovers/routes';
 import { healthRouter } from './health/routes';
@@ -25,6 +26,9 @@ import { errorHandler, HttpError, methodNotAllowed } from './http-errors';
 import { openApiDocument, openApiPathOf, RouteRegistry } from './routes';
 import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
+import { httpTracing } from './tracing';
+import { webRouter } from './web/routes';
+import { bearerOrStreamGrant, streamGrantKey, webApiRouters } from './web/stream-token';
 
 export interface AppDeps {
   temporal: { client: Client };
@@ -57,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
+  app.use(httpTracing());
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];
@@ -90,13 +95,17 @@ export function createApp(deps: AppDeps): Express {
     res.json(await openApiDocument(registry, { title: 'Strata API', version: '1' }));
   });
 
-  app.use('/api/v1', authenticate(auth), rateLimit(config.auth.rateLimitPerMinute));
+  // Strata's own pages (their own CSP); their live log stream authenticates by a minted grant, not a URL token.
+  app.use(webRouter(config));
+  const streamKey = streamGrantKey(loadSignerKeys(config));
+  app.use('/api/v1', bearerOrStreamGrant(authenticate(auth), streamKey), rateLimit(config.auth.rateLimitPerMinute));
   const failovers = new FailoverService(gateway.failovers, config, sign);
   for (const { mount, router } of [
     deploymentsRouter(registry, runs, config),
     stacksRouter(registry, { config, state, artifacts, runs, drift: gateway.drift }),
     failoversRouter(registry, failovers, Object.keys(config.failoverGroups)),
     failoverGroupsRouter(registry, failovers, Object.keys(config.failoverGroups)),
+    ...webApiRouters(registry, runs, streamKey),
   ]) {
     app.use(mount, router);
   }

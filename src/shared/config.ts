@@ -182,6 +182,8 @@ export const configSchema = z.strictObject({
       taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
       uiPort: z.number().int().default(8233),
       dbFile: z.string().default('.data/temporal.sqlite'),
+      /** Base URL of the Temporal Web UI for links from Strata's pages (default: http://<address host>:<uiPort>). */
+      uiUrl: z.string().url().optional(),
     })
     .default({
       address: DEFAULT_TEMPORAL_ADDRESS,
@@ -287,6 +289,19 @@ export const configSchema = z.strictObject({
   /** Where key files named without a directory live (codec and signer keys); STRATA_KEYS_DIR overrides. */
   keysDir: z.string().default('.data/keys'),
   artifactsDir: z.string().default('.data/artifacts'),
+  /** Traces and worker metrics; everything is off unless named here (or `${VAR}` fills it in). */
+  telemetry: z
+    .strictObject({
+      /** OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`): one trace from request through workflow to activity. */
+      otlpEndpoint: z.string().url().optional(),
+      serviceName: z.string().min(1).optional(),
+      /** `host:port` where the worker serves its Temporal SDK metrics for Prometheus (`/metrics`). */
+      workerMetricsAddress: z
+        .string()
+        .regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')
+        .optional(),
+    })
+    .default({}),
 });
 
 /** The validated configuration, with relative paths resolved against the config file's directory. */

@@ -11,6 +11,8 @@ import type { StrataConfig } from '../shared/config';
 import { createStores } from '../store';
 import { createFsRunLog } from '../store/run-log';
 import { buildFailoverActivities } from './failover-wiring';
+import type { Tracing } from '../shared/telemetry';
+import { tracingPlugin } from './telemetry';
 
 export interface StrataWorkerOptions {
   connection: NativeConnection;
@@ -25,6 +27,8 @@ export interface StrataWorkerOptions {
   lockContinueAsNewAfterGrants?: number;
   /** How long in-flight activities get to finish on shutdown before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Traces workflows and activities (src/shared/telemetry.ts); a prebuilt bundle must include the interceptors. */
+  tracing?: Tracing;
 }
 
 /** Every activity a Strata worker serves, wired from config. */
@@ -63,5 +67,6 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     // Cancellation reaches an activity only in a heartbeat response; the default throttle (80% of the
     // heartbeat timeout) would let a cancelled apply run on for many seconds.
     maxHeartbeatThrottleInterval: '1s',
+    ...(opts.tracing ? { plugins: [tracingPlugin(opts.tracing)] } : {}),
   });
 }
