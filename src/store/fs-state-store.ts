@@ -9,6 +9,7 @@
  * process with a promise chain; across processes Strata's per-stack lock guarantees a single apply per
  * stack/env at a time, so no file lock is taken here. The store never reuses a version number: the next
  * number is one past the highest ever seen (index high-water mark or any file on disk, whichever is larger).
+ * One version per (run, kind): recording it again returns the version already recorded.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -82,6 +83,8 @@ export class FsStateStore implements StateStore {
       };
       // A crash between writing a version file and the index leaves an unlisted file; skip past it too.
       const onDisk = (await readdirOrEmpty(path.join(dir, 'versions'))).map(parseVersionFileName);
+      const earlier = await this.recordedBy(dir, index, onDisk, v);
+      if (earlier) return earlier;
       const highest = Math.max(index.lastVersion, ...onDisk.map((n) => n ?? 0));
       const version: StateVersion = { ...v, version: highest + 1, createdAt: v.createdAt ?? this.now().toISOString() };
       await writeFileAtomic(path.join(dir, 'versions', versionFileName(version.version)), JSON.stringify(version));
@@ -109,6 +112,29 @@ export class FsStateStore implements StateStore {
       }
       return version;
     });
+  }
+
+  /**
+   * The version this run already recorded with this kind, if any: a retried recordVersion (its first attempt
+   * wrote the version, then lost its completion) must get that one back, not a second one eating retention.
+   * Files the index does not list yet (a crash before the index write) are looked at too.
+   */
+  private async recordedBy(
+    dir: string,
+    index: VersionIndex,
+    onDisk: (number | undefined)[],
+    v: NewStateVersion,
+  ): Promise<StateVersion | undefined> {
+    const listed = new Set(index.versions.map((s) => s.version));
+    const candidates = [
+      ...index.versions.filter((s) => s.deploymentId === v.deploymentId && s.kind === v.kind).map((s) => s.version),
+      ...onDisk.filter((n): n is number => n !== undefined && !listed.has(n)),
+    ];
+    for (const n of candidates.sort((a, b) => a - b)) {
+      const found = await this.readJson<StateVersion>(path.join(dir, 'versions', versionFileName(n)));
+      if (found && found.deploymentId === v.deploymentId && found.kind === v.kind) return found;
+    }
+    return undefined;
   }
 
   async listVersions(stack: string, environment: string, limit?: number): Promise<StateVersion[]> {

@@ -9,6 +9,7 @@
  * highest number always survives and the next one is highest + 1. Each version object is created with
  * `If-None-Match: *`, so even two processes racing for the same number cannot overwrite each other: the
  * loser re-reads the listing and takes the next number. In-process calls are additionally serialized.
+ * One version per (run, kind): recording it again returns the version already recorded.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode, StrataError } from '../shared/errors';
@@ -72,6 +73,8 @@ export class S3StateStore implements StateStore {
       const createdAt = v.createdAt ?? this.now().toISOString();
       for (let attempt = 1; ; attempt++) {
         const existing = await this.numbers(dir);
+        const earlier = await this.recordedBy(dir, existing, v);
+        if (earlier) return earlier;
         const version: StateVersion = { ...v, version: (existing[0] ?? 0) + 1, createdAt };
         try {
           await this.objects.put(`${dir}versions/${versionFileName(version.version)}`, JSON.stringify(version), {
@@ -87,12 +90,33 @@ export class S3StateStore implements StateStore {
           }
           throw err;
         }
+        // Another process recording the same run and kind at the same moment claimed a lower number: the lowest
+        // one stands (each racer sees the other's number, so exactly one survives) and ours goes.
+        const seen = new Set(existing);
+        const racing = (await this.numbers(dir)).filter((n) => n < version.version && !seen.has(n));
+        const twin = await this.recordedBy(dir, racing, v);
+        if (twin) {
+          await this.objects.delete(`${dir}versions/${versionFileName(version.version)}`);
+          return twin;
+        }
         const all = [version.version, ...existing];
         for (const n of all.slice(this.retainVersions))
           await this.objects.delete(`${dir}versions/${versionFileName(n)}`);
         return version;
       }
     });
+  }
+
+  /**
+   * The version this run already recorded with this kind, among `numbers`: a retried recordVersion (its first
+   * attempt wrote the version, then lost its completion) must get that one back, not a second one.
+   */
+  private async recordedBy(dir: string, numbers: number[], v: NewStateVersion): Promise<StateVersion | undefined> {
+    for (const n of [...numbers].sort((a, b) => a - b)) {
+      const found = await this.readJson<StateVersion>(`${dir}versions/${versionFileName(n)}`);
+      if (found && found.deploymentId === v.deploymentId && found.kind === v.kind) return found;
+    }
+    return undefined;
   }
 
   async listVersions(stack: string, environment: string, limit?: number): Promise<StateVersion[]> {

@@ -39,7 +39,10 @@ export interface StateStore {
   readonly retainVersions: number;
   getCurrentState(stack: string, environment: string): Promise<CurrentState | undefined>;
   putCurrentState(stack: string, environment: string, state: CurrentState): Promise<void>;
-  /** Records a new version (number = latest + 1) and prunes versions beyond retention. */
+  /**
+   * Records a new version (number = latest + 1) and prunes versions beyond retention. Idempotent per
+   * (deploymentId, kind): a retry gets the version already recorded, with its number.
+   */
   recordVersion(v: NewStateVersion): Promise<StateVersion>;
   /** Newest first. */
   listVersions(stack: string, environment: string, limit?: number): Promise<StateVersion[]>;

@@ -159,6 +159,32 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
     });
   }
 
+  test('a retried recordVersion of the same run and kind returns the first version, not a new one', async () => {
+    const { state } = backend.make(3);
+    const stack = uniqueStack();
+    const first = await state.recordVersion(newVersion(stack, 1));
+    // The retry of an activity whose first write succeeded (its completion was lost): same run, same kind.
+    const again = await state.recordVersion(newVersion(stack, 1));
+    expect(again.version).toBe(first.version);
+    expect(again).toEqual(first);
+    // Another store instance (the retry ran on another worker) sees the same.
+    expect((await backend.make(3).state.recordVersion(newVersion(stack, 1))).version).toBe(first.version);
+    expect((await state.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([1]);
+    // The same run's automatic rollback is another kind: a version of its own.
+    const rollback = await state.recordVersion(newVersion(stack, 1, { kind: 'rollback', restoredFrom: 1 }));
+    expect(rollback.version).toBe(2);
+    expect((await state.recordVersion(newVersion(stack, 1, { kind: 'rollback', restoredFrom: 1 }))).version).toBe(2);
+    expect((await state.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([2, 1]);
+  });
+
+  test('concurrent retries of one recordVersion in one process still make one version', async () => {
+    const { state } = backend.make();
+    const stack = uniqueStack();
+    const recorded = await Promise.all([1, 2, 3].map(() => state.recordVersion(newVersion(stack, 7))));
+    expect(new Set(recorded.map((v) => v.version))).toEqual(new Set([1]));
+    expect((await state.listVersions(stack, 'dev')).map((v) => v.version)).toEqual([1]);
+  });
+
   test('retention prunes beyond N and never reuses a pruned number', async () => {
     const { state } = backend.make(3);
     expect(state.retainVersions).toBe(3);
