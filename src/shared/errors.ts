@@ -27,6 +27,8 @@ export const ErrorCode = {
   PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
   TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
   STATE_VERSION_NOT_FOUND: 'STATE_VERSION_NOT_FOUND',
+  // A compare-and-swap write of the current state lost: someone else wrote since the writer read it.
+  STATE_CONFLICT: 'STATE_CONFLICT',
   LOCK_HELD: 'LOCK_HELD',
   FAILOVER_IN_PROGRESS: 'FAILOVER_IN_PROGRESS',
   FAILOVER_NOT_READY: 'FAILOVER_NOT_READY',

@@ -10,7 +10,15 @@ import { createS3Client } from './s3-util';
 import type { StateStore } from './state-store';
 
 export type { ArtifactStore } from './artifact-store';
-export type { CurrentState, NewStateVersion, StateStore, StateVersion, StateVersionKind } from './state-store';
+export type {
+  CurrentState,
+  ExpectedState,
+  NewStateVersion,
+  StateStore,
+  StateVersion,
+  StateVersionKind,
+} from './state-store';
+export { expectedOf } from './state-cas';
 export { FsArtifactStore } from './fs-artifact-store';
 export { FsStateStore, type StateStoreOptions } from './fs-state-store';
 export { S3ArtifactStore } from './s3-artifact-store';

@@ -9,6 +9,8 @@
  * highest number always survives and the next one is highest + 1. Each version object is created with
  * `If-None-Match: *`, so even two processes racing for the same number cannot overwrite each other: the
  * loser re-reads the listing and takes the next number. In-process calls are additionally serialized.
+ * current.json is a compare-and-swap: the serial/lineage check is made on the object read, and the write is
+ * conditional on that object's ETag (`If-Match`, or `If-None-Match: *` when there was none).
  * One version per (run, kind): recording it again returns the version already recorded.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -16,8 +18,9 @@ import { ErrorCode, StrataError } from '../shared/errors';
 import type { StateStoreOptions } from './fs-state-store';
 import { checkName, checkVersion, parseVersionFileName, versionFileName } from './keys';
 import { KeyedQueue } from './keyed-queue';
-import { isPreconditionFailed, normalizePrefix, S3Objects } from './s3-util';
-import type { CurrentState, NewStateVersion, StateStore, StateVersion } from './state-store';
+import { isNotFound, isPreconditionFailed, normalizePrefix, S3Objects } from './s3-util';
+import { compareForWrite, currentDoc, stateConflict } from './state-cas';
+import type { CurrentState, ExpectedState, NewStateVersion, StateStore, StateVersion } from './state-store';
 
 const MAX_CREATE_ATTEMPTS = 5;
 
@@ -61,10 +64,28 @@ export class S3StateStore implements StateStore {
     return this.readJson<CurrentState>(`${this.dir(stack, environment)}current.json`);
   }
 
-  async putCurrentState(stack: string, environment: string, state: CurrentState): Promise<void> {
-    const doc: CurrentState = { body: state.body, serial: state.serial, lineage: state.lineage };
-    if (state.updatedBy !== undefined) doc.updatedBy = state.updatedBy;
-    await this.objects.put(`${this.dir(stack, environment)}current.json`, JSON.stringify(doc));
+  async putCurrentState(
+    stack: string,
+    environment: string,
+    state: CurrentState,
+    expected: ExpectedState,
+  ): Promise<void> {
+    const key = `${this.dir(stack, environment)}current.json`;
+    const where = `${stack}/${environment}`;
+    const doc = currentDoc(state);
+    const stored = await this.objects.getWithEtag(key);
+    const current = stored ? (JSON.parse(stored.data.toString('utf8')) as CurrentState) : undefined;
+    if (compareForWrite(where, current, doc, expected) === 'same') return;
+    try {
+      // The ETag read above is what we compared; the write lands only if the object is still that one.
+      await this.objects.put(key, JSON.stringify(doc), stored ? { ifMatch: stored.etag } : { ifNoneMatch: true });
+    } catch (err) {
+      // 412, or 404 for If-Match on an object deleted meanwhile: another writer got there first.
+      if (isPreconditionFailed(err) || isNotFound(err)) {
+        throw stateConflict(where, expected, await this.getCurrentState(stack, environment));
+      }
+      throw err;
+    }
   }
 
   async recordVersion(v: NewStateVersion): Promise<StateVersion> {

@@ -35,10 +35,18 @@ export interface CurrentState {
   updatedBy?: string;
 }
 
+/** The current state a writer read before it wrote: its serial and lineage, or 'absent' when there was none. */
+export type ExpectedState = Pick<CurrentState, 'serial' | 'lineage'> | 'absent';
+
 export interface StateStore {
   readonly retainVersions: number;
   getCurrentState(stack: string, environment: string): Promise<CurrentState | undefined>;
-  putCurrentState(stack: string, environment: string, state: CurrentState): Promise<void>;
+  /**
+   * Compare-and-swap: writes `state` only if the store still holds `expected` (same serial and lineage, or
+   * nothing), else throws STATE_CONFLICT (StrataError), so two writers from one base never silently overwrite
+   * each other. Writing exactly what is already stored succeeds (a retried write whose first attempt landed).
+   */
+  putCurrentState(stack: string, environment: string, state: CurrentState, expected: ExpectedState): Promise<void>;
   /**
    * Records a new version (number = latest + 1) and prunes versions beyond retention. Idempotent per
    * (deploymentId, kind): a retry gets the version already recorded, with its number.

@@ -11,7 +11,10 @@ import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
 
 interface Backend {
   name: string;
-  /** S3 claims version numbers with If-None-Match, so even separate store instances cannot collide. */
+  /**
+   * S3 claims version numbers with If-None-Match, the filesystem store under a lock file, so even separate
+   * store instances cannot collide.
+   */
   conditionalWrites: boolean;
   setup(): Promise<void>;
   teardown(): Promise<void>;
@@ -22,7 +25,7 @@ function fsBackend(): Backend {
   let root = '';
   return {
     name: 'filesystem',
-    conditionalWrites: false,
+    conditionalWrites: true,
     setup: async () => {
       root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-store-'));
     },
@@ -108,9 +111,14 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
     const { state } = backend.make();
     const stack = uniqueStack();
     expect(await state.getCurrentState(stack, 'dev')).toBeUndefined();
-    await state.putCurrentState(stack, 'dev', { body: '{"a":1}', serial: 1, lineage: 'L1' });
+    await state.putCurrentState(stack, 'dev', { body: '{"a":1}', serial: 1, lineage: 'L1' }, 'absent');
     expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"a":1}', serial: 1, lineage: 'L1' });
-    await state.putCurrentState(stack, 'dev', { body: '{"a":2}', serial: 2, lineage: 'L1', updatedBy: 'run-2' });
+    await state.putCurrentState(
+      stack,
+      'dev',
+      { body: '{"a":2}', serial: 2, lineage: 'L1', updatedBy: 'run-2' },
+      { serial: 1, lineage: 'L1' },
+    );
     expect(await state.getCurrentState(stack, 'dev')).toEqual({
       body: '{"a":2}',
       serial: 2,
@@ -118,6 +126,79 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
       updatedBy: 'run-2',
     });
     expect(await state.getCurrentState(stack, 'prod')).toBeUndefined();
+  });
+
+  test('two writers from the same base (as two processes): exactly one wins, the other gets STATE_CONFLICT', async () => {
+    const stack = uniqueStack();
+    const setup = backend.make().state;
+    await setup.putCurrentState(stack, 'dev', { body: '{"base":true}', serial: 5, lineage: 'L' }, 'absent');
+    for (let round = 0; round < 5; round++) {
+      const base = (await setup.getCurrentState(stack, 'dev'))!;
+      // Separate instances share nothing in memory, like workers on two machines.
+      const writers = [1, 2, 3, 4].map((w) => ({ w, store: backend.make().state }));
+      const results = await Promise.allSettled(
+        writers.map(({ w, store }) =>
+          store.putCurrentState(
+            stack,
+            'dev',
+            // Different serials on purpose: a later serial must not win over an earlier one from the same base.
+            { body: `{"round":${round},"writer":${w}}`, serial: base.serial + w, lineage: 'L', updatedBy: `run-${w}` },
+            { serial: base.serial, lineage: base.lineage },
+          ),
+        ),
+      );
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [writers[i].w] : []));
+      expect(won).toHaveLength(1);
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          expect(r.reason).toBeInstanceOf(StrataError);
+          expect((r.reason as StrataError).code).toBe(ErrorCode.STATE_CONFLICT);
+        }
+      }
+      expect(await setup.getCurrentState(stack, 'dev')).toMatchObject({
+        body: `{"round":${round},"writer":${won[0]}}`,
+        serial: base.serial + won[0],
+        updatedBy: `run-${won[0]}`,
+      });
+    }
+  });
+
+  test('a write from a base the state has moved past, or a create over an existing state, is refused', async () => {
+    const { state } = backend.make();
+    const stack = uniqueStack();
+    await expectCode(
+      state.putCurrentState(stack, 'dev', { body: '{}', serial: 2, lineage: 'L' }, { serial: 1, lineage: 'L' }),
+      ErrorCode.STATE_CONFLICT,
+      /no state/,
+    );
+    await state.putCurrentState(stack, 'dev', { body: '{"v":1}', serial: 1, lineage: 'L' }, 'absent');
+    await expectCode(
+      state.putCurrentState(stack, 'dev', { body: '{"v":"other"}', serial: 1, lineage: 'M' }, 'absent'),
+      ErrorCode.STATE_CONFLICT,
+      /serial 1/,
+    );
+    await state.putCurrentState(
+      stack,
+      'dev',
+      { body: '{"v":2}', serial: 2, lineage: 'L' },
+      { serial: 1, lineage: 'L' },
+    );
+    await expectCode(
+      state.putCurrentState(stack, 'dev', { body: '{"v":3}', serial: 3, lineage: 'L' }, { serial: 1, lineage: 'L' }),
+      ErrorCode.STATE_CONFLICT,
+    );
+    await expectCode(
+      state.putCurrentState(stack, 'dev', { body: '{"v":3}', serial: 3, lineage: 'L' }, { serial: 2, lineage: 'X' }),
+      ErrorCode.STATE_CONFLICT,
+    );
+    // Repeating the write that won (a retry whose first attempt landed) is not a conflict.
+    await state.putCurrentState(
+      stack,
+      'dev',
+      { body: '{"v":2}', serial: 2, lineage: 'L' },
+      { serial: 1, lineage: 'L' },
+    );
+    expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"v":2}', serial: 2, lineage: 'L' });
   });
 
   test('record, list (newest first), get and latest', async () => {
@@ -234,7 +315,7 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
     await expectCode(artifacts.put('/abs', 'x'), ErrorCode.VALIDATION_FAILED, /absolute/);
     await expectCode(state.getCurrentState('..', 'dev'), ErrorCode.VALIDATION_FAILED, /invalid stack/);
     await expectCode(
-      state.putCurrentState('ok', '../prod', { body: '', serial: 0, lineage: '' }),
+      state.putCurrentState('ok', '../prod', { body: '', serial: 0, lineage: '' }, 'absent'),
       ErrorCode.VALIDATION_FAILED,
     );
     await expectCode(state.recordVersion(newVersion('a/b', 1)), ErrorCode.VALIDATION_FAILED, /invalid stack/);
