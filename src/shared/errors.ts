@@ -21,6 +21,8 @@ export const ErrorCode = {
   PLAN_FAILED: 'PLAN_FAILED',
   APPLY_FAILED: 'APPLY_FAILED',
   APPLY_INTERRUPTED: 'APPLY_INTERRUPTED',
+  // Retryable: the worker stopped (shutdown) while an apply went on; the next attempt takes it over.
+  APPLY_HANDED_OVER: 'APPLY_HANDED_OVER',
   VERIFY_FAILED: 'VERIFY_FAILED',
   INIT_FAILED: 'INIT_FAILED',
   SYNTH_FAILED: 'SYNTH_FAILED',

@@ -3,6 +3,7 @@
  * and the state second, so a crash in between leaves a resource the cloud has and the state lacks; the next
  * attempt finds it under its deterministic id and adopts it instead of creating a duplicate.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode } from '../../shared/errors';
 import type { ApplyResult, ExecutorContext, PlanSummary, StackSpec } from '../types';
 import { injectDrift } from './drift';
@@ -116,9 +117,24 @@ export async function applyPlan(
     });
   };
 
+  // Only the run's own cancellation ends the apply. A worker shutting down stops it between two changes (every
+  // finished one is in the state) with a retryable failure: the next attempt, on any worker, resumes this very
+  // plan from its marker above. The apply runs in this process, so it cannot outlive it the way a tool can.
+  const cancelled = async (message: string): Promise<never> => {
+    if (ctx.cancelledByRun?.() ?? true) return stop(ErrorCode.APPLY_INTERRUPTED, message);
+    const full = `the worker is stopping: ${message}; applied ${applied.length} of ${total} change(s), the next attempt resumes the rest`;
+    ctx.log({ level: 'warn', message: full });
+    throw ApplicationFailure.create({
+      type: ErrorCode.APPLY_HANDED_OVER,
+      nonRetryable: false,
+      message: full,
+      details: [{ applied, remaining: remaining(), stateSerial: state.serial, stateLineage: state.lineage }],
+    });
+  };
+
   for (let i = 0; i < total; i++) {
     const c = doc.changes[i];
-    if (ctx.signal.aborted) await stop(ErrorCode.APPLY_INTERRUPTED, `apply cancelled before ${c.address}`);
+    if (ctx.signal.aborted) await cancelled(`apply cancelled before ${c.address}`);
     if (!(await isAvailable(c.provider, c.region))) {
       await stop(
         ErrorCode.PROVIDER_UNAVAILABLE,
@@ -133,10 +149,7 @@ export async function applyPlan(
     const t0 = Date.now();
     await sleep(doc.faults.latencyMsPerResource, ctx.signal);
     if (ctx.signal.aborted)
-      await stop(
-        ErrorCode.APPLY_INTERRUPTED,
-        `apply cancelled while ${ING[c.action].toLowerCase()} ${c.address} (not started in the cloud)`,
-      );
+      await cancelled(`apply cancelled while ${ING[c.action].toLowerCase()} ${c.address} (not started in the cloud)`);
     const outcome = perform(c, state, reality, doc.providers[c.provider]?.dryRun ?? false);
     if (outcome.cloudChanged) await cloud.write(ctx.stack, ctx.environment, reality);
     await persistState(ctx, state);

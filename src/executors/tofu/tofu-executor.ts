@@ -35,6 +35,22 @@ function failure(type: ErrorCode, message: string, details?: unknown): Applicati
   return ApplicationFailure.create({ type, nonRetryable: true, message, details: details ? [details] : undefined });
 }
 
+/**
+ * The worker is stopping (or lost the attempt) while the apply goes on: retryable, so the next attempt, on any
+ * worker, takes the apply over instead of the run failing, and never with APPLY_INTERRUPTED.
+ */
+function handedOver(message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ErrorCode.APPLY_HANDED_OVER,
+    nonRetryable: false,
+    message,
+    details: details ? [details] : undefined,
+  });
+}
+
+/** Whether an abort of `ctx.signal` came from the run itself (see ExecutorContext.cancelledByRun). */
+const cancelledByRun = (ctx: ExecutorContext): boolean => ctx.cancelledByRun?.() ?? true;
+
 /** Last part of the tool's stderr: where its error diagnostics are. */
 function diagnostics(res: RunToolResult): string {
   const text = res.stderr.trim() || res.stdout.toString('utf8').trim();
@@ -74,19 +90,33 @@ export class TofuExecutor implements IacExecutor {
 
   async apply(spec: StackSpec, plan: PlanSummary, ctx: ExecutorContext): Promise<ApplyResult> {
     const started = Date.now();
+    // A worker shutdown must never end a run's apply (only the run's own cancellation may): the tool is left
+    // running, never interrupted, and the attempt fails retryably, so the next attempt (on another worker, or
+    // this one restarted) waits for the tool through its pid file and takes over the state it leaves. Waiting
+    // here instead would hold a restart for as long as the apply takes (up to its 2 h timeout), and whatever
+    // supervises the worker would SIGKILL it long before: the very same hand-over, only later and less tidy.
+    const detachOnAbort = () => !cancelledByRun(ctx);
     if (ctx.signal.aborted) {
+      if (detachOnAbort()) throw handedOver('the worker stopped before the tool started; nothing was applied yet');
       throw failure(ErrorCode.APPLY_INTERRUPTED, 'apply cancelled before the tool started; nothing was applied');
     }
     const dir = workspaceDir(ctx);
     const pidFile = path.join(dir, APPLY_PID_FILE);
     if (fs.existsSync(dir)) {
-      // An apply that outlived this run's killed worker finishes first; then its state is recovered.
+      // An apply that outlived this run's stopped or killed worker finishes first; then its state is recovered.
       const left = await waitForLeftTool(pidFile, dir, {
         signal: ctx.signal,
+        detachOnAbort,
         heartbeat: (h) => ctx.heartbeat({ phase: 'wait-left-apply', ...h }),
       });
-      if (left)
-        ctx.log({ level: 'warn', message: `waited for the apply (pid ${left}) left running by a worker that died` });
+      if (left.detached) {
+        throw handedOver(`the worker stopped while waiting for the apply (pid ${left.pid}) an earlier attempt left`);
+      }
+      if (left.pid)
+        ctx.log({
+          level: 'warn',
+          message: `waited for the apply (pid ${left.pid}) left running by an earlier attempt`,
+        });
       await recoverLeftState(dir, ctx);
     }
     // Our own check first: it also covers a plan made on another worker, and a clear error beats the tool's.
@@ -115,21 +145,40 @@ export class TofuExecutor implements IacExecutor {
     const before = await writeStateIn(dir, ctx);
 
     const tracker = createApplyTracker(ctx);
-    let res: RunToolResult;
+    let res: RunToolResult | undefined;
     try {
       res = await this.tool(['apply', '-input=false', '-no-color', '-json', planFile], dir, ctx, 'apply', {
         pidFile,
+        detachOnAbort,
         onStdoutLine: (line) => tracker.onLine(line),
         details: () => ({ lastResource: tracker.lastResource, inProgress: [...tracker.inProgress] }),
       });
     } finally {
       // Whatever happened (even a spawn failure), the store gets what the tool wrote. If the store is down,
       // the state stays in this workspace, where the retried attempt recovers it (recoverLeftState), so a
-      // retryable error is right; a tool error already in flight takes precedence.
-      await persistStateOut(dir, ctx, before).catch((e: unknown) => {
-        ctx.log({ level: 'error', message: `could not persist state after apply: ${String(e)}` });
-        if (res) throw e;
+      // retryable error is right; a tool error already in flight takes precedence. A tool left running is
+      // still writing its state: the attempt that takes it over persists it.
+      if (!res?.detached) {
+        await persistStateOut(dir, ctx, before).catch((e: unknown) => {
+          ctx.log({ level: 'error', message: `could not persist state after apply: ${String(e)}` });
+          if (res) throw e;
+        });
+      }
+    }
+    if (!res) throw new Error('unreachable: the apply neither ran nor threw');
+    if (res.detached) {
+      ctx.log({
+        level: 'warn',
+        message: `the worker is stopping: the apply (pid ${res.pid}) goes on for the next attempt`,
       });
+      throw handedOver(
+        `the worker stopped during the apply; the tool (pid ${res.pid}) goes on and the next attempt takes it over`,
+        {
+          pid: res.pid,
+          lastResource: tracker.lastResource,
+          completed: tracker.completed,
+        },
+      );
     }
     const after = parseState((await ctx.state.getCurrentState(ctx.stack, ctx.environment))?.body);
     const inState = after.resources.map((r) => r.address);
@@ -280,7 +329,12 @@ export class TofuExecutor implements IacExecutor {
     dir: string,
     ctx: ExecutorContext,
     phase: string,
-    extra: { onStdoutLine?: (line: string) => void; details?: () => Record<string, unknown>; pidFile?: string } = {},
+    extra: {
+      onStdoutLine?: (line: string) => void;
+      details?: () => Record<string, unknown>;
+      pidFile?: string;
+      detachOnAbort?: () => boolean;
+    } = {},
   ): Promise<RunToolResult> {
     const env = toolEnv(resolveCliConfig(this.opts), {
       stack: ctx.stack,
@@ -299,6 +353,7 @@ export class TofuExecutor implements IacExecutor {
       onStdoutLine: extra.onStdoutLine,
       onStderrLine: (line) => ctx.log({ level: 'warn', message: line }),
       pidFile: extra.pidFile,
+      detachOnAbort: extra.detachOnAbort,
     });
   }
 }
