@@ -3,6 +3,7 @@
  *
  *   <root>/<stack>/<env>/current.json            engine state (body, serial, lineage)
  *   <root>/<stack>/<env>/index.json              { lastVersion, versions: [summary, ...] } oldest first
+ *   <root>/<stack>/<env>/apply-lease.json        the apply lease (see ApplyLease)
  *   <root>/<stack>/<env>/versions/0000000007.json one StateVersion per file
  *
  * Every file is written atomically (temp + rename), under `<root>/<stack>/<env>/.lock` (an O_EXCL lock file) so
@@ -13,7 +14,15 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CurrentState, ExpectedState, NewStateVersion, StateStore, StateVersion } from './state-store';
+import type {
+  ApplyLease,
+  CurrentState,
+  ExpectedState,
+  NewStateVersion,
+  StateStore,
+  StateStoreConnection,
+  StateVersion,
+} from './state-store';
 import { readdirOrEmpty, readFileOrUndefined, withFileLock, writeFileAtomic } from './fs-util';
 import { compareForWrite, currentDoc } from './state-cas';
 import { checkName, checkVersion, parseVersionFileName, versionFileName } from './keys';
@@ -21,6 +30,7 @@ import { KeyedQueue } from './keyed-queue';
 
 /** Held (briefly) by every writer of a stack/environment's files, in any process sharing the directory. */
 const LOCK_FILE = '.lock';
+const LEASE_FILE = 'apply-lease.json';
 
 interface VersionSummary {
   version: number;
@@ -85,6 +95,29 @@ export class FsStateStore implements StateStore {
       if (compareForWrite(`${stack}/${environment}`, stored, doc, expected) === 'same') return;
       await writeFileAtomic(path.join(dir, 'current.json'), JSON.stringify(doc));
     });
+  }
+
+  async getApplyLease(stack: string, environment: string): Promise<ApplyLease | undefined> {
+    return this.readJson<ApplyLease>(path.join(this.dir(stack, environment), LEASE_FILE));
+  }
+
+  async updateApplyLease(
+    stack: string,
+    environment: string,
+    update: (current: ApplyLease | undefined) => ApplyLease | undefined,
+  ): Promise<ApplyLease | undefined> {
+    const dir = this.dir(stack, environment);
+    return withFileLock(path.join(dir, LOCK_FILE), async () => {
+      const current = await this.readJson<ApplyLease>(path.join(dir, LEASE_FILE));
+      const next = update(current);
+      if (next === undefined) return current;
+      await writeFileAtomic(path.join(dir, LEASE_FILE), JSON.stringify(next));
+      return next;
+    });
+  }
+
+  connection(): StateStoreConnection {
+    return { kind: 'filesystem', path: this.root, retainVersions: this.retainVersions };
   }
 
   async recordVersion(v: NewStateVersion): Promise<StateVersion> {

@@ -3,6 +3,7 @@
  *
  *   <prefix>state/<stack>/<env>/current.json
  *   <prefix>state/<stack>/<env>/versions/0000000007.json
+ *   <prefix>state/<stack>/<env>/apply-lease.json   the apply lease (see ApplyLease), updated with If-Match
  *
  * The version listing itself is the index (ListObjectsV2 is strongly consistent), so there is no separate
  * index object that could disagree with it. Numbers never repeat: pruning only removes the oldest, so the
@@ -20,9 +21,18 @@ import { checkName, checkVersion, parseVersionFileName, versionFileName } from '
 import { KeyedQueue } from './keyed-queue';
 import { isNotFound, isPreconditionFailed, normalizePrefix, S3Objects } from './s3-util';
 import { compareForWrite, currentDoc, stateConflict } from './state-cas';
-import type { CurrentState, ExpectedState, NewStateVersion, StateStore, StateVersion } from './state-store';
+import type {
+  ApplyLease,
+  CurrentState,
+  ExpectedState,
+  NewStateVersion,
+  StateStore,
+  StateStoreConnection,
+  StateVersion,
+} from './state-store';
 
 const MAX_CREATE_ATTEMPTS = 5;
+const MAX_LEASE_ATTEMPTS = 10;
 
 /** S3 StateStore for multi-worker setups. */
 export class S3StateStore implements StateStore {
@@ -32,7 +42,27 @@ export class S3StateStore implements StateStore {
   private readonly now: () => Date;
   private readonly queue = new KeyedQueue();
 
-  constructor(client: S3Client, opts: { bucket: string; prefix?: string } & StateStoreOptions) {
+  /** Where this store lives, for another process to open it (StateStore.connection). */
+  private readonly location: Omit<Extract<StateStoreConnection, { kind: 's3' }>, 'retainVersions'>;
+
+  constructor(
+    client: S3Client,
+    opts: {
+      bucket: string;
+      prefix?: string;
+      region?: string;
+      endpoint?: string;
+      forcePathStyle?: boolean;
+    } & StateStoreOptions,
+  ) {
+    this.location = {
+      kind: 's3',
+      bucket: opts.bucket,
+      prefix: opts.prefix,
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle,
+    };
     this.objects = new S3Objects(client, opts.bucket);
     this.base = `${normalizePrefix(opts.prefix)}state/`;
     this.retainVersions = opts.retainVersions ?? 10;
@@ -86,6 +116,39 @@ export class S3StateStore implements StateStore {
       }
       throw err;
     }
+  }
+
+  async getApplyLease(stack: string, environment: string): Promise<ApplyLease | undefined> {
+    return this.readJson<ApplyLease>(`${this.dir(stack, environment)}apply-lease.json`);
+  }
+
+  async updateApplyLease(
+    stack: string,
+    environment: string,
+    update: (current: ApplyLease | undefined) => ApplyLease | undefined,
+  ): Promise<ApplyLease | undefined> {
+    const key = `${this.dir(stack, environment)}apply-lease.json`;
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.objects.getWithEtag(key);
+      const current = stored ? (JSON.parse(stored.data.toString('utf8')) as ApplyLease) : undefined;
+      const next = update(current);
+      if (next === undefined) return current;
+      try {
+        await this.objects.put(key, JSON.stringify(next), stored ? { ifMatch: stored.etag } : { ifNoneMatch: true });
+        return next;
+      } catch (err) {
+        // Someone else changed the lease since we read it: decide again on what is there now.
+        if ((isPreconditionFailed(err) || isNotFound(err)) && attempt < MAX_LEASE_ATTEMPTS) continue;
+        if (isPreconditionFailed(err) || isNotFound(err)) {
+          throw new StrataError(ErrorCode.CONFLICT, `apply lease of ${stack}/${environment} kept changing under us`);
+        }
+        throw err;
+      }
+    }
+  }
+
+  connection(): StateStoreConnection {
+    return { ...this.location, retainVersions: this.retainVersions };
   }
 
   async recordVersion(v: NewStateVersion): Promise<StateVersion> {

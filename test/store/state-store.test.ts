@@ -5,7 +5,13 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createStores, type ArtifactStore, type NewStateVersion, type StateStore } from '../../src/store';
+import {
+  createStores,
+  type ApplyLease,
+  type ArtifactStore,
+  type NewStateVersion,
+  type StateStore,
+} from '../../src/store';
 import { ErrorCode, StrataError } from '../../src/shared/errors';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
 
@@ -199,6 +205,40 @@ describe.each([fsBackend(), s3Backend()])('state and artifact stores: $name', (b
       { serial: 1, lineage: 'L' },
     );
     expect(await state.getCurrentState(stack, 'dev')).toEqual({ body: '{"v":2}', serial: 2, lineage: 'L' });
+  });
+
+  test('apply lease: of concurrent takers (as two processes) exactly one gets it; a release frees it', async () => {
+    const stack = uniqueStack();
+    const lease = (token: string): ApplyLease => ({
+      runId: `run-${token}`,
+      token,
+      holder: `host:${token}`,
+      phase: 'acquired',
+      ttlMs: 30_000,
+      seq: 0,
+      renewedAt: new Date().toISOString(),
+    });
+    const take = (token: string) => (current: ApplyLease | undefined) =>
+      !current || current.released ? lease(token) : undefined;
+    const takers = ['a', 'b', 'c', 'd'].map((t) => ({ t, store: backend.make().state }));
+    const after = await Promise.all(takers.map(({ t, store }) => store.updateApplyLease(stack, 'dev', take(t))));
+    const holder = after[0]!.token;
+    // Everyone sees the same holder, and it is one of them.
+    expect(after.map((l) => l!.token)).toEqual([holder, holder, holder, holder]);
+    expect(['a', 'b', 'c', 'd']).toContain(holder);
+    const state = backend.make().state;
+    expect((await state.getApplyLease(stack, 'dev'))!.token).toBe(holder);
+    // A renewal by the holder lands; one by anyone else changes nothing.
+    const renew = (token: string) => (c: ApplyLease | undefined) =>
+      c && c.token === token ? { ...c, seq: c.seq + 1 } : undefined;
+    expect((await state.updateApplyLease(stack, 'dev', renew(holder)))!.seq).toBe(1);
+    const other = holder === 'a' ? 'b' : 'a';
+    expect((await state.updateApplyLease(stack, 'dev', renew(other)))!).toMatchObject({ token: holder, seq: 1 });
+    await state.updateApplyLease(stack, 'dev', (c) =>
+      c ? { ...c, released: { at: new Date().toISOString(), by: 'test', outcome: 'no-tool' } } : undefined,
+    );
+    expect((await state.updateApplyLease(stack, 'dev', take(other)))!.token).toBe(other);
+    expect(state.connection().kind).toBe(backend.name === 'filesystem' ? 'filesystem' : 's3');
   });
 
   test('record, list (newest first), get and latest', async () => {

@@ -31,12 +31,10 @@ function readLocalState(dir: string): string | undefined {
  * another writer moved the state while this tool ran on it: retrying would only overwrite one of the two, so
  * it is a non-retryable failure that says where the tool's state is kept.
  */
-async function putState(
-  dir: string,
-  ctx: ExecutorContext,
-  state: CurrentState,
-  expected: ExpectedState,
-): Promise<void> {
+/** What the state functions need of an executor context (the watchdog has no more than this). */
+export type StateTarget = Pick<ExecutorContext, 'state' | 'stack' | 'environment' | 'runId' | 'log'>;
+
+async function putState(dir: string, ctx: StateTarget, state: CurrentState, expected: ExpectedState): Promise<void> {
   try {
     await ctx.state.putCurrentState(ctx.stack, ctx.environment, state, expected);
   } catch (err) {
@@ -98,7 +96,7 @@ export async function writeStateIn(dir: string, ctx: ExecutorContext): Promise<C
  */
 export async function persistStateOut(
   dir: string,
-  ctx: ExecutorContext,
+  ctx: StateTarget,
   before: CurrentState | undefined,
 ): Promise<ParsedState> {
   const body = readLocalState(dir);
@@ -110,4 +108,23 @@ export async function persistStateOut(
     fs.writeFileSync(path.join(dir, STATE_FILE), body);
   }
   return parseState(body);
+}
+
+/**
+ * For a tool's watchdog whose worker is gone: stores the state the tool left in `dir` if it moved past the state
+ * the apply started from (`from`), as a compare-and-swap over it. Returns the serial now stored, or undefined
+ * when the tool left nothing new.
+ */
+export async function storeToolState(dir: string, ctx: StateTarget, from: ExpectedState): Promise<number | undefined> {
+  const body = readLocalState(dir);
+  if (!body) return undefined;
+  const found = toCurrent(body, ctx.runId);
+  const moved =
+    from === 'absent' ? found.lineage !== '' : found.lineage !== from.lineage || found.serial !== from.serial;
+  if (!moved) return undefined;
+  await putState(dir, ctx, found, from);
+  // What the worker would have done: the store has it now, so the errored copy must not shadow it.
+  fs.rmSync(path.join(dir, ERRORED_STATE_FILE), { force: true });
+  fs.writeFileSync(path.join(dir, STATE_FILE), body);
+  return found.serial;
 }
