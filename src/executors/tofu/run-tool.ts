@@ -31,6 +31,11 @@ export interface RunToolOptions {
    * not the run's, and the next attempt takes the tool over through `pidFile`.
    */
   detachOnAbort?: () => boolean;
+  /**
+   * Leave the tool to itself if the worker process exits (no SIGKILL from the exit hook): for a tool under a
+   * watchdog that finishes it alone (apply-watchdog.ts); killing an apply mid-way would lose its state.
+   */
+  outlivesWorker?: boolean;
   graceMs?: number;
   /** Called on start (with the pid) and every `heartbeatMs` while the tool runs. */
   heartbeat?: (info: { pid: number; elapsedMs: number }) => void;
@@ -63,7 +68,10 @@ export interface RunToolResult {
 const DEFAULT_GRACE_MS = 10_000;
 const DEFAULT_HEARTBEAT_MS = 5_000;
 
-/** Process groups of tools still running; killed if the worker exits so none outlive it. */
+/**
+ * Process groups of tools still running; killed if the worker exits so none outlive it. Not listed: applies
+ * under a watchdog (outlivesWorker) and tools the worker detached from, which must finish on their own.
+ */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -222,7 +230,7 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
       child.once('error', reject);
       return;
     }
-    liveGroups.add(pid);
+    if (!opts.outlivesWorker) liveGroups.add(pid);
     if (opts.pidFile) fs.writeFileSync(opts.pidFile, String(pid));
 
     const out: Buffer[] = [];

@@ -459,6 +459,7 @@ export class TofuExecutor implements IacExecutor {
       onStderrLine: (line) => ctx.log({ level: 'warn', message: line }),
       pidFile: extra.pidFile,
       detachOnAbort: extra.detachOnAbort,
+      outlivesWorker: extra.watchdog !== undefined,
     });
   }
 }
