@@ -54,6 +54,8 @@ export interface HeldLease {
   markTool(planHash: string): Promise<void>;
   /** Stops this process's renewals (a watchdog may go on renewing). */
   stopRenewing(): void;
+  /** Whether a renewal found the lease taken by someone else (it had run out): stop changing resources. */
+  lost(): boolean;
   release(outcome: NonNullable<ApplyLease['released']>['outcome'], stateSerial?: number): Promise<void>;
 }
 
@@ -168,10 +170,12 @@ function hold(
 ): HeldLease {
   const store = ctx.state;
   let lastOk = Date.now();
+  let taken = false;
   const timer = setInterval(() => {
     store.updateApplyLease(ctx.stack, ctx.environment, renewal(token)).then(
       (l) => {
-        if (l?.token === token) lastOk = Date.now();
+        if (l?.token === token && !l.released) lastOk = Date.now();
+        else taken = true;
       },
       (err: unknown) => {
         if (Date.now() - lastOk > ttlMs / 2)
@@ -191,6 +195,8 @@ function hold(
       if (l?.token !== token) throw lost(ctx, `before the tool started (now held by ${l?.holder ?? 'no one'})`);
     },
     stopRenewing: () => clearInterval(timer),
+    // Also when renewals failed for longer than the TTL: by now someone may hold it.
+    lost: () => taken || Date.now() - lastOk > ttlMs,
     async release(outcome, stateSerial) {
       clearInterval(timer);
       await store.updateApplyLease(ctx.stack, ctx.environment, release(token, outcome, stateSerial));
