@@ -45,6 +45,10 @@ const ERRORS = {
   PLAN_FAILED: { http: 422, retryable: false },
   APPLY_FAILED: { http: 422, retryable: false },
   APPLY_INTERRUPTED: { http: 409, retryable: false },
+  /** The worker is shutting down: the tool keeps running and the next attempt (on any worker) takes it over. */
+  APPLY_HANDED_OVER: { http: 503, retryable: true },
+  /** Another writer changed the stack's state first (compare-and-swap lost): never overwrite it blindly. */
+  STATE_CONFLICT: { http: 409, retryable: false },
   VERIFY_FAILED: { http: 422, retryable: false },
   INIT_FAILED: { http: 422, retryable: false },
   SYNTH_FAILED: { http: 422, retryable: false },

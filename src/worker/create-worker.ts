@@ -63,6 +63,10 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     activities: buildActivities({ ...opts, taskQueue }),
     // Inputs, results, signals and queries leave the worker encrypted when the config names codec keys.
     dataConverter: dataConverterFor(opts.config),
+    // Short activities (plans, lock requests, recording a version) finish within the grace time. An apply still
+    // running after it is cancelled *by the worker* (cancellationDetails.workerShutdown): the executors tell that
+    // apart from the run's own cancellation and hand the apply over (the tool runs on, the attempt fails
+    // retryably, the next attempt on any worker takes it over), so a restart is quick and never ends an apply.
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
     // Cancellation reaches an activity only in a heartbeat response; the default throttle (80% of the
     // heartbeat timeout) would let a cancelled apply run on for many seconds.

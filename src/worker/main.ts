@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   if (monitors.length) log.info({ monitors }, 'failover health monitors running');
   log.info({ address, namespace, taskQueue }, 'worker polling');
   // Runtime's default shutdown signals (SIGINT, SIGTERM...) call worker.shutdown(): in-flight activities get
-  // shutdownGraceTime to finish, then are cancelled (the IaC tools are interrupted cleanly), and run() resolves.
+  // shutdownGraceTime to finish, then are cancelled as a worker shutdown, which never interrupts an IaC tool
+  // mid-apply (it is handed over to the next attempt, see create-worker.ts), and run() resolves.
   await worker.run();
   await clientConnection.close();
   await connection.close();

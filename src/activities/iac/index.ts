@@ -2,11 +2,21 @@
  * Activities around the IaC executors. They take durable inputs (ids, the config snapshot and saved plan
  * references) so any worker can run any step, and they stream the tools' output to the run's log.
  */
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { StrataConfig } from '../../shared/config';
 import { ErrorCode } from '../../shared/errors';
-import type { ApplyResult, ConfigSnapshot, DriftReport, ExecutorContext, ExecutorKind, IacExecutor, PlanSummary, StackSpec } from '../../executors/types';
+import type {
+  ApplyResult,
+  ConfigSnapshot,
+  DriftReport,
+  ExecutorContext,
+  ExecutorKind,
+  IacExecutor,
+  PlanSummary,
+  ResourceAction,
+  StackSpec,
+} from '../../executors/types';
 import type { ArtifactStore } from '../../store/artifact-store';
 import { driftReportKey } from '../../store/keys';
 import type { RunLog } from '../../store/run-log';
@@ -31,9 +41,45 @@ export interface RunTarget {
 /** A state version without the bulky state document, as workflows see it. */
 export type StateVersionSummary = Omit<StateVersion, 'state'>;
 
+/**
+ * Whether this activity's cancellation is the run's own (the workflow cancelled it) rather than the worker's:
+ * shutdown after shutdownGraceTime, a local timeout, the server no longer knowing the attempt, a pause or reset.
+ * The SDK (1.24) says which in the cancellation details; the reason's name in the CancelledFailure (the abort
+ * reason) covers a cancellation without details (the SDK's own at shutdown has none, and names WORKER_SHUTDOWN).
+ */
+function cancelledByRun(actx: Context): boolean {
+  const d = actx.cancellationDetails;
+  if (d?.cancelRequested) return true;
+  if (d && (d.workerShutdown || d.timedOut || d.notFound || d.paused || d.reset)) return false;
+  const reason: unknown = actx.cancellationSignal.reason;
+  return reason instanceof Error && reason.message === 'CANCELLED';
+}
+
 function summarize(v: StateVersion): StateVersionSummary {
   const { state: _state, ...rest } = v;
   return rest;
+}
+
+/** What each approved action allows a resumed apply to still do to that resource. */
+const RESUMABLE: Partial<Record<ResourceAction, ResourceAction[]>> = {
+  // A create cut short can leave a tainted object, which the re-plan replaces.
+  create: ['create', 'replace'],
+  // A replacement cut short has done its delete, or its create, or neither.
+  replace: ['replace', 'create', 'delete'],
+  update: ['update'],
+  delete: ['delete'],
+};
+
+/** The re-planned changes the approved plan does not cover, as `action address`. */
+function outsideApproved(approved: PlanSummary, replanned: PlanSummary): string[] {
+  const approvedAction = new Map(approved.resources.map((r) => [r.address, r.action]));
+  return replanned.resources
+    .filter((r) => r.action !== 'no-op' && r.action !== 'read')
+    .filter((r) => {
+      const a = approvedAction.get(r.address);
+      return !(a && RESUMABLE[a]?.includes(r.action));
+    })
+    .map((r) => `${r.action} ${r.address}`);
 }
 
 /** Factory over injected executors and stores (no module-level singletons). */
@@ -43,7 +89,11 @@ export function createIacActivities(deps: IacActivityDeps) {
   function spec(t: Omit<RunTarget, 'runId'>): StackSpec {
     const stack = config.stacks[t.stack];
     if (!stack) {
-      throw ApplicationFailure.create({ type: ErrorCode.STACK_NOT_FOUND, message: `unknown stack "${t.stack}"`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: ErrorCode.STACK_NOT_FOUND,
+        message: `unknown stack "${t.stack}"`,
+        nonRetryable: true,
+      });
     }
     return {
       stack: t.stack,
@@ -57,6 +107,8 @@ export function createIacActivities(deps: IacActivityDeps) {
   }
 
   function context(t: RunTarget): ExecutorContext {
+    // Captured now: the abort listeners that ask run outside the activity's async context.
+    const actx = Context.current();
     return {
       stack: t.stack,
       environment: t.environment,
@@ -64,9 +116,13 @@ export function createIacActivities(deps: IacActivityDeps) {
       workDir: config.workDir,
       artifacts,
       state,
-      log: (e) => runLog.append(t.runId, [{ ts: e.ts ?? new Date().toISOString(), level: e.level, message: e.message, resource: e.resource }]),
+      log: (e) =>
+        runLog.append(t.runId, [
+          { ts: e.ts ?? new Date().toISOString(), level: e.level, message: e.message, resource: e.resource },
+        ]),
       heartbeat: (d) => heartbeat(d),
       signal: cancellationSignal(),
+      cancelledByRun: () => cancelledByRun(actx),
     };
   }
 
@@ -84,7 +140,13 @@ export function createIacActivities(deps: IacActivityDeps) {
             nonRetryable: true,
           });
         }
-        runLog.append(t.runId, [{ ts: new Date().toISOString(), level: 'info', message: `restoring the configuration of version ${v.version} (${v.config.digest.slice(0, 12)})` }]);
+        runLog.append(t.runId, [
+          {
+            ts: new Date().toISOString(),
+            level: 'info',
+            message: `restoring the configuration of version ${v.version} (${v.config.digest.slice(0, 12)})`,
+          },
+        ]);
         return { ...v.config, executor: v.config.executor as ExecutorKind };
       }
       const s = spec(t);
@@ -113,23 +175,46 @@ export function createIacActivities(deps: IacActivityDeps) {
         return Boolean(moved && current.updatedBy === t.runId);
       };
       const resume = async () => {
-        ctx.log({ level: 'warn', message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left` });
-        const replanned = t.plan.destroyPlan ? await exec.planDestroy(s, t.plan.config, ctx) : await exec.plan(s, t.plan.config, ctx);
+        ctx.log({
+          level: 'warn',
+          message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left`,
+        });
+        const replanned = t.plan.destroyPlan
+          ? await exec.planDestroy(s, t.plan.config, ctx)
+          : await exec.plan(s, t.plan.config, ctx);
+        // What is left to do must be part of what was approved; anything else (drift meanwhile, a change no one
+        // saw) needs a plan and an approval of its own.
+        const unapproved = outsideApproved(t.plan, replanned);
+        if (unapproved.length > 0) {
+          throw ApplicationFailure.create({
+            type: ErrorCode.PLAN_STALE,
+            nonRetryable: true,
+            message: `resuming the interrupted apply would need changes the approved plan does not contain (${unapproved.join(', ')}); plan again`,
+            details: [{ unapproved }],
+          });
+        }
         const result = await exec.apply(s, replanned, ctx);
         return { ...result, resumed: true };
       };
-      if (retry && (await movedByThisRun())) return resume();
+      // Worth knowing before the apply: an executor that resumes the approved plan itself (the simulated cloud,
+      // from its apply marker) then still reports the resumption.
+      const resuming = retry && (await movedByThisRun());
       try {
-        return await exec.apply(s, t.plan, ctx);
+        const result = await exec.apply(s, t.plan, ctx);
+        return resuming ? { ...result, resumed: true } : result;
       } catch (err) {
-        // The tofu executor recovers the state an apply that outlived the killed attempt left in the workspace
-        // only inside apply; the plan is then stale because of this very run, which is the resume case.
-        if (retry && err instanceof ApplicationFailure && err.type === ErrorCode.PLAN_STALE && (await movedByThisRun())) return resume();
+        // A tool cannot resume a saved plan over the state it left (the tofu executor recovers that state from a
+        // tool that outlived its attempt, then finds its plan stale because of this very run): re-plan the
+        // approved configuration and apply what is left of it.
+        if (retry && err instanceof ApplicationFailure && err.type === ErrorCode.PLAN_STALE && (await movedByThisRun()))
+          return resume();
         throw err;
       }
     },
 
-    async verifyRun(t: RunTarget & { config: ConfigSnapshot; checks: HealthCheckInput[]; outputs: Record<string, unknown> }): Promise<void> {
+    async verifyRun(
+      t: RunTarget & { config: ConfigSnapshot; checks: HealthCheckInput[]; outputs: Record<string, unknown> },
+    ): Promise<void> {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
       const ctx = context(t);
       await runHealthChecks(t.checks, t.outputs, ctx, async () => {
@@ -172,7 +257,11 @@ export function createIacActivities(deps: IacActivityDeps) {
     },
 
     /** Refresh-only plan of the current version's configuration against reality. */
-    async scanDrift(t: { runId: string; stack: string; environment: string }): Promise<DriftReport & { stack: string; environment: string; version?: number }> {
+    async scanDrift(t: {
+      runId: string;
+      stack: string;
+      environment: string;
+    }): Promise<DriftReport & { stack: string; environment: string; version?: number }> {
       const latest = await state.latestVersion(t.stack, t.environment);
       let report: DriftReport;
       if (!latest || latest.kind === 'destroy') {
