@@ -20,7 +20,8 @@ import {
   type Rejection,
 } from '../contracts/approval';
 
-export type ApprovalOutcome = 'approved' | 'rejected' | 'expired' | 'cancelled';
+/** How the gate closed; a cancelled run never gets here (the wait throws the cancellation instead). */
+export type ApprovalOutcome = 'approved' | 'rejected' | 'expired';
 
 export interface ApprovalGateOptions {
   requestedBy: string;
@@ -78,15 +79,8 @@ export class ApprovalGate {
     };
   }
 
-  /**
-   * Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once.
-   * `cancelled` is returned when `isCancelled` turns true while waiting.
-   */
-  async waitForDecision(
-    policy: ApprovalPolicy,
-    planHash: string | undefined,
-    isCancelled: () => boolean = () => false,
-  ): Promise<ApprovalOutcome> {
+  /** Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once. */
+  async waitForDecision(policy: ApprovalPolicy, planHash: string | undefined): Promise<ApprovalOutcome> {
     this.policy = policy;
     this.planHash = planHash;
     this.approvals = [];
@@ -99,10 +93,11 @@ export class ApprovalGate {
     this.state = 'pending';
     this.expiresAt = new Date(Date.now() + policy.timeoutMs).toISOString();
     this.opts.onChange?.();
-    const decided = await condition(() => this.state !== 'pending' || isCancelled(), policy.timeoutMs);
+    await condition(() => this.state !== 'pending', policy.timeoutMs);
+    // Still pending means the timer won; a decision that arrived with the timer in one activation counts.
     if (this.state === 'pending') {
-      this.state = isCancelled() ? 'cancelled' : decided ? this.state : 'expired';
-      if (!decided) this.opts.log?.('warn', `approval expired after ${Math.round(policy.timeoutMs / 1000)}s`);
+      this.state = 'expired';
+      this.opts.log?.('warn', `approval expired after ${Math.round(policy.timeoutMs / 1000)}s`);
     }
     this.opts.onChange?.();
     return this.state as ApprovalOutcome;
@@ -151,9 +146,4 @@ export class ApprovalGate {
     this.opts.onChange?.();
     return this.view();
   }
-}
-
-/** Converts the config's approval policy (durations as text already parsed) into the gate's input. */
-export function approvalPolicy(p: { required: number; roles: string[]; fourEyes?: boolean; timeoutMs: number }): ApprovalPolicy {
-  return { required: p.required, roles: p.roles, fourEyes: p.fourEyes ?? false, timeoutMs: p.timeoutMs };
 }

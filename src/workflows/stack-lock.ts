@@ -23,6 +23,7 @@ import {
   type StackLockInput,
   type StackLockState,
 } from '../contracts/lock';
+import { pushBounded } from './run-recorder';
 
 const { isWorkflowRunning } = proxyActivities<TemporalActivities>({
   startToCloseTimeout: '30s',
@@ -47,8 +48,7 @@ export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
   let grants = 0;
   const now = () => new Date().toISOString();
   const note = (workflowId: string, reason: string) => {
-    state.history.push({ workflowId, releasedAt: now(), reason });
-    if (state.history.length > HISTORY_KEEP) state.history.splice(0, state.history.length - HISTORY_KEEP);
+    pushBounded(state.history, { workflowId, releasedAt: now(), reason }, HISTORY_KEEP);
   };
 
   setHandler(lockStateQuery, () => state);
