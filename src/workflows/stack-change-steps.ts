@@ -15,13 +15,14 @@ import {
   type RunKind,
 } from '../contracts/runs';
 import type { ApprovalGate, ApprovalOutcome } from './approval-gate';
-import { failureOf } from './failure';
+import { failureOf, isInterruption } from './failure';
 import { installApprovalGate, RunRecorder } from './run-recorder';
 import { applying, notifications, planning, stores, verifying } from './stack-change-activities';
 
 /** patched() ids: wire names, never change or reuse. */
 const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
+const PATCH_INTERRUPTION_NO_ROLLBACK = 'interruption-no-rollback';
 
 /** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
 export interface StackChangeRun {
@@ -225,6 +226,9 @@ export async function applyOrRollBack(
     await applyAndRecord(run, input.kind, change);
     return finish(run, 'succeeded');
   } catch (err) {
+    const runCancelled = CancellationScope.current().consideredCancelled;
+    if (!runCancelled && isInterruption(err) && patched(PATCH_INTERRUPTION_NO_ROLLBACK))
+      return endInterrupted(run, err);
     if (cancelledBy(err)) throw err;
     d.error = failureOf(err);
     d.resources.forEach((r) => (r.status = r.status === 'planned' ? 'failed' : r.status));
@@ -232,6 +236,26 @@ export async function applyOrRollBack(
     if (input.kind === 'deploy' && input.autoRollback) return autoRollback(run, previous);
     return finish(run, 'failed');
   }
+}
+
+/**
+ * An apply or verification that was stopped (worker shutdown, reset, lost heartbeat) while nobody cancelled the
+ * run ends failed as it stands: the rollback would be a change nobody approved, answering a failure that the
+ * change never had. The state keeps what was applied; running the change again finishes it.
+ */
+function endInterrupted(run: StackChangeRun, err: unknown): Deployment {
+  const { d, rec } = run;
+  const step = d.status;
+  const f = failureOf(err);
+  d.error = f.code === 'FAILED' ? { code: 'APPLY_INTERRUPTED', message: `${step} interrupted: ${f.message}` } : f;
+  d.rollback = { status: 'skipped' };
+  rec.event('warn', `${d.error.code}: ${d.error.message}`);
+  return finish(
+    run,
+    'failed',
+    `${step} was interrupted, not failed: no automatic rollback (it would apply a plan nobody approved); ` +
+      'the state keeps what was applied, run the change again to finish it',
+  );
 }
 
 /** rolling_back: re-applies the configuration of the last good version as this run's compensation. */

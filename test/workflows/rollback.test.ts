@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { deploymentWorkflowId, type DeploymentStatus } from '../../src/contracts/runs';
+import { deploymentWorkflowId, TERMINAL_STATUSES, type DeploymentStatus } from '../../src/contracts/runs';
 import { recordHistory } from '../helpers/histories';
-import { testConfig, useStrata } from '../helpers/temporal';
+import { eventually, startWorker, testConfig, useStrata } from '../helpers/temporal';
 
 describe('rollback, destroy and state history', () => {
   const config = testConfig({
@@ -136,6 +136,36 @@ describe('rollback, destroy and state history', () => {
     const f = await deployAndWait('sim-multicloud', 'stage', { instance_count: 3, fail_apply_on_resource: 2 }, 'failed');
     expect(f.error).toMatchObject({ code: 'APPLY_FAILED' });
     expect(f.rollback).toBeUndefined();
+  });
+
+  it('an apply interrupted by a worker shutting down is never rolled back automatically', async () => {
+    await deployAndWait('sim-multicloud', 'dev', { instance_count: 2 }, 'succeeded', 'no_changes');
+    const before = (await history('sim-multicloud', 'dev'))[0].version;
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 8, latency_ms_per_resource: 2000 } });
+    await s.http.waitFor(id, ['applying']);
+    await eventually(async () => {
+      const { body } = await s.http.get('alice', `/api/v1/deployments/${id}/logs`);
+      return body.items.some((l: { resource?: string }) => l.resource?.includes('instance.web'));
+    }, 'the apply to have started on a resource');
+    // The worker restarts: its shutdown grace (5 s) runs out mid-apply and it interrupts the apply it was
+    // running; the new worker takes the run over. Nobody cancelled the run and nothing about the change failed.
+    await s.worker.stop();
+    s.worker = await startWorker(s.env, config);
+    const d = await eventually(async () => {
+      const r = await s.http.run(id);
+      return TERMINAL_STATUSES.includes(r.status) && r;
+    }, 'the interrupted run to end', 90_000);
+    await recordHistory(s.env.address, deploymentWorkflowId(id), 'deployment-apply-interrupted-no-rollback');
+    expect(d.status).not.toBe('rolled_back');
+    expect(d.rollback?.status).not.toBe('succeeded');
+    if (d.status === 'failed') {
+      expect(d.error).toMatchObject({ code: 'APPLY_INTERRUPTED' });
+      expect(d.events.some((e) => /no automatic rollback/.test(e.message))).toBe(true);
+    } else {
+      expect(d.status).toBe('succeeded'); // a worker that lets the apply finish before it stops
+    }
+    // No rollback version was recorded: nothing was applied that nobody approved.
+    expect((await history('sim-multicloud', 'dev')).filter((v) => v.version > before && v.kind === 'rollback')).toEqual([]);
   });
 
   it('plans on the next provider when the preferred one is unavailable, and records the decision', async () => {
