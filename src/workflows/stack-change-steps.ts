@@ -23,6 +23,7 @@ import { applying, notifications, planning, stores, verifying } from './stack-ch
 const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
 const PATCH_INTERRUPTION_NO_ROLLBACK = 'interruption-no-rollback';
+const PATCH_ROLLBACK_TO_EMPTY = 'rollback-to-empty';
 
 /** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
 export interface StackChangeRun {
@@ -261,6 +262,10 @@ function endInterrupted(run: StackChangeRun, err: unknown): Deployment {
 /** rolling_back: re-applies the configuration of the last good version as this run's compensation. */
 async function autoRollback(run: StackChangeRun, previous: StateVersionSummary | undefined): Promise<Deployment> {
   const { input, d, target } = run;
+  // Before the first deploy and after a destroy the last good state is empty: re-applying a version's
+  // configuration would re-create what was destroyed.
+  if ((!previous || previous.kind === 'destroy') && patched(PATCH_ROLLBACK_TO_EMPTY))
+    return rollBackToEmpty(run, previous);
   if (!previous) {
     d.rollback = { status: 'skipped' };
     return finish(run, 'failed', 'no earlier state version to roll back to');
@@ -287,6 +292,45 @@ async function autoRollback(run: StackChangeRun, previous: StateVersionSummary |
     if (cancelledBy(err)) throw err;
     d.rollback = { toVersion: previous.version, status: 'failed', error: failureOf(err) };
     return finish(run, 'failed', `automatic rollback failed: ${d.rollback.error!.message}`);
+  }
+}
+
+/**
+ * rolling_back to nothing: plans the destroy of whatever the failed apply left in the state and applies it,
+ * recorded as a `destroy` version (so the next failure still finds the empty state as the last good one).
+ */
+async function rollBackToEmpty(run: StackChangeRun, previous: StateVersionSummary | undefined): Promise<Deployment> {
+  const { d, rec, target } = run;
+  const why = previous ? `version ${previous.version} is a destroy` : 'nothing was deployed before';
+  rec.setStatus('rolling_back', `the last good state is empty (${why}): removing what the failed apply created`);
+  d.rollback = { toVersion: previous?.version, status: 'failed' };
+  let leftovers: string[] | undefined;
+  try {
+    // The destroyed version's configuration, or the stack's own; never the failed run's variables.
+    const fromVersion = previous?.version;
+    const config = await planning.prepareRun({ ...target, variables: {}, fromVersion });
+    const plan = await planning.planRun({ ...target, variables: {}, config, destroy: true });
+    leftovers = plan.resources.filter((r) => r.action === 'delete' || r.action === 'replace').map((r) => r.address);
+    if (!plan.hasChanges) {
+      d.rollback = { toVersion: previous?.version, status: 'succeeded' };
+      return finish(run, 'rolled_back', 'the failed apply left nothing behind: the stack stays empty');
+    }
+    rec.event('info', `removing ${leftovers.length} leftover resource(s): ${leftovers.join(', ')}`);
+    const v = await applyAndRecord(run, 'destroy', { plan, config }, previous?.version);
+    d.rollback = { toVersion: previous?.version, status: 'succeeded', stateVersion: v.version };
+    d.stateVersion = v.version;
+    return finish(
+      run,
+      'rolled_back',
+      `removed ${leftovers.length} leftover resource(s): the stack is empty again (version ${v.version})`,
+    );
+  } catch (err) {
+    if (cancelledBy(err)) throw err;
+    d.rollback = { toVersion: previous?.version, status: 'failed', error: failureOf(err) };
+    const left = leftovers
+      ? `; left in place: ${leftovers.join(', ') || 'nothing'}`
+      : '; see the state for what is left';
+    return finish(run, 'failed', `removing the failed apply's leftovers failed: ${d.rollback.error!.message}${left}`);
   }
 }
 
