@@ -22,6 +22,8 @@ export interface StackLockState {
   queue: LockRequest[];
   /** Releases the lock workflow took on its own (dead holders, force-unlocks), newest last, bounded. */
   history: { workflowId: string; releasedAt: string; reason: string }[];
+  /** Force-unlocks refused because they named another holder than the current one, newest last, bounded. */
+  refusedUnlocks?: { by: string; expectedHolder?: string; holder?: string; at: string }[];
   /**
    * Set while a lock workflow that started without carried state (its predecessor vanished, or went idle) waits
    * for every running run of the stack to say whether it holds the lock; nobody is granted meanwhile.
@@ -50,8 +52,16 @@ export interface StackLockInput {
 export const acquireSignal = defineSignal<[LockRequest]>('acquire');
 /** The holder (or a queued run giving up) lets go. */
 export const releaseSignal = defineSignal<[{ workflowId: string }]>('release');
-/** Admin force-unlock: drops the holder whatever it is doing. */
-export const forceUnlockSignal = defineSignal<[{ by: string; reason?: string }]>('forceUnlock');
+/** An admin's force-unlock, naming the holder it means to drop. */
+export interface ForceUnlockRequest {
+  by: string;
+  reason?: string;
+  /** Workflow id or run id of the holder the admin saw; a lock held by anyone else stays held. */
+  expectedHolder: string;
+}
+
+/** Admin force-unlock: drops the holder whatever it is doing, if it is still the holder the admin named. */
+export const forceUnlockSignal = defineSignal<[ForceUnlockRequest]>('forceUnlock');
 /** Sent by the lock to the run it grants. */
 export const lockGrantedSignal = defineSignal<[{ lockWorkflowId: string }]>('lockGranted');
 /** Sent by a lock workflow that started without carried state to each running run of its stack: announce yourself now. */

@@ -29,10 +29,12 @@ import {
   lockReRequestIntervalMs,
   lockStateQuery,
   releaseSignal,
+  type ForceUnlockRequest,
   type LockRequest,
   type StackLockInput,
   type StackLockState,
 } from '../contracts/lock';
+import { runIdFromWorkflowId } from '../contracts/runs';
 import { pushBounded } from './run-recorder';
 
 /** The holder check as lock workflows started before recovery existed schedule it. */
@@ -126,11 +128,18 @@ class StackLock {
     else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
   }
 
-  forceUnlock(by: string, reason?: string): void {
+  /** Drops the holder for an admin, but only the holder the admin named: a stale unlock never frees its successor. */
+  forceUnlock({ by, reason, expectedHolder }: ForceUnlockRequest): void {
     const { state } = this;
-    if (!state.holder) return;
-    log.warn('lock force-unlocked', { by, holder: state.holder.workflowId, reason });
-    this.note(state.holder.workflowId, `force-unlocked by ${by}${reason ? `: ${reason}` : ''}`);
+    const holder = state.holder?.workflowId;
+    if (!holder) return;
+    if (!expectedHolder || (expectedHolder !== holder && runIdFromWorkflowId(holder) !== expectedHolder)) {
+      log.warn('force-unlock refused: it names another holder', { by, expectedHolder, holder, reason });
+      pushBounded((state.refusedUnlocks ??= []), { by, expectedHolder, holder, at: this.now() }, HISTORY_KEEP);
+      return;
+    }
+    log.warn('lock force-unlocked', { by, holder, reason });
+    this.note(holder, `force-unlocked by ${by}${reason ? `: ${reason}` : ''}`);
     state.holder = undefined;
   }
 
@@ -138,7 +147,7 @@ class StackLock {
     setHandler(lockStateQuery, () => this.state);
     setHandler(acquireSignal, (req) => this.acquire(req));
     setHandler(releaseSignal, ({ workflowId }) => this.release(workflowId));
-    setHandler(forceUnlockSignal, ({ by, reason }) => this.forceUnlock(by, reason));
+    setHandler(forceUnlockSignal, (req) => this.forceUnlock(req));
   }
 
   /** Grants the lock to the first in line; a run that closed before its turn is skipped. */

@@ -6,7 +6,7 @@ import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { createTemporalActivities } from '../../src/activities/temporal';
 import { deploymentWorkflowId, type Deployment } from '../../src/contracts/runs';
-import { lockStateQuery, stackLockWorkflowId } from '../../src/contracts/lock';
+import { forceUnlockSignal, lockStateQuery, stackLockWorkflowId } from '../../src/contracts/lock';
 import { api } from '../helpers/api-client';
 import { recordHistory } from '../helpers/histories';
 import { createApp } from '../../src/api/app';
@@ -53,6 +53,37 @@ describe('stack lock and run queue', () => {
     await eventually(async () => !(await lockOf('qa').query(lockStateQuery)).holder, 'lock to be free');
     await s.http.post('alice', `/api/v1/deployments/${a}/cancel`);
     await s.http.waitFor(a, ['cancelled']);
+  });
+
+  it('a stale force-unlock naming an earlier holder does not release the current one', async () => {
+    const a = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    await s.http.waitFor(a, ['awaiting_approval']);
+    const b = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 2 } });
+    await s.http.waitFor(b, ['queued']);
+    // An admin looks at the stuck-looking lock (held by A); meanwhile A ends and B takes the lock.
+    await s.http.post('bob', `/api/v1/deployments/${a}/reject`, { reason: 'not now' });
+    await s.http.waitFor(b, ['awaiting_approval']);
+    // A stale intent sent straight to the lock workflow (a bot, the CLI), by workflow id and by run id.
+    await lockOf('qa').signal(forceUnlockSignal, { by: 'carol', reason: 'A looked stuck', expectedHolder: deploymentWorkflowId(a) });
+    await lockOf('qa').signal(forceUnlockSignal, { by: 'carol', reason: 'A looked stuck', expectedHolder: a });
+    // Each refusal is on record in the lock's state (and a wrongly obeyed unlock leaves no holder).
+    await eventually(async () => {
+      const st = await lockOf('qa').query(lockStateQuery);
+      return !st.holder || (st.refusedUnlocks ?? []).length >= 2;
+    }, 'the lock to have handled both unlocks');
+    expect((await lockOf('qa').query(lockStateQuery)).holder?.workflowId).toBe(deploymentWorkflowId(b));
+    // Through the API: naming A is refused, and says who holds the lock.
+    const stale = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', { holder: a, reason: 'A looked stuck' });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.message).toContain(b);
+    expect((await lockOf('qa').query(lockStateQuery)).holder?.workflowId).toBe(deploymentWorkflowId(b));
+    // Naming the holder that really holds it works, by run id or workflow id.
+    const ok = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', { holder: b, reason: 'really stuck' });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ unlocked: true, previousHolder: b });
+    await eventually(async () => !(await lockOf('qa').query(lockStateQuery)).holder, 'lock to be free');
+    await s.http.post('alice', `/api/v1/deployments/${b}/cancel`);
+    await s.http.waitFor(b, ['cancelled']);
   });
 
   it('cancelling a run while it applies interrupts the apply, ends cancelled and frees the lock', async () => {

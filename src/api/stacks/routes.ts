@@ -127,14 +127,19 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.status(202).json({ id, status: d.status, stack, environment: env, links: runLinks(id) });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin)', tags, roles: ['admin'], params: envParams, body: z.strictObject({ reason: z.string().max(2000).optional() }).optional(), responses: { 200: { description: 'unlocked' } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin), naming the holder to drop (default: the current one)', tags, roles: ['admin'], params: envParams, body: z.strictObject({ reason: z.string().max(2000).optional(), holder: z.string().min(1).max(300).optional() }).optional(), responses: { 200: { description: 'unlocked' }, 409: { description: 'the lock is held by another run than the one named' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
+    const body = req.body as { reason?: string; holder?: string } | undefined;
     const lock = await runs.lockState(stack, env);
-    if (lock?.holder) {
-      await client.workflow.getHandle(stackLockWorkflowId(stack, env)).signal(forceUnlockSignal, { by: req.principal!.subject, reason: (req.body as { reason?: string } | undefined)?.reason });
+    const holder = lock?.holder?.workflowId;
+    const holderRun = holder?.replace(/^strata-run\//, '');
+    if (holder && body?.holder && body.holder !== holder && body.holder !== holderRun) throw conflict(`the lock of ${stack}/${env} is held by ${holderRun}, not ${body.holder}`);
+    if (holder) {
+      // The lock drops only the holder named here, so an unlock that races a hand-over frees nobody else.
+      await client.workflow.getHandle(stackLockWorkflowId(stack, env)).signal(forceUnlockSignal, { by: req.principal!.subject, reason: body?.reason, expectedHolder: body?.holder ?? holder });
     }
-    res.json({ stack, environment: env, unlocked: true, previousHolder: lock?.holder?.workflowId.replace(/^strata-run\//, '') });
+    res.json({ stack, environment: env, unlocked: true, previousHolder: holderRun });
   });
 
   registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/drift-scan', summary: 'Scan for drift now (refresh-only plan of the current version)', tags, roles: ['deployer'], params: envParams, body: z.strictObject({ remediate: z.boolean().optional() }).optional(), responses: { 202: { description: 'scan started', schema: z.object({ id: z.string() }) } } }, async (req, res) => {
