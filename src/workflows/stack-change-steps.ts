@@ -120,6 +120,17 @@ export function finish(run: StackChangeRun, status: DeploymentStatus, message?: 
   return run.d;
 }
 
+/** Ends a drift remediation whose stack moved on while it waited for the lock: reverting now would undo a newer version. */
+export function closeSuperseded(run: StackChangeRun, current: StateVersionSummary | undefined): Deployment {
+  const expected = run.input.expectedCurrentVersion;
+  const now = current ? `version ${current.version} is current` : 'the stack has no version any more';
+  run.rec.event(
+    'warn',
+    `the drift was found in version ${expected}, but ${now}: not reverting it; scan again to check the new version`,
+  );
+  return finish(run, 'no_changes', `remediation of version ${expected} skipped: the stack moved on since the scan`);
+}
+
 /** planning: snapshot the configuration (a rollback's target version, else the stack's), save a plan, rate its risk. */
 export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
   const { input, d, rec, target } = run;

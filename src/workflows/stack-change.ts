@@ -10,6 +10,7 @@ import { stores } from './stack-change-activities';
 import {
   applyOrRollBack,
   awaitApproval,
+  closeSuperseded,
   closeUnapproved,
   endOnError,
   finish,
@@ -27,8 +28,15 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
   try {
     // Runs that may change infrastructure wait for the stack lock; dry runs plan without it.
     if (!input.dryRun) await lock.acquire((message) => run.rec.event('info', message));
-    // The last good version, for the automatic rollback of a failed deploy.
-    const previous = input.kind === 'deploy' ? await stores.latestVersion(input) : undefined;
+    // The current version: the last good one for a failed deploy's rollback, and for a drift remediation the
+    // check, now that this run holds the lock, that the version it restores is still the current one.
+    const current =
+      input.kind === 'deploy' || input.expectedCurrentVersion !== undefined
+        ? await stores.latestVersion(input)
+        : undefined;
+    if (input.expectedCurrentVersion !== undefined && current?.version !== input.expectedCurrentVersion)
+      return closeSuperseded(run, current);
+    const previous = input.kind === 'deploy' ? current : undefined;
 
     const change = await planChange(run);
     if (!change.plan.hasChanges) return finish(run, 'no_changes', 'plan is empty: nothing to apply');
