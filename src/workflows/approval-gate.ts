@@ -81,6 +81,15 @@ export class ApprovalGate {
 
   /** Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once. */
   async waitForDecision(policy: ApprovalPolicy, planHash: string | undefined): Promise<ApprovalOutcome> {
+    if (this.open(policy, planHash) === 'approved') return 'approved';
+    return this.decision();
+  }
+
+  /**
+   * Opens the gate for one plan: from here on approvals and rejections are accepted. Returns `approved` at once
+   * when the policy requires none, else `pending`.
+   */
+  open(policy: ApprovalPolicy, planHash: string | undefined): 'approved' | 'pending' {
     this.policy = policy;
     this.planHash = planHash;
     this.approvals = [];
@@ -93,11 +102,18 @@ export class ApprovalGate {
     this.state = 'pending';
     this.expiresAt = new Date(Date.now() + policy.timeoutMs).toISOString();
     this.opts.onChange?.();
-    await condition(() => this.state !== 'pending', policy.timeoutMs);
+    return 'pending';
+  }
+
+  /** Waits until the open gate is decided or its window (from `open`) runs out. */
+  async decision(): Promise<ApprovalOutcome> {
+    const timeoutMs = this.policy!.timeoutMs;
+    const remainingMs = Date.parse(this.expiresAt!) - Date.now();
+    if (this.state === 'pending' && remainingMs > 0) await condition(() => this.state !== 'pending', remainingMs);
     // Still pending means the timer won; a decision that arrived with the timer in one activation counts.
     if (this.state === 'pending') {
       this.state = 'expired';
-      this.opts.log?.('warn', `approval expired after ${Math.round(policy.timeoutMs / 1000)}s`);
+      this.opts.log?.('warn', `approval expired after ${Math.round(timeoutMs / 1000)}s`);
     }
     this.opts.onChange?.();
     return this.state as ApprovalOutcome;

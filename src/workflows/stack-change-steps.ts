@@ -24,6 +24,7 @@ const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
 const PATCH_INTERRUPTION_NO_ROLLBACK = 'interruption-no-rollback';
 const PATCH_ROLLBACK_TO_EMPTY = 'rollback-to-empty';
+const PATCH_APPROVAL_GATE_FIRST = 'approval-gate-first';
 
 /** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
 export interface StackChangeRun {
@@ -149,13 +150,25 @@ export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
   return { config, plan };
 }
 
-/** awaiting_approval: tell the approvers, then wait for the decision on exactly this plan hash. */
+/**
+ * awaiting_approval: open the gate for exactly this plan hash, tell the approvers, wait for the decision. The
+ * gate opens in the same workflow task that publishes awaiting_approval, and the notification runs beside the
+ * wait: an approval that arrives while Slack is slow (30 s × 3 attempts) is taken, not refused.
+ */
 export async function awaitApproval(run: StackChangeRun, plan: PlanSummary): Promise<ApprovalOutcome> {
-  const { input, rec } = run;
+  const { input, rec, gate } = run;
   const required = input.approvalPolicy.required;
+  if (required > 0 && patched(PATCH_APPROVAL_GATE_FIRST)) {
+    gate.open(input.approvalPolicy, plan.planHash);
+    rec.setStatus('awaiting_approval', `waiting for ${required} approval(s)`);
+    // Not awaited: the run's own cancellation reaches it through the decision, so its end is of no interest here.
+    void notifyApprovers(run).catch(() => undefined);
+    return gate.decision();
+  }
+  // Runs recorded before the gate opened first: status, then the notification awaited, then the gate.
   rec.setStatus('awaiting_approval', required > 0 ? `waiting for ${required} approval(s)` : undefined);
   if (required > 0 && patched(PATCH_APPROVAL_NOTIFY)) await notifyApprovers(run);
-  return run.gate.waitForDecision(input.approvalPolicy, plan.planHash);
+  return gate.waitForDecision(input.approvalPolicy, plan.planHash);
 }
 
 /** Best effort: tell the approvers (Slack buttons); a notification failure never holds up the run. */
