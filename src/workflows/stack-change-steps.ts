@@ -1,125 +1,19 @@
 /**
  * The steps of a stack change, in runbook order: plan, await approval, apply and record (with verification),
- * automatic rollback, finish. stack-change.ts strings them together; each step works on one `StackChangeRun`.
+ * finish. stack-change.ts strings them together; the automatic rollback is stack-change-rollback.ts.
  */
-import { CancellationScope, isCancellation, patched, setHandler } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { StateVersionSummary } from '../activities/iac';
-import type { ConfigSnapshot, PlanSummary } from '../contracts/iac';
-import {
-  statusQuery,
-  type Deployment,
-  type DeploymentInput,
-  type DeploymentStatus,
-  type PlanView,
-  type Risk,
-  type RunKind,
-} from '../contracts/runs';
-import type { ApprovalGate, ApprovalOutcome } from './approval-gate';
-import { failureOf, isInterruption } from './failure';
-import { installApprovalGate, RunRecorder } from './run-recorder';
+import type { PlanSummary } from '../contracts/iac';
+import type { Deployment, RunKind } from '../contracts/runs';
+import type { ApprovalOutcome } from './approval-gate';
+import { failureOf } from './failure';
 import { applying, notifications, planning, stores, verifying } from './stack-change-activities';
+import { cancelledBy, finish, riskOf, planView, type PlannedChange, type StackChangeRun } from './stack-change-run';
 
 /** patched() ids: wire names, never change or reuse. */
-const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
-const PATCH_INTERRUPTION_NO_ROLLBACK = 'interruption-no-rollback';
-const PATCH_ROLLBACK_TO_EMPTY = 'rollback-to-empty';
 const PATCH_APPROVAL_GATE_FIRST = 'approval-gate-first';
-
-/** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
-export interface StackChangeRun {
-  input: DeploymentInput;
-  d: Deployment;
-  rec: RunRecorder<DeploymentStatus, Deployment>;
-  gate: ApprovalGate;
-  /** What every IaC activity of this run gets. */
-  target: { runId: string; stack: string; environment: string; variables: Record<string, unknown> };
-}
-
-/** A saved plan and the configuration snapshot it was made from. */
-export interface PlannedChange {
-  config: ConfigSnapshot;
-  plan: PlanSummary;
-}
-
-/**
- * True when the run is being cancelled: either the error is the cancellation itself, or an activity that was
- * asked to stop reported how it stopped (e.g. APPLY_INTERRUPTED, with what it left behind).
- */
-export function cancelledBy(err: unknown): boolean {
-  return isCancellation(err) || CancellationScope.current().consideredCancelled;
-}
-
-export function riskOf(kind: RunKind, p: PlanSummary, gated: boolean): Risk {
-  if (kind === 'destroy') return 'high';
-  const destructive = p.resources.some((r) => r.action === 'delete' || r.action === 'replace');
-  if (destructive && gated) return 'high';
-  if (destructive || p.change > 0) return 'medium';
-  return 'low';
-}
-
-function planView(p: PlanSummary, risk: Risk): PlanView {
-  return {
-    add: p.add,
-    change: p.change,
-    destroy: p.destroy,
-    planHash: p.planHash,
-    risk,
-    resources: p.resources.map((r) => ({ address: r.address, type: r.type, action: r.action })),
-    notes: p.notes,
-  };
-}
-
-function newDeployment(input: DeploymentInput, now: string): Deployment {
-  return {
-    id: input.id,
-    kind: input.kind,
-    stack: input.stack,
-    environment: input.environment,
-    status: input.dryRun ? 'planning' : 'queued',
-    requestedBy: input.requestedBy,
-    dryRun: input.dryRun,
-    reason: input.reason,
-    targetVersion: input.targetVersion,
-    createdAt: input.createdAt,
-    updatedAt: now,
-    approvals: [],
-    approvalsRequired: input.approvalPolicy.required,
-    resources: [],
-    outputs: {},
-    events: [],
-  };
-}
-
-const planText = (d: Deployment) => (d.plan ? `+${d.plan.add} ~${d.plan.change} -${d.plan.destroy}` : undefined);
-
-/** Sets up the run document, its status publication, the approval gate and the status query. */
-export function startRun(input: DeploymentInput): StackChangeRun {
-  const d = newDeployment(input, new Date().toISOString());
-  const rec = new RunRecorder<DeploymentStatus, Deployment>(d, {
-    memo: {
-      patchId: PATCH_STATUS_MEMO,
-      of: (doc) => ({ status: doc.status, ...(doc.plan ? { plan: planText(doc) } : {}) }),
-    },
-    details: (doc) =>
-      `**${doc.kind} ${doc.stack} → ${doc.environment}**: ${doc.status}` +
-      (doc.plan ? ` · plan ${planText(doc)} (${doc.plan.risk})` : '') +
-      (doc.status === 'awaiting_approval' ? ` · approvals ${doc.approvals.length}/${doc.approvalsRequired}` : '') +
-      (doc.error ? ` · ${doc.error.code}` : ''),
-  });
-  const gate = installApprovalGate(input.requestedBy, d, rec);
-  setHandler(statusQuery, () => d);
-  rec.publish();
-  const target = { runId: input.id, stack: input.stack, environment: input.environment, variables: input.variables };
-  return { input, d, rec, gate, target };
-}
-
-/** Ends the run with `status` (terminal) and returns its document. */
-export function finish(run: StackChangeRun, status: DeploymentStatus, message?: string): Deployment {
-  run.rec.setStatus(status, message);
-  run.d.completedAt = run.rec.now();
-  return run.d;
-}
 
 /** Ends a drift remediation whose stack moved on while it waited for the lock: reverting now would undo a newer version. */
 export function closeSuperseded(run: StackChangeRun, current: StateVersionSummary | undefined): Deployment {
@@ -235,127 +129,6 @@ export async function applyAndRecord(
   });
   d.stateVersion = v.version;
   return v;
-}
-
-/**
- * Applies the approved change; when the apply or its verification fails, a deploy under the environment's
- * autoRollback policy rolls back to the last good version, anything else ends failed.
- */
-export async function applyOrRollBack(
-  run: StackChangeRun,
-  change: PlannedChange,
-  previous: StateVersionSummary | undefined,
-): Promise<Deployment> {
-  const { input, d, rec } = run;
-  try {
-    await applyAndRecord(run, input.kind, change);
-    return finish(run, 'succeeded');
-  } catch (err) {
-    const runCancelled = CancellationScope.current().consideredCancelled;
-    if (!runCancelled && isInterruption(err) && patched(PATCH_INTERRUPTION_NO_ROLLBACK))
-      return endInterrupted(run, err);
-    if (cancelledBy(err)) throw err;
-    d.error = failureOf(err);
-    d.resources.forEach((r) => (r.status = r.status === 'planned' ? 'failed' : r.status));
-    rec.event('error', `${d.error.code}: ${d.error.message}`);
-    if (input.kind === 'deploy' && input.autoRollback) return autoRollback(run, previous);
-    return finish(run, 'failed');
-  }
-}
-
-/**
- * An apply or verification that was stopped (worker shutdown, reset, lost heartbeat) while nobody cancelled the
- * run ends failed as it stands: the rollback would be a change nobody approved, answering a failure that the
- * change never had. The state keeps what was applied; running the change again finishes it.
- */
-function endInterrupted(run: StackChangeRun, err: unknown): Deployment {
-  const { d, rec } = run;
-  const step = d.status;
-  const f = failureOf(err);
-  d.error = f.code === 'FAILED' ? { code: 'APPLY_INTERRUPTED', message: `${step} interrupted: ${f.message}` } : f;
-  d.rollback = { status: 'skipped' };
-  rec.event('warn', `${d.error.code}: ${d.error.message}`);
-  return finish(
-    run,
-    'failed',
-    `${step} was interrupted, not failed: no automatic rollback (it would apply a plan nobody approved); ` +
-      'the state keeps what was applied, run the change again to finish it',
-  );
-}
-
-/** rolling_back: re-applies the configuration of the last good version as this run's compensation. */
-async function autoRollback(run: StackChangeRun, previous: StateVersionSummary | undefined): Promise<Deployment> {
-  const { input, d, target } = run;
-  // Before the first deploy and after a destroy the last good state is empty: re-applying a version's
-  // configuration would re-create what was destroyed.
-  if ((!previous || previous.kind === 'destroy') && patched(PATCH_ROLLBACK_TO_EMPTY))
-    return rollBackToEmpty(run, previous);
-  if (!previous) {
-    d.rollback = { status: 'skipped' };
-    return finish(run, 'failed', 'no earlier state version to roll back to');
-  }
-  run.rec.setStatus('rolling_back', `rolling back to version ${previous.version}`);
-  d.rollback = { toVersion: previous.version, status: 'failed' };
-  try {
-    const config = await planning.prepareRun({ ...target, fromVersion: previous.version });
-    const plan = await planning.planRun({ ...target, variables: {}, config });
-    const v = plan.hasChanges
-      ? await applyAndRecord(run, 'rollback', { plan, config }, previous.version)
-      : await stores.recordVersion({
-          runId: input.id,
-          stack: input.stack,
-          environment: input.environment,
-          kind: 'rollback',
-          plan,
-          restoredFrom: previous.version,
-        });
-    d.rollback = { toVersion: previous.version, status: 'succeeded', stateVersion: v.version };
-    d.stateVersion = v.version;
-    return finish(run, 'rolled_back', `rolled back to version ${previous.version} (now version ${v.version})`);
-  } catch (err) {
-    if (cancelledBy(err)) throw err;
-    d.rollback = { toVersion: previous.version, status: 'failed', error: failureOf(err) };
-    return finish(run, 'failed', `automatic rollback failed: ${d.rollback.error!.message}`);
-  }
-}
-
-/**
- * rolling_back to nothing: plans the destroy of whatever the failed apply left in the state and applies it,
- * recorded as a `destroy` version (so the next failure still finds the empty state as the last good one).
- */
-async function rollBackToEmpty(run: StackChangeRun, previous: StateVersionSummary | undefined): Promise<Deployment> {
-  const { d, rec, target } = run;
-  const why = previous ? `version ${previous.version} is a destroy` : 'nothing was deployed before';
-  rec.setStatus('rolling_back', `the last good state is empty (${why}): removing what the failed apply created`);
-  d.rollback = { toVersion: previous?.version, status: 'failed' };
-  let leftovers: string[] | undefined;
-  try {
-    // The destroyed version's configuration, or the stack's own; never the failed run's variables.
-    const fromVersion = previous?.version;
-    const config = await planning.prepareRun({ ...target, variables: {}, fromVersion });
-    const plan = await planning.planRun({ ...target, variables: {}, config, destroy: true });
-    leftovers = plan.resources.filter((r) => r.action === 'delete' || r.action === 'replace').map((r) => r.address);
-    if (!plan.hasChanges) {
-      d.rollback = { toVersion: previous?.version, status: 'succeeded' };
-      return finish(run, 'rolled_back', 'the failed apply left nothing behind: the stack stays empty');
-    }
-    rec.event('info', `removing ${leftovers.length} leftover resource(s): ${leftovers.join(', ')}`);
-    const v = await applyAndRecord(run, 'destroy', { plan, config }, previous?.version);
-    d.rollback = { toVersion: previous?.version, status: 'succeeded', stateVersion: v.version };
-    d.stateVersion = v.version;
-    return finish(
-      run,
-      'rolled_back',
-      `removed ${leftovers.length} leftover resource(s): the stack is empty again (version ${v.version})`,
-    );
-  } catch (err) {
-    if (cancelledBy(err)) throw err;
-    d.rollback = { toVersion: previous?.version, status: 'failed', error: failureOf(err) };
-    const left = leftovers
-      ? `; left in place: ${leftovers.join(', ') || 'nothing'}`
-      : '; see the state for what is left';
-    return finish(run, 'failed', `removing the failed apply's leftovers failed: ${d.rollback.error!.message}${left}`);
-  }
 }
 
 /**

@@ -2,24 +2,18 @@
  * The saga every stack-changing run follows (deploy, rollback, destroy — and the automatic rollback inside a
  * failed deploy, which reuses the same plan/apply/record steps), read as its runbook:
  * queued → planning → awaiting_approval → applying → verifying → succeeded, every failure path ending cleanly
- * with the stack lock released. The steps are in stack-change-steps.ts.
+ * with the stack lock released. The steps are in stack-change-steps.ts and stack-change-rollback.ts, the run's
+ * document and recorder in stack-change-run.ts.
  */
 import { CancellationScope } from '@temporalio/workflow';
 import type { Deployment, DeploymentInput } from '../contracts/runs';
 import { stores } from './stack-change-activities';
-import {
-  applyOrRollBack,
-  awaitApproval,
-  closeSuperseded,
-  closeUnapproved,
-  endOnError,
-  finish,
-  planChange,
-  startRun,
-} from './stack-change-steps';
+import { applyOrRollBack } from './stack-change-rollback';
+import { finish, startRun } from './stack-change-run';
+import { awaitApproval, closeSuperseded, closeUnapproved, endOnError, planChange } from './stack-change-steps';
 import { StackLockHold } from './stack-lock-hold';
 
-export { riskOf } from './stack-change-steps';
+export { riskOf } from './stack-change-run';
 
 /** Runs one stack change to its end and returns the final `Deployment`. */
 export async function runStackChange(input: DeploymentInput): Promise<Deployment> {
