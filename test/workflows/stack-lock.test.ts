@@ -1,6 +1,8 @@
 /**
  * The per stack+environment lock: no lock stays stuck (terminated holder, force-unlock), a cancelled apply
- * releases it, and the lock workflow continues-as-new without losing its queue.
+ * releases it, and the lock workflow continues-as-new without losing its queue. Never two holders: a stale
+ * force-unlock frees nobody, a lock workflow that vanishes comes back with its holder and queue in order, and
+ * a failing holder check never fails the lock workflow.
  */
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
