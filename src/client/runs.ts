@@ -2,7 +2,15 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
-import { acquireSignal, forceUnlockSignal, lockStateQuery, stackLockWorkflowId, type StackLockInput, type StackLockState } from '../contracts/lock';
+import {
+  acquireSignal,
+  forceUnlockSignal,
+  lockStateQuery,
+  stackLockWorkflowId,
+  type ForceUnlockRequest,
+  type StackLockInput,
+  type StackLockState,
+} from '../contracts/lock';
 import { deploymentWorkflowId, runIdFromWorkflowId, statusQuery, type Deployment, type DeploymentInput, type RunKind } from '../contracts/runs';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
 import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../shared/search-attributes';
@@ -80,8 +88,8 @@ export class RunGateway {
     return queryIfRunning(this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)), lockStateQuery);
   }
 
-  async forceUnlock(stack: string, environment: string, by: string, reason?: string): Promise<void> {
-    await this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)).signal(forceUnlockSignal, { by, reason });
+  async forceUnlock(stack: string, environment: string, req: ForceUnlockRequest): Promise<void> {
+    await this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)).signal(forceUnlockSignal, req);
   }
 
   /**

@@ -76,7 +76,7 @@ export interface ApprovalPolicy {
   signed?: boolean;
 }
 
-export type ApprovalGateState = 'idle' | 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+export type ApprovalGateState = 'idle' | 'pending' | 'approved' | 'rejected' | 'expired';
 
 /** What approve/reject Updates return: the gate as it stands after the call. */
 export interface ApprovalView {

@@ -58,6 +58,11 @@ export interface DeploymentInput {
   reason?: string;
   /** Rollback: the state version whose configuration is re-applied. */
   targetVersion?: number;
+  /**
+   * Drift remediation: the version that was current when the drift was found. Checked again under the lock;
+   * if the stack has moved on since, the run ends without changes instead of reverting the newer version.
+   */
+  expectedCurrentVersion?: number;
   approvalPolicy: ApprovalPolicy;
   /** Environment policy: roll back automatically to the last good version after a failed apply/verify. */
   autoRollback: boolean;

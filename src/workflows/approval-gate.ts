@@ -37,7 +37,8 @@ interface Proven {
   via: string;
 }
 
-export type ApprovalOutcome = 'approved' | 'rejected' | 'expired' | 'cancelled';
+/** How the gate closed; a cancelled run never gets here (the wait throws the cancellation instead). */
+export type ApprovalOutcome = 'approved' | 'rejected' | 'expired';
 
 export interface ApprovalGateOptions {
   requestedBy: string;
@@ -143,15 +144,17 @@ export class ApprovalGate {
     };
   }
 
+  /** Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once. */
+  async waitForDecision(policy: ApprovalPolicy, planHash: string | undefined): Promise<ApprovalOutcome> {
+    if (this.open(policy, planHash) === 'approved') return 'approved';
+    return this.decision();
+  }
+
   /**
-   * Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once.
-   * `cancelled` is returned when `isCancelled` turns true while waiting.
+   * Opens the gate for one plan: from here on approvals and rejections are accepted. Returns `approved` at once
+   * when the policy requires none, else `pending`.
    */
-  async waitForDecision(
-    policy: ApprovalPolicy,
-    planHash: string | undefined,
-    isCancelled: () => boolean = () => false,
-  ): Promise<ApprovalOutcome> {
+  open(policy: ApprovalPolicy, planHash: string | undefined): 'approved' | 'pending' {
     this.policy = policy;
     this.planHash = planHash;
     this.approvals = [];
@@ -164,10 +167,18 @@ export class ApprovalGate {
     this.state = 'pending';
     this.expiresAt = new Date(Date.now() + policy.timeoutMs).toISOString();
     this.opts.onChange?.();
-    const decided = await condition(() => this.state !== 'pending' || isCancelled(), policy.timeoutMs);
+    return 'pending';
+  }
+
+  /** Waits until the open gate is decided or its window (from `open`) runs out. */
+  async decision(): Promise<ApprovalOutcome> {
+    const timeoutMs = this.policy!.timeoutMs;
+    const remainingMs = Date.parse(this.expiresAt!) - Date.now();
+    if (this.state === 'pending' && remainingMs > 0) await condition(() => this.state !== 'pending', remainingMs);
+    // Still pending means the timer won; a decision that arrived with the timer in one activation counts.
     if (this.state === 'pending') {
-      this.state = isCancelled() ? 'cancelled' : decided ? this.state : 'expired';
-      if (!decided) this.opts.log?.('warn', `approval expired after ${Math.round(policy.timeoutMs / 1000)}s`);
+      this.state = 'expired';
+      this.opts.log?.('warn', `approval expired after ${Math.round(timeoutMs / 1000)}s`);
     }
     this.opts.onChange?.();
     return this.state as ApprovalOutcome;
@@ -216,9 +227,4 @@ export class ApprovalGate {
     this.opts.onChange?.();
     return this.view();
   }
-}
-
-/** Converts the config's approval policy (durations as text already parsed) into the gate's input. */
-export function approvalPolicy(p: { required: number; roles: string[]; fourEyes?: boolean; timeoutMs: number }): ApprovalPolicy {
-  return { required: p.required, roles: p.roles, fourEyes: p.fourEyes ?? false, timeoutMs: p.timeoutMs };
 }

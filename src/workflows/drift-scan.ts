@@ -18,12 +18,27 @@ const scan = proxyActivities<IacActivities>({
 
 export async function driftScanWorkflow(input: DriftScanInput): Promise<DriftScanResult> {
   upsertSearchAttributes([{ key: StatusKey, value: 'scanning' }]);
-  const result: DriftScanResult = await scan.scanDrift({ runId: `drift-${uuid4()}`, stack: input.stack, environment: input.environment });
+  const result: DriftScanResult = await scan.scanDrift({
+    runId: `drift-${uuid4()}`,
+    stack: input.stack,
+    environment: input.environment,
+  });
   if (result.drifted && input.remediation && result.version !== undefined) {
     const id = `r-${uuid4()}`;
     await startChild(rollbackWorkflow, {
       workflowId: deploymentWorkflowId(id),
-      args: [{ ...input.remediation, id, kind: 'rollback', targetVersion: result.version, createdAt: new Date().toISOString(), reason: `remediate drift in ${result.resources.length} resource(s)` }],
+      args: [
+        {
+          ...input.remediation,
+          id,
+          kind: 'rollback',
+          targetVersion: result.version,
+          // A newer version may be applying right now; the run re-checks under the lock before it reverts anything.
+          expectedCurrentVersion: result.version,
+          createdAt: new Date().toISOString(),
+          reason: `remediate drift in ${result.resources.length} resource(s)`,
+        },
+      ],
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });
     result.remediationId = id;

@@ -335,6 +335,10 @@ function recordedTemporalActivities(w: StubWorld, real: TemporalActivities): Tem
       await w.enter('requestStackLock', req.stack, req);
       return real.requestStackLock(req);
     },
+    async stackRunsInFlight(req) {
+      await w.enter('stackRunsInFlight', req.stack, req);
+      return real.stackRunsInFlight(req);
+    },
     async isWorkflowRunning(workflowId) {
       await w.enter('isWorkflowRunning', workflowId, workflowId);
       return real.isWorkflowRunning(workflowId);

@@ -116,12 +116,20 @@ export class RunService {
     return this.runs.lockState(stack, environment);
   }
 
-  /** Drops the lock's holder (admin); returns the run id it held, if any. */
-  async forceUnlock(stack: string, environment: string, principal: Principal, reason?: string): Promise<string | undefined> {
+  /**
+   * Drops the lock's holder (admin) — only the holder named (default: the one holding it now), so an unlock that
+   * races a hand-over frees nobody else. Returns the run id it held, if any.
+   */
+  async forceUnlock(stack: string, environment: string, principal: Principal, opts: { reason?: string; holder?: string } = {}): Promise<string | undefined> {
     const lock = await this.runs.lockState(stack, environment);
-    if (!lock?.holder) return undefined;
-    await this.runs.forceUnlock(stack, environment, principal.subject, reason);
-    return runIdFromWorkflowId(lock.holder.workflowId);
+    const holder = lock?.holder?.workflowId;
+    if (!holder) return undefined;
+    const holderRun = runIdFromWorkflowId(holder);
+    if (opts.holder && opts.holder !== holder && opts.holder !== holderRun) {
+      throw new StrataError(ErrorCode.CONFLICT, `the lock of ${stack}/${environment} is held by ${holderRun}, not ${opts.holder}`);
+    }
+    await this.runs.forceUnlock(stack, environment, { by: principal.subject, via: principal.via ?? 'api', reason: opts.reason, expectedHolder: holder });
+    return holderRun;
   }
 
   private async queuePosition(d: Deployment): Promise<number | undefined> {

@@ -117,10 +117,11 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     res.status(202).json({ id, status: d.status, stack, environment: env, links: runLinks(id) });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin)', tags, roles: ['admin'], params: envParams, body: unlockBody, responses: { 200: { description: 'unlocked', schema: unlockedSchema } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin), naming the holder to drop (default: the current one)', tags, roles: ['admin'], params: envParams, body: unlockBody, responses: { 200: { description: 'unlocked', schema: unlockedSchema }, 409: { description: 'the lock is held by another run than the one named' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
-    const previousHolder = await runs.forceUnlock(stack, env, req.principal!, (req.body as { reason?: string } | undefined)?.reason);
+    const body = req.body as { reason?: string; holder?: string } | undefined;
+    const previousHolder = await runs.forceUnlock(stack, env, req.principal!, { reason: body?.reason, holder: body?.holder });
     res.json({ stack, environment: env, unlocked: true, previousHolder });
   });
 

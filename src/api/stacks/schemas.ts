@@ -27,7 +27,13 @@ export const rollbackBody = z.strictObject({
   idempotencyKey: opaqueKey.optional(),
 });
 export const destroyBody = z.strictObject({ reason: freeText().optional(), idempotencyKey: opaqueKey.optional() });
-export const unlockBody = z.strictObject({ reason: freeText().optional() }).optional();
+export const unlockBody = z
+  .strictObject({
+    reason: freeText().optional(),
+    /** The run expected to hold the lock (run or workflow id); default: whoever holds it when the request is read. */
+    holder: z.string().min(1).max(300).regex(/^[A-Za-z0-9._:/-]+$/).optional(),
+  })
+  .optional();
 export const driftScanBody = z.strictObject({ remediate: z.boolean().optional() }).optional();
 
 const versionKind = z.enum(['deploy', 'rollback', 'destroy']);
