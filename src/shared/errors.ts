@@ -78,6 +78,14 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.entries(ERRORS as Reco
   .filter(([, spec]) => !spec.retryable)
   .map(([code]) => code);
 
+/**
+ * The non-retryable codes minus `retryHere`: for callers where a code means "try again" (the failover saga
+ * retries PROVIDER_UNAVAILABLE, an unreachable side, while a stack change treats it as final).
+ */
+export function nonRetryableExcept(...retryHere: ErrorCode[]): string[] {
+  return NON_RETRYABLE_ERROR_TYPES.filter((c) => !(retryHere as string[]).includes(c));
+}
+
 /** An error raised outside workflows that carries a taxonomy code (services, config loading, executors). */
 export class StrataError extends Error {
   constructor(

@@ -5,6 +5,7 @@
  */
 import { ParentClosePolicy, proxyActivities, startChild, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
 import type { IacActivities } from '../activities/iac';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { StatusKey } from '../shared/search-attributes';
 import { deploymentWorkflowId } from '../contracts/runs';
 import type { DriftScanInput, DriftScanResult } from '../contracts/drift';
@@ -13,7 +14,7 @@ import { rollbackWorkflow } from './rollback';
 const scan = proxyActivities<IacActivities>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '60s',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['STACK_NOT_FOUND', 'PLAN_FAILED', 'PROVIDER_UNAVAILABLE'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
 export async function driftScanWorkflow(input: DriftScanInput): Promise<DriftScanResult> {

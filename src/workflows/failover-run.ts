@@ -5,9 +5,11 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { FailoverActivities, StepRequest } from '../activities/cloud/failover-activities';
 import { isInjectedStep, type FailoverInput, type FailoverSide, type FailoverStageName } from '../contracts/failover';
+import { nonRetryableExcept } from '../shared/errors';
 import type { FailoverRecorder } from './failover-record';
 
-const NON_RETRYABLE = ['FAILOVER_IN_PROGRESS', 'FAILOVER_NOT_READY', 'FAILOVER_GROUP_NOT_FOUND', 'CONFIG_INVALID'];
+/** The error table's non-retryable codes; an unreachable side (PROVIDER_UNAVAILABLE) is worth retrying here. */
+const NON_RETRYABLE = nonRetryableExcept('PROVIDER_UNAVAILABLE');
 
 /** Lock, global state, readiness: quick calls, retried briefly. */
 const control: ActivityOptions = {

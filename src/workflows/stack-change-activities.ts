@@ -6,20 +6,10 @@ import { ActivityCancellationType, proxyActivities, type ActivityOptions } from 
 import type { IacActivities } from '../activities/iac';
 import type { NotifyActivities } from '../activities/notify/slack';
 import type { TemporalActivities } from '../activities/temporal';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 
-/** Failures no retry can fix: the saga decides what happens next, not the retry policy. */
-const NON_RETRYABLE = [
-  'PLAN_STALE',
-  'APPLY_FAILED',
-  'APPLY_INTERRUPTED',
-  'PLAN_FAILED',
-  'VERIFY_FAILED',
-  'STACK_NOT_FOUND',
-  'STATE_VERSION_NOT_FOUND',
-  'PROVIDER_UNAVAILABLE',
-  'SYNTH_FAILED',
-  'INIT_FAILED',
-];
+/** Failures no retry can fix (the error table's non-retryable codes): the saga decides what happens next. */
+const NON_RETRYABLE = NON_RETRYABLE_ERROR_TYPES;
 
 /** Planning and verification: synth/init/plan and health checks are restartable, so retry them a few times. */
 const iacPlan: ActivityOptions = {

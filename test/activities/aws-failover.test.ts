@@ -78,6 +78,19 @@ describe('AWS failover activities (moto)', () => {
     expect(plan.plan.map((a) => a.description).join('\n')).toContain(fx.asg.west);
   });
 
+  it('a resource the configuration names but the account lacks is CONFIG_INVALID, not retried', async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const group = { ...fx.group, secondary: { ...fx.group.secondary, asg: 'no-such-group' } };
+    const acts = createFailoverActivities({ groups: { [fx.name]: group }, aws: () => fx.clients });
+    const step = { group: fx.name, failoverId: 'f-missing', stage: 'target_activation' as const, step: 'scale_target', side: 'secondary' as const };
+    const err = await acts.failoverScale({ ...step, capacity: { min: 0, max: 3, desired: 3 } }).then(
+      () => undefined,
+      (e: unknown) => e as { type?: string; nonRetryable?: boolean; message?: string },
+    );
+    expect(err).toMatchObject({ type: 'CONFIG_INVALID', nonRetryable: true });
+    expect(err?.message).toMatch(/no-such-group/);
+  });
+
   it('global state: a conditional lock, renewals, expiry takeover, and one epoch per failover', async () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const { cloud, g } = setup(fx);

@@ -104,6 +104,16 @@ function toFailure(err: unknown, what: string): unknown {
     /ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed|TimeoutError/.test(
       `${e?.name} ${e?.code} ${e?.message}`,
     );
+  // A zone, group, database or table the configuration names but the account lacks: retrying cannot create
+  // it, so say so at once instead of after every attempt.
+  const missing = !network && /NotFound|NoSuch|not found/i.test(`${e?.name} ${e?.code} ${e?.message}`);
+  if (missing) {
+    return ApplicationFailure.create({
+      type: ErrorCode.CONFIG_INVALID,
+      message: `${what}: ${e?.message ?? String(err)} (check the failover group's configuration)`,
+      nonRetryable: true,
+    });
+  }
   return ApplicationFailure.create({
     type: network ? ErrorCode.PROVIDER_UNAVAILABLE : ErrorCode.FAILOVER_STEP_FAILED,
     message: `${what}: ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`,
