@@ -28,8 +28,8 @@ describe('signed decisions', () => {
   const temporal = (...args: string[]) => run(toolPath('TEMPORAL_CLI'), [...args, '--address', s.env.connection.options.address as string], { encoding: 'utf8' });
   const sign = async (workflowId: string, extra: string[] = []) =>
     (await run('npx', ['--no-install', 'tsx', 'scripts/sign-decision.ts', '--bot', 'release-bot', '--key-file', keyFile, '--workflow-id', workflowId, ...extra], { cwd: root, encoding: 'utf8' })).stdout.trim();
-  const prodRun = async () => {
-    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'prod', variables: { instance_count: 1 } });
+  const prodRun = async (environment = 'prod') => {
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment, variables: { instance_count: 1 } });
     await s.http.waitFor(id, ['awaiting_approval']);
     return id;
   };
@@ -63,7 +63,8 @@ describe('signed decisions', () => {
   it('counts a decision signed with a bot key, and refuses the key speaking for someone else or another run', async () => {
     const id = await prodRun();
     const wf = deploymentWorkflowId(id);
-    const other = await prodRun();
+    // Another run waiting for approval (another environment: the prod lock is held by the first).
+    const other = await prodRun('staging');
 
     const impostor = await sign(wf, ['--by', 'bob', '--roles', 'approver']);
     await temporal('workflow', 'signal', '--workflow-id', wf, '--name', 'approveSignal', '--input', impostor);
