@@ -391,13 +391,15 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
     expect(world.names(r.stack)).toEqual([...UP_TO_PLAN, 'applyRun', 'prepareRun', 'planRun', 'recordVersion']);
   });
 
-  test('apply fails with no earlier version → failed, rollback skipped', async () => {
+  test('apply fails with no earlier version → the last good state is empty: what it created is destroyed', async () => {
     const r = await start({ script: { fail: { applyRun: [1] } } });
     const d = await r.h.result();
-    expect(d.status).toBe('failed');
+    expect(d.status).toBe('rolled_back');
     expect(d.error?.code).toBe('APPLY_FAILED');
-    expect(d.rollback).toEqual({ status: 'skipped' });
-    expect(world.names(r.stack)).toEqual([...UP_TO_PLAN, 'applyRun']);
+    expect(d.rollback?.status).toBe('succeeded');
+    // The rollback plans a destroy of what the failed apply left and applies it; nothing is re-created.
+    const plans = world.callsOf(r.stack, 'planRun');
+    expect(plans[plans.length - 1].input).toMatchObject({ destroy: true });
     await expectLockFree(r.stack);
   });
 
@@ -497,10 +499,9 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
     expect(world.names(r.stack)).toEqual(['requestStackLock', 'prepareRun', 'planRun', 'applyRun']);
   });
 
-  // Known defect (automatic rollback after destroy): when the last version is a destroy, a failed deploy's
-  // automatic rollback re-plans the destroyed stack's configuration and re-creates what was destroyed.
-  // Rolling back to a destroy must leave nothing standing. Flip to `test` once fixed.
-  test.failing('a failed deploy after a destroy never re-creates the destroyed stack', async () => {
+  // When the last version is a destroy, the last good state is empty: the automatic rollback may only remove
+  // what the failed apply created, never re-plan the destroyed configuration.
+  test('a failed deploy after a destroy never re-creates the destroyed stack', async () => {
     const r = await start({ script: { previous: { version: 5, kind: 'destroy' }, fail: { applyRun: [1] } } });
     const d = await r.h.result();
     expect(['failed', 'rolled_back']).toContain(d.status);
@@ -508,11 +509,9 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
     expect(afterFailure.filter((c) => !c.input.plan.destroyPlan)).toEqual([]);
   });
 
-  // Known defect (approval window opening before notification): the run shows `awaiting_approval` while the
-  // approvers' notification is still going out, but the gate opens only after it, so an approval in that
-  // window is refused as NOT_AWAITING_APPROVAL. Whenever the run says it awaits approval, an approval must
-  // count. Flip to `test` once fixed.
-  test.failing('while a run shows awaiting_approval, the gate accepts approvals (notification first)', async () => {
+  // Whenever the run says it awaits approval, an approval must count, even while the approvers' notification
+  // is still going out.
+  test('while a run shows awaiting_approval, the gate accepts approvals (notification first)', async () => {
     let notified!: () => void;
     const r = await start({ env: 'prod', script: { notifyWaitsFor: new Promise<void>((res) => (notified = res)) } });
     try {
