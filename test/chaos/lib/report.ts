@@ -63,8 +63,12 @@ export function breakdown(): string[] {
     for (const r of rs)
       for (const inv of new Set(r.violations.map((v) => v.invariant))) counts.set(inv, (counts.get(inv) ?? 0) + 1);
     const broke = [...counts].map(([k, n]) => `${k}×${n}`).join(' ');
+    const hit = new Map<string, number>();
+    for (const r of rs) if (r.phase) hit.set(r.phase, (hit.get(r.phase) ?? 0) + 1);
+    const where = [...hit].map(([k, n]) => `${k}×${n}`).join(' ');
     lines.push(
-      `chaos:   ${g}: ${rs.filter((r) => !r.violations.length).length}/${rs.length} passed${broke ? ` — broke: ${broke}` : ''}`,
+      `chaos:   ${g}: ${rs.filter((r) => !r.violations.length).length}/${rs.length} passed` +
+        `${where ? `; hit in ${where}` : ''}${broke ? `; broke: ${broke}` : ''}`,
     );
   }
   for (const s of skipped) lines.push(`chaos:   skipped ${s.name}: ${s.reason}`);

@@ -63,9 +63,9 @@ function variablesFor(
 }
 
 /**
- * How far into the target phase the kill may land (measured here: hello-local prepares and plans in ~0.9 s, applies 50 files
- * in ~0.5 s and verifies in ~0.7 s; the simulated cloud plans and verifies in a few ms, so there the kill lands
- * as soon as the phase is seen, or just after it).
+ * How far into the target phase the kill may land (measured here: hello-local prepares and plans in ~0.9 s,
+ * applies 50 files in ~0.5 s and verifies in ~0.7 s; the simulated cloud plans and verifies in a few ms, so
+ * there the kill lands as soon as the phase is seen, or just after it).
  */
 function jitterFor(stack: StackName, target: Phase, rng: Rng, variables: Record<string, unknown>): number {
   if (target === 'awaiting_approval') return rng.int(0, 2000);
@@ -181,11 +181,11 @@ export interface TermTrial {
 
 /**
  * A simulated apply that lasts 2-6 s (finishes within the worker's 10 s shutdown grace) or 14-24 s (outlasts it,
- * so the shutdown must hand the apply over instead of failing it).
+ * so the shutdown must hand the apply over instead of failing it); the long ones are every other sim trial.
  */
-function simApply(r: Rng): Record<string, unknown> {
+function simApply(r: Rng, long: boolean): Record<string, unknown> {
   const instance_count = r.int(1, 8);
-  const ms = r.chance(0.6) ? r.int(14_000, 24_000) : r.int(2000, 6000);
+  const ms = long ? r.int(14_000, 24_000) : r.int(2000, 6000);
   return { instance_count, latency_ms_per_resource: Math.round(ms / (3 + instance_count)) };
 }
 
@@ -198,7 +198,8 @@ export function planTermTrials(rng: Rng, n: number): TermTrial[] {
       stack,
       environment: `term-${String(i).padStart(2, '0')}`,
       jitterMs: r.int(0, stack === 'sim-multicloud' ? 1500 : 300),
-      variables: stack === 'hello-local' ? { message: `term ${i}`, file_count: r.int(60, 100) } : simApply(r),
+      variables:
+        stack === 'hello-local' ? { message: `term ${i}`, file_count: r.int(60, 100) } : simApply(r, i % 4 === 0),
     };
   });
 }
