@@ -55,7 +55,7 @@ export class RunService {
   }
 
   /** Starts a run; the same idempotency key always yields the same run. Returns the run id and whether it is new. */
-  async start(req: StartRunRequest, principal: Principal): Promise<{ id: string; created: boolean }> {
+  async start(req: StartRunRequest, principal: Principal): Promise<{ id: string; created: boolean; status: DeploymentStatus }> {
     const id = req.idempotencyKey
       ? `${req.kind[0]}-${createHash('sha256').update(`${req.kind}\0${req.stack}\0${req.environment}\0${req.idempotencyKey}`).digest('hex').slice(0, 24)}`
       : `${req.kind[0]}-${randomUUID()}`;
@@ -64,7 +64,12 @@ export class RunService {
     if (!hasRole(principal, 'deployer', req.environment)) {
       throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not start runs in ${req.environment} (needs deployer there)`);
     }
-    return { id, created: await this.runs.start(input) };
+    const initial: DeploymentStatus = input.dryRun ? 'planning' : 'queued';
+    if (await this.runs.start(input)) return { id, created: true, status: initial };
+    // The same idempotency key: the run that exists. Its status needs a worker to answer a query; under a burst
+    // that can take long, and a run that exists must never be reported as a failure to start it.
+    const existing = await this.get(id).catch(() => undefined);
+    return { id, created: false, status: existing?.status ?? initial };
   }
 
   /** The run's `Deployment`: live from the status query, or the result once it has closed. */
