@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Approval, Rejection } from '../../contracts/approval';
 import { DEPLOYMENT_STATUSES, type Deployment, type PlanView, type RunEvent } from '../../contracts/runs';
 import type { StrataConfig } from '../../shared/config';
+import { secretRefSchema } from '../../shared/secrets';
 import { declaredVariables, type StackVariables, type VariableType } from '../../shared/stack-variables';
 import {
   boundedJson,
@@ -100,8 +101,15 @@ export function declaredVariablesSchema(
   const names = Object.keys(declared.variables);
   const shape: Record<string, z.ZodType> = {};
   for (const [name, v] of Object.entries(declared.variables)) {
-    let s = variableValueSchema(v.type);
-    if (v.nullable) s = s.nullable();
+    // Any declared variable may be given by reference (`{ "secret": "NAME" }`): the worker resolves it when the
+    // tool runs, so whether the secret exists is known only there. A sensitive one only that way: a plain value
+    // would be stored in the run's history.
+    let s: z.ZodType = v.sensitive
+      ? z.strictObject(secretRefSchema.shape, {
+          error: () => `variable ${name} is sensitive: give it by reference, { "secret": "NAME" } (NAME: A-Z, 0-9, _)`,
+        })
+      : z.union([secretRefSchema, variableValueSchema(v.type)]);
+    if (v.nullable && !v.sensitive) s = s.nullable();
     if (v.description) s = s.describe(v.description);
     // strata.yaml may give a value the stack declares without a default; then the request need not.
     shape[name] = v.required && !(name in preset) ? s : s.optional();

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorCode, StrataError } from '../../shared/errors';
+import { withoutSecretRefs } from '../../shared/secrets';
 import { projectRoot } from '../../shared/tools';
 import type {
   ApplyResult,
@@ -87,7 +88,12 @@ export class TofuExecutor implements IacExecutor {
   constructor(private readonly opts: TofuToolOptions = {}) {}
 
   async prepare(spec: StackSpec, ctx: ExecutorContext): Promise<ConfigSnapshot> {
-    const doc: ConfigDocument = { version: 1, files: collectStackFiles(spec.path), tfvars: spec.variables };
+    // Variables given by reference stay out of the snapshotted tfvars: the tool gets their values as TF_VAR_<name>.
+    const doc: ConfigDocument = {
+      version: 1,
+      files: collectStackFiles(spec.path),
+      tfvars: withoutSecretRefs(spec.variables),
+    };
     return this.prepareDocument(doc, this.kind, spec, ctx);
   }
 
@@ -423,6 +429,9 @@ export class TofuExecutor implements IacExecutor {
       environment: ctx.environment,
       dataDir: this.opts.dataDir ?? path.join(projectRoot, '.data'),
     });
+    // Secrets reach the tool through its own environment only (and the watchdog's, which passes it on): never a
+    // file in the workspace, never the snapshot. Set after toolEnv, which drops any inherited TF_VAR_*.
+    for (const [name, value] of Object.entries(ctx.secretValues ?? {})) env[`TF_VAR_${name}`] = value;
     let bin = resolveTofuBin(this.opts);
     if (extra.watchdog) {
       const req: WatchdogRequest = {
