@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorCode, StrataError } from '../../shared/errors';
-import { withoutSecretRefs } from '../../shared/secrets';
+import { secretRefsOf, withoutSecretRefs } from '../../shared/secrets';
 import { projectRoot } from '../../shared/tools';
 import type {
   ApplyResult,
@@ -93,6 +93,7 @@ export class TofuExecutor implements IacExecutor {
       version: 1,
       files: collectStackFiles(spec.path),
       tfvars: withoutSecretRefs(spec.variables),
+      ...(Object.keys(secretRefsOf(spec.variables)).length > 0 ? { secrets: secretRefsOf(spec.variables) } : {}),
     };
     return this.prepareDocument(doc, this.kind, spec, ctx);
   }
