@@ -288,8 +288,9 @@ describe('secrets by reference', () => {
     expect(sdkLog.length).toBeGreaterThan(0);
     expect(leaksIn(sdkLog.join('\n'))).toEqual([]);
 
-    // Stored files: the only ones that hold a value are the OpenTofu state (the tool stores variable-derived
-    // attributes in its state, and this stack's outputs) and the saved plan (the tool stores variable values in it).
+    // Stored files: the only ones that hold a value are the OpenTofu state versions in the state store (the tool stores
+    // variable-derived attributes in its state, and this stack's outputs). The saved plans, which hold variable values,
+    // are encrypted (zip members included: contentOf unpacks them).
     const stateDir = config.stateStore.kind === 'filesystem' ? config.stateStore.path : '';
     const holders: string[] = [];
     for (const f of [stateDir, config.artifactsDir, codecConfig.artifactsDir].flatMap(filesUnder)) {
@@ -298,7 +299,15 @@ describe('secrets by reference', () => {
       else if (f.startsWith(config.artifactsDir + path.sep) && /runs\/[^/]+\/plan[^/]*\.bin$/.test(f)) holders.push('tofu plan');
       else holders.push(f);
     }
-    expect([...new Set(holders)].sort()).toEqual(['tofu plan', 'tofu state']);
+    expect([...new Set(holders)]).toEqual(['tofu state']);
+    const plans = filesUnder(config.artifactsDir).filter((f) => /runs\/[^/]+\/plan[^/]*\.bin$/.test(f));
+    expect(plans.length).toBeGreaterThan(0);
+    for (const f of plans) expect(fs.readFileSync(f, 'latin1')).toMatch(/^\{"meta":\{"key_provider\.pbkdf2\.strata"/);
+    // The worker-local workspaces (a cache, rebuilt from the stores) hold the tool's state file, nothing else.
+    const local: string[] = [];
+    for (const f of filesUnder(config.workDir)) if (leaksIn(await contentOf(f)).length > 0) local.push(path.basename(f));
+    expect(local.length).toBeGreaterThan(0);
+    expect(local.filter((f) => !/^terraform\.tfstate(\.backup)?$/.test(f))).toEqual([]);
     // The config snapshot keeps the reference, not the value.
     const snapshots = filesUnder(config.artifactsDir).filter((f) => f.endsWith('config.json'));
     expect(snapshots.length).toBeGreaterThan(0);

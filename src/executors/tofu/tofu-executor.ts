@@ -433,6 +433,11 @@ export class TofuExecutor implements IacExecutor {
     // Secrets reach the tool through its own environment only (and the watchdog's, which passes it on): never a
     // file in the workspace, never the snapshot. Set after toolEnv, which drops any inherited TF_VAR_*.
     for (const [name, value] of Object.entries(ctx.secretValues ?? {})) env[`TF_VAR_${name}`] = value;
+    // The tool stores variable values in its saved plan, and the plan is an artifact: encrypted (OpenTofu's plan
+    // encryption) whenever a secret went into it. An operator's own TF_ENCRYPTION is left alone.
+    if (ctx.secretValues && Object.keys(ctx.secretValues).length > 0 && !env.TF_ENCRYPTION) {
+      env.TF_ENCRYPTION = planEncryption(ctx.stack, ctx.environment, ctx.secretValues);
+    }
     let bin = resolveTofuBin(this.opts);
     if (extra.watchdog) {
       const req: WatchdogRequest = {
@@ -472,6 +477,36 @@ export class TofuExecutor implements IacExecutor {
       outlivesWorker: extra.watchdog !== undefined,
     });
   }
+}
+
+/**
+ * OpenTofu's encryption config for saved plans, keyed by a passphrase derived from the stack, the environment and the
+ * secret values themselves: every worker that can resolve the run's secrets can read its plan, and nothing else is
+ * needed to share. A secret rotated between plan and apply makes the approved plan unreadable, so it is never applied
+ * with a value other than the one it was planned with. State is not encrypted here (the state store is its guard).
+ */
+export function planEncryption(
+  stack: string,
+  environment: string,
+  secretValues: Readonly<Record<string, string>>,
+): string {
+  const material = Object.entries(secretValues)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\0');
+  const passphrase = sha256(`strata-plan-encryption/1\0${stack}\0${environment}\0${material}`);
+  return [
+    `key_provider "pbkdf2" "strata" {`,
+    `  passphrase = "${passphrase}"`,
+    `}`,
+    `method "aes_gcm" "strata" {`,
+    `  keys = key_provider.pbkdf2.strata`,
+    `}`,
+    `plan {`,
+    `  method   = method.aes_gcm.strata`,
+    `  enforced = true`,
+    `}`,
+  ].join('\n');
 }
 
 /** Creates the OpenTofu/Terraform executor. */
