@@ -92,6 +92,24 @@ export function variableValueSchema(t: VariableType, depth: number = VARIABLE_LI
   }
 }
 
+const looksLikeReference = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && 'secret' in v;
+
+/**
+ * A value or a `{ secret: NAME }` reference. Not a union: a union that fails reports itself ("Invalid input") for a
+ * missing value or a nested mistake, where the value schema names the field and what it must be. Documented as anyOf.
+ */
+function referenceOr(value: z.ZodType): z.ZodType {
+  return z
+    .any()
+    .superRefine((v, ctx) => {
+      const r = (looksLikeReference(v) ? secretRefSchema : value).safeParse(v);
+      for (const issue of r.error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    })
+    .meta({
+      anyOf: [secretRefSchema, value].map((t) => z.toJSONSchema(t, { target: 'openapi-3.0', unrepresentable: 'any' })),
+    });
+}
+
 /** The `variables` a stack takes: exactly its declared names, each with its type; undeclared names are refused by name. */
 export function declaredVariablesSchema(
   stack: string,
@@ -108,7 +126,9 @@ export function declaredVariablesSchema(
       ? z.strictObject(secretRefSchema.shape, {
           error: () => `variable ${name} is sensitive: give it by reference, { "secret": "NAME" } (NAME: A-Z, 0-9, _)`,
         })
-      : z.union([secretRefSchema, variableValueSchema(v.type)]);
+      : v.type.kind === 'any'
+        ? variableValueSchema(v.type) // any JSON, a reference included
+        : referenceOr(variableValueSchema(v.type));
     if (v.nullable && !v.sensitive) s = s.nullable();
     if (v.description) s = s.describe(v.description);
     // strata.yaml may give a value the stack declares without a default; then the request need not.
