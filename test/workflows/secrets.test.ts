@@ -92,8 +92,13 @@ describe('secrets by reference', () => {
   const stacks = {
     'tofu-secret': { executor: 'tofu', path: path.join(FIXTURES, 'tofu-secret'), variables: { output_dir: outDir } },
     'sim-secret': { executor: 'simulated', path: path.join(FIXTURES, 'sim-secret') },
-    // The codec world's own name: two worlds on one server must not share a stack lock workflow.
-    'sim-secret-codec': { executor: 'simulated', path: path.join(FIXTURES, 'sim-secret') },
+    // The codec world's own name: two worlds on one server must not share a stack lock workflow. Its reference is
+    // given in strata.yaml's stack variables, not in the request.
+    'sim-secret-codec': {
+      executor: 'simulated',
+      path: path.join(FIXTURES, 'sim-secret'),
+      variables: { db_password: { secret: 'STRATA_TEST_CODEC_TOKEN' } },
+    },
   };
   let config: ReturnType<typeof testConfig>;
   const codecConfig = testConfig({
@@ -226,9 +231,14 @@ describe('secrets by reference', () => {
     await get('alice', `/api/v1/deployments/${id}/logs`);
   });
 
-  it('with encrypted payloads, `temporal workflow show` through the codec server shows the reference, never the value', async () => {
-    const id = await hc.deploy('alice', { stack: 'sim-secret-codec', environment: 'dev', variables: { db_password: { secret: 'STRATA_TEST_CODEC_TOKEN' } } });
+  it('with encrypted payloads and a reference from strata.yaml, `temporal workflow show` through the codec server shows the reference, never the value', async () => {
+    const id = await hc.deploy('alice', { stack: 'sim-secret-codec', environment: 'dev' });
     const done = await hc.waitFor(id, ['succeeded']);
+    // The simulated cloud got the value strata.yaml's reference names.
+    const digest = `sha256:${sha256(CODEC_SECRET)}`;
+    const holders = [];
+    for (const f of filesUnder(codecConfig.artifactsDir)) if ((await contentOf(f)).includes(digest)) holders.push(f);
+    expect(holders.length).toBeGreaterThan(0);
     responses.push(JSON.stringify(done));
     await get('alice', `/api/v1/deployments/${id}/logs`, () => hc);
     const server = await new Promise<http.Server>((resolve) => {
