@@ -180,6 +180,7 @@ export function redactError(err: unknown, redact: Redactor): unknown {
       message,
       details,
       nextRetryDelay: err.nextRetryDelay ?? undefined,
+      cause: err.cause ? (redactError(err.cause, redact) as Error) : undefined,
     });
     copy.stack = redact(err.stack ?? '');
     return copy;
