@@ -54,6 +54,12 @@ export interface ExecutorContext {
    * Absent: every abort is the run's.
    */
   cancelledByRun?: () => boolean;
+  /**
+   * Values of the variables given as `{ secret: NAME }`, by variable name, resolved by the activity for this call
+   * only. They go to the tool (tofu: as TF_VAR_<name> of its process) and nowhere else: never into a snapshot, a
+   * result, a log line or an error (the activity redacts those, but an executor must not rely on it).
+   */
+  secretValues?: Readonly<Record<string, string>>;
 }
 
 /** What the stack's configuration is made of, captured once per run. */

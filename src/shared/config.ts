@@ -289,6 +289,16 @@ export const configSchema = z.strictObject({
   /** Where key files named without a directory live (codec and signer keys); STRATA_KEYS_DIR overrides. */
   keysDir: z.string().default('.data/keys'),
   artifactsDir: z.string().default('.data/artifacts'),
+  /**
+   * Where workers resolve `{ secret: NAME }` variables, only inside the activity that runs the tool: the worker's
+   * environment (`fromEnv`) and/or a file of NAME=value lines (dotenv) or a JSON object, readable by its owner only.
+   */
+  secrets: z
+    .strictObject({
+      fromEnv: z.boolean().default(true),
+      file: z.string().optional(),
+    })
+    .default({ fromEnv: true }),
   /** Traces and worker metrics; everything is off unless named here (or `${VAR}` fills it in). */
   telemetry: z
     .strictObject({
@@ -375,6 +385,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   }
   for (const k of [...cfg.codec.keys, ...cfg.approvalSigning.signers, ...cfg.approvalSigning.bots]) if (k.file) k.file = keyFile(k.file);
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
+  if (cfg.secrets.file) cfg.secrets.file = abs(cfg.secrets.file);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
   return { ...cfg, baseDir };
 }

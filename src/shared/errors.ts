@@ -54,6 +54,8 @@ const ERRORS = {
   SYNTH_FAILED: { http: 422, retryable: false },
   PROVIDER_UNAVAILABLE: { http: 503, retryable: false },
   TOOL_NOT_FOUND: { http: 500, retryable: false },
+  /** A `{ secret: NAME }` variable the worker's environment and secrets file do not hold (the message names it, never a value). */
+  SECRET_NOT_FOUND: { http: 422, retryable: false },
   // Failover
   FAILOVER_IN_PROGRESS: { http: 409, retryable: false },
   FAILOVER_NOT_READY: { http: 409, retryable: false },

@@ -22,6 +22,18 @@ import { driftReportKey } from '../../store/keys';
 import type { RunLog } from '../../store/run-log';
 import type { StateStore, StateVersion, StateVersionKind } from '../../store/state-store';
 import { runHealthChecks, type HealthCheckInput } from './health-checks';
+import { declaredVariables } from '../../shared/stack-variables';
+import { isSecretRef } from '../../shared/secrets';
+import {
+  createRedactor,
+  availableSecretValues,
+  createSecretSource,
+  redactDeep,
+  redactError,
+  resolveSecretVariables,
+  type Redactor,
+  type SecretSource,
+} from './secrets';
 
 export interface IacActivityDeps {
   config: StrataConfig;
@@ -29,6 +41,8 @@ export interface IacActivityDeps {
   artifacts: ArtifactStore;
   state: StateStore;
   runLog: RunLog;
+  /** Where `{ secret: NAME }` variables are resolved; default: `config.secrets` (secrets file, then environment). */
+  secrets?: SecretSource;
 }
 
 export interface RunTarget {
@@ -85,6 +99,7 @@ function outsideApproved(approved: PlanSummary, replanned: PlanSummary): string[
 /** Factory over injected executors and stores (no module-level singletons). */
 export function createIacActivities(deps: IacActivityDeps) {
   const { config, executors, artifacts, state, runLog } = deps;
+  const secrets = deps.secrets ?? createSecretSource(config.secrets);
 
   function spec(t: Omit<RunTarget, 'runId'>): StackSpec {
     const stack = config.stacks[t.stack];
@@ -106,7 +121,7 @@ export function createIacActivities(deps: IacActivityDeps) {
     };
   }
 
-  function context(t: RunTarget): ExecutorContext {
+  function context(t: RunTarget, redact: Redactor = (m) => m, secretValues?: Record<string, string>): ExecutorContext {
     // Captured now: the abort listeners that ask run outside the activity's async context.
     const actx = Context.current();
     return {
@@ -116,17 +131,105 @@ export function createIacActivities(deps: IacActivityDeps) {
       workDir: config.workDir,
       artifacts,
       state,
+      // Every line the tool or an executor writes passes here: no secret value reaches the run log.
       log: (e) =>
         runLog.append(t.runId, [
-          { ts: e.ts ?? new Date().toISOString(), level: e.level, message: e.message, resource: e.resource },
+          { ts: e.ts ?? new Date().toISOString(), level: e.level, message: redact(e.message), resource: e.resource },
         ]),
       heartbeat: (d) => heartbeat(d),
       signal: cancellationSignal(),
       cancelledByRun: () => cancelledByRun(actx),
+      secretValues,
     };
   }
 
+  /** Plain values given to variables the stack declares sensitive: redacted like secrets. */
+  async function sensitiveValues(s: StackSpec): Promise<string[]> {
+    const declared = await declaredVariables({ executor: s.executor, path: s.path });
+    const out: string[] = [];
+    for (const [name, v] of Object.entries(declared?.variables ?? {})) {
+      const value = s.variables[name];
+      if (!v.sensitive || value === undefined || value === null || isSecretRef(value)) continue;
+      out.push(typeof value === 'string' ? value : JSON.stringify(value));
+    }
+    return out;
+  }
+
+  /**
+   * Runs an executor call with the run's secrets resolved for it alone (SECRET_NOT_FOUND when one is missing) and
+   * everything it lets out redacted: log lines, and the error that becomes workflow history.
+   */
+  async function withTool<T>(
+    t: RunTarget,
+    s: StackSpec,
+    fn: (ctx: ExecutorContext, redact: Redactor) => Promise<T>,
+    opts: { runsTool: boolean } = { runsTool: true },
+  ): Promise<T> {
+    // A step that runs no tool needs no secret, only to redact what it reads back (outputs): it does not fail on
+    // a secret it cannot find.
+    const secretValues = opts.runsTool
+      ? resolveSecretVariables(s.variables, secrets)
+      : availableSecretValues(s.variables, secrets);
+    const redact = createRedactor([...Object.values(secretValues), ...(await sensitiveValues(s))]);
+    try {
+      return await fn(context(t, redact, opts.runsTool ? secretValues : undefined), redact);
+    } catch (err) {
+      throw redactError(err, redact);
+    }
+  }
+
   const executorFor = (s: StackSpec) => executors[s.executor];
+
+  /** applyRun's body, inside withTool. */
+  async function applyWith(
+    t: RunTarget & { plan: PlanSummary },
+    s: StackSpec,
+    ctx: ExecutorContext,
+  ): Promise<ApplyResult & { resumed?: boolean }> {
+    const exec = executorFor(s);
+    const retry = activityInfo().attempt > 1;
+    const movedByThisRun = async () => {
+      const current = await state.getCurrentState(t.stack, t.environment);
+      const moved = current && (current.serial !== t.plan.stateSerial || current.lineage !== t.plan.stateLineage);
+      return Boolean(moved && current.updatedBy === t.runId);
+    };
+    const resume = async () => {
+      ctx.log({
+        level: 'warn',
+        message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left`,
+      });
+      const replanned = t.plan.destroyPlan
+        ? await exec.planDestroy(s, t.plan.config, ctx)
+        : await exec.plan(s, t.plan.config, ctx);
+      // What is left to do must be part of what was approved; anything else (drift meanwhile, a change no one
+      // saw) needs a plan and an approval of its own.
+      const unapproved = outsideApproved(t.plan, replanned);
+      if (unapproved.length > 0) {
+        throw ApplicationFailure.create({
+          type: ErrorCode.PLAN_STALE,
+          nonRetryable: true,
+          message: `resuming the interrupted apply would need changes the approved plan does not contain (${unapproved.join(', ')}); plan again`,
+          details: [{ unapproved }],
+        });
+      }
+      const result = await exec.apply(s, replanned, ctx);
+      return { ...result, resumed: true };
+    };
+    // Worth knowing before the apply: an executor that resumes the approved plan itself (the simulated cloud,
+    // from its apply marker) then still reports the resumption.
+    const resuming = retry && (await movedByThisRun());
+    try {
+      const result = await exec.apply(s, t.plan, ctx);
+      return resuming ? { ...result, resumed: true } : result;
+    } catch (err) {
+      // A tool cannot resume a saved plan over the state it left (the tofu executor recovers that state from a
+      // tool that outlived its attempt, then finds its plan stale because of this very run): re-plan the
+      // approved configuration and apply what is left of it.
+      if (retry && err instanceof ApplicationFailure && err.type === ErrorCode.PLAN_STALE && (await movedByThisRun()))
+        return resume();
+      throw err;
+    }
+  }
 
   return {
     /** Snapshots the stack's configuration (copy or synth) for this run; a rollback reuses the target version's snapshot. */
@@ -150,13 +253,14 @@ export function createIacActivities(deps: IacActivityDeps) {
         return { ...v.config, executor: v.config.executor as ExecutorKind };
       }
       const s = spec(t);
-      return executorFor(s).prepare(s, context(t));
+      return withTool(t, s, (ctx) => executorFor(s).prepare(s, ctx));
     },
 
     async planRun(t: RunTarget & { config: ConfigSnapshot; destroy?: boolean }): Promise<PlanSummary> {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
-      const ctx = context(t);
-      return t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx);
+      return withTool(t, s, (ctx) =>
+        t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx),
+      );
     },
 
     /**
@@ -166,61 +270,24 @@ export function createIacActivities(deps: IacActivityDeps) {
      */
     async applyRun(t: RunTarget & { plan: PlanSummary }): Promise<ApplyResult & { resumed?: boolean }> {
       const s = spec({ ...t, variables: { ...t.plan.config.variables, ...t.variables } });
-      const ctx = context(t);
-      const exec = executorFor(s);
-      const retry = activityInfo().attempt > 1;
-      const movedByThisRun = async () => {
-        const current = await state.getCurrentState(t.stack, t.environment);
-        const moved = current && (current.serial !== t.plan.stateSerial || current.lineage !== t.plan.stateLineage);
-        return Boolean(moved && current.updatedBy === t.runId);
-      };
-      const resume = async () => {
-        ctx.log({
-          level: 'warn',
-          message: `resuming the apply interrupted by a worker failure (attempt ${activityInfo().attempt}): re-planning the approved configuration against the state it left`,
-        });
-        const replanned = t.plan.destroyPlan
-          ? await exec.planDestroy(s, t.plan.config, ctx)
-          : await exec.plan(s, t.plan.config, ctx);
-        // What is left to do must be part of what was approved; anything else (drift meanwhile, a change no one
-        // saw) needs a plan and an approval of its own.
-        const unapproved = outsideApproved(t.plan, replanned);
-        if (unapproved.length > 0) {
-          throw ApplicationFailure.create({
-            type: ErrorCode.PLAN_STALE,
-            nonRetryable: true,
-            message: `resuming the interrupted apply would need changes the approved plan does not contain (${unapproved.join(', ')}); plan again`,
-            details: [{ unapproved }],
-          });
-        }
-        const result = await exec.apply(s, replanned, ctx);
-        return { ...result, resumed: true };
-      };
-      // Worth knowing before the apply: an executor that resumes the approved plan itself (the simulated cloud,
-      // from its apply marker) then still reports the resumption.
-      const resuming = retry && (await movedByThisRun());
-      try {
-        const result = await exec.apply(s, t.plan, ctx);
-        return resuming ? { ...result, resumed: true } : result;
-      } catch (err) {
-        // A tool cannot resume a saved plan over the state it left (the tofu executor recovers that state from a
-        // tool that outlived its attempt, then finds its plan stale because of this very run): re-plan the
-        // approved configuration and apply what is left of it.
-        if (retry && err instanceof ApplicationFailure && err.type === ErrorCode.PLAN_STALE && (await movedByThisRun()))
-          return resume();
-        throw err;
-      }
+      // Outputs become workflow history and the run's Deployment: a stack that echoes a secret (nonsensitive())
+      // gets it redacted there.
+      return withTool(t, s, async (ctx, redact) => {
+        const result = await applyWith(t, s, ctx);
+        return { ...result, outputs: redactDeep(result.outputs, redact) };
+      });
     },
 
     async verifyRun(
       t: RunTarget & { config: ConfigSnapshot; checks: HealthCheckInput[]; outputs: Record<string, unknown> },
     ): Promise<void> {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
-      const ctx = context(t);
-      await runHealthChecks(t.checks, t.outputs, ctx, async () => {
-        const p = await executorFor(s).plan(s, t.config, ctx);
-        return p.hasChanges ? `${p.add} to add, ${p.change} to change, ${p.destroy} to destroy` : undefined;
-      });
+      await withTool(t, s, (ctx) =>
+        runHealthChecks(t.checks, t.outputs, ctx, async () => {
+          const p = await executorFor(s).plan(s, t.config, ctx);
+          return p.hasChanges ? `${p.add} to add, ${p.change} to change, ${p.destroy} to destroy` : undefined;
+        }),
+      );
     },
 
     async recordVersion(t: {
@@ -232,8 +299,16 @@ export function createIacActivities(deps: IacActivityDeps) {
       restoredFrom?: number;
     }): Promise<StateVersionSummary> {
       const s = spec({ ...t, variables: t.plan.config.variables });
-      const ctx = context({ ...t, variables: t.plan.config.variables });
-      const snap = await executorFor(s).snapshotState(s, ctx);
+      const target = { ...t, variables: t.plan.config.variables };
+      const { ctx, snap } = await withTool(
+        target,
+        s,
+        async (c, redact) => {
+          const snapshot = await executorFor(s).snapshotState(s, c);
+          return { ctx: c, snap: { ...snapshot, outputs: redactDeep(snapshot.outputs, redact) } };
+        },
+        { runsTool: false },
+      );
       const current = await state.getCurrentState(t.stack, t.environment);
       const v = await state.recordVersion({
         stack: t.stack,
@@ -269,7 +344,9 @@ export function createIacActivities(deps: IacActivityDeps) {
       } else {
         const config = { ...latest.config, executor: latest.config.executor as ExecutorKind };
         const s = spec({ ...t, variables: config.variables });
-        report = await executorFor(s).detectDrift(s, config, context({ ...t, variables: config.variables }));
+        report = await withTool({ ...t, variables: config.variables }, s, (ctx) =>
+          executorFor(s).detectDrift(s, config, ctx),
+        );
       }
       return { ...report, stack: t.stack, environment: t.environment, version: latest?.version };
     },

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorCode, StrataError } from '../../shared/errors';
+import { secretRefsOf, withoutSecretRefs } from '../../shared/secrets';
 import { projectRoot } from '../../shared/tools';
 import type {
   ApplyResult,
@@ -87,7 +88,13 @@ export class TofuExecutor implements IacExecutor {
   constructor(private readonly opts: TofuToolOptions = {}) {}
 
   async prepare(spec: StackSpec, ctx: ExecutorContext): Promise<ConfigSnapshot> {
-    const doc: ConfigDocument = { version: 1, files: collectStackFiles(spec.path), tfvars: spec.variables };
+    // Variables given by reference stay out of the snapshotted tfvars: the tool gets their values as TF_VAR_<name>.
+    const doc: ConfigDocument = {
+      version: 1,
+      files: collectStackFiles(spec.path),
+      tfvars: withoutSecretRefs(spec.variables),
+      ...(Object.keys(secretRefsOf(spec.variables)).length > 0 ? { secrets: secretRefsOf(spec.variables) } : {}),
+    };
     return this.prepareDocument(doc, this.kind, spec, ctx);
   }
 
@@ -423,6 +430,14 @@ export class TofuExecutor implements IacExecutor {
       environment: ctx.environment,
       dataDir: this.opts.dataDir ?? path.join(projectRoot, '.data'),
     });
+    // Secrets reach the tool through its own environment only (and the watchdog's, which passes it on): never a
+    // file in the workspace, never the snapshot. Set after toolEnv, which drops any inherited TF_VAR_*.
+    for (const [name, value] of Object.entries(ctx.secretValues ?? {})) env[`TF_VAR_${name}`] = value;
+    // The tool stores variable values in its saved plan, and the plan is an artifact: encrypted (OpenTofu's plan
+    // encryption) whenever a secret went into it. An operator's own TF_ENCRYPTION is left alone.
+    if (ctx.secretValues && Object.keys(ctx.secretValues).length > 0 && !env.TF_ENCRYPTION) {
+      env.TF_ENCRYPTION = planEncryption(ctx.stack, ctx.environment, ctx.secretValues);
+    }
     let bin = resolveTofuBin(this.opts);
     if (extra.watchdog) {
       const req: WatchdogRequest = {
@@ -462,6 +477,36 @@ export class TofuExecutor implements IacExecutor {
       outlivesWorker: extra.watchdog !== undefined,
     });
   }
+}
+
+/**
+ * OpenTofu's encryption config for saved plans, keyed by a passphrase derived from the stack, the environment and the
+ * secret values themselves: every worker that can resolve the run's secrets can read its plan, and nothing else is
+ * needed to share. A secret rotated between plan and apply makes the approved plan unreadable, so it is never applied
+ * with a value other than the one it was planned with. State is not encrypted here (the state store is its guard).
+ */
+export function planEncryption(
+  stack: string,
+  environment: string,
+  secretValues: Readonly<Record<string, string>>,
+): string {
+  const material = Object.entries(secretValues)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\0');
+  const passphrase = sha256(`strata-plan-encryption/1\0${stack}\0${environment}\0${material}`);
+  return [
+    `key_provider "pbkdf2" "strata" {`,
+    `  passphrase = "${passphrase}"`,
+    `}`,
+    `method "aes_gcm" "strata" {`,
+    `  keys = key_provider.pbkdf2.strata`,
+    `}`,
+    `plan {`,
+    `  method   = method.aes_gcm.strata`,
+    `  enforced = true`,
+    `}`,
+  ].join('\n');
 }
 
 /** Creates the OpenTofu/Terraform executor. */
