@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
-import { dataConverterFor } from '../client';
+import { createGateway, dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
@@ -42,8 +42,7 @@ export function buildActivities(
   return {
     ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
     ...createTemporalActivities({
-      client: opts.client,
-      taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      locks: createGateway(opts.client, { namespace: config.temporal.namespace, taskQueue: opts.taskQueue ?? config.temporal.taskQueue }).runs,
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),

@@ -2,6 +2,7 @@
  * A worker serving the failover workflows with explicitly injected failover activities (AWS clients per
  * group, a simulated data dir), plus helpers to start failovers and wait for them without fixed sleeps.
  */
+import { createGateway } from '../../src/client';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
@@ -47,7 +48,7 @@ export async function startFailoverWorker(
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') }),
     activities: {
-      ...createTemporalActivities({ client: opts.temporalClient ?? env.client, taskQueue }),
+      ...createTemporalActivities({ locks: createGateway(opts.temporalClient ?? env.client, { namespace: 'default', taskQueue }).runs }),
       // The same signer keys as the API of testConfig(): approvals through the API are signed and verified.
       ...createDecisionActivities({ config: testConfig() }),
       ...createFailoverActivities({

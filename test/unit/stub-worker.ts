@@ -4,6 +4,7 @@
  * activity breaks the build here) and the Temporal activities real, so the stack-lock workflow runs for real.
  * Each stub records its calls and follows a per-stack (or per-group) script, so tests can share one worker.
  */
+import { createGateway } from '../../src/client';
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -366,7 +367,10 @@ export async function startStubWorker(
     // check would otherwise fire every 15 s of skipped time during a 72 h expiry.
     ...recordedTemporalActivities(
       world,
-      createTemporalActivities({ client: env.client, taskQueue, lockHolderCheckIntervalMs: LOCK_HOLDER_CHECK_MS }),
+      createTemporalActivities({
+        locks: createGateway(env.client, { namespace: 'default', taskQueue }).runs,
+        lockHolderCheckIntervalMs: LOCK_HOLDER_CHECK_MS,
+      }),
     ),
     ...stubNotifyActivities(world),
     ...stubFailoverActivities(world),

@@ -4,6 +4,7 @@
  * force-unlock frees nobody, a lock workflow that vanishes comes back with its holder and queue in order, and
  * a failing holder check never fails the lock workflow.
  */
+import { createGateway } from '../../src/client';
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { createTemporalActivities } from '../../src/activities/temporal';
@@ -182,7 +183,9 @@ describe('stack lock and run queue', () => {
   it('keeps the lock workflow running while its holder check keeps failing', async () => {
     // A worker of its own whose liveness check talks to a namespace that does not exist: every check fails.
     const cfg = testConfig({ environments: { ops: { approvals: { required: 1, timeout: '1h' } } } });
-    const broken = createTemporalActivities({ client: new Client({ connection: s.env.connection, namespace: 'strata-no-such-namespace' }), taskQueue: cfg.temporal.taskQueue });
+    const broken = createTemporalActivities({
+      locks: createGateway(new Client({ connection: s.env.connection, namespace: 'strata-no-such-namespace' }), { namespace: 'strata-no-such-namespace', taskQueue: cfg.temporal.taskQueue }).runs,
+    });
     const worker = runWorker(
       await Worker.create({
         connection: s.env.nativeConnection,
