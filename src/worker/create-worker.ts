@@ -1,5 +1,5 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
@@ -31,6 +31,15 @@ export interface StrataWorkerOptions {
   tracing?: Tracing;
 }
 
+/**
+ * The activities' Temporal client speaks the worker's payload codec whatever client the caller handed in: the
+ * lock's look-ups query runs whose answers are encrypted, and its requests must be readable by the workflows.
+ */
+function withConfigCodec(client: Client, config: StrataConfig): Client {
+  const dataConverter = dataConverterFor(config);
+  return dataConverter ? new Client({ connection: client.connection, namespace: config.temporal.namespace, dataConverter }) : client;
+}
+
 /** Every activity a Strata worker serves, wired from config. */
 export function buildActivities(
   opts: Pick<StrataWorkerOptions, 'client' | 'config' | 'taskQueue' | 'lockHolderCheckIntervalMs' | 'lockContinueAsNewAfterGrants'>,
@@ -42,7 +51,7 @@ export function buildActivities(
   return {
     ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
     ...createTemporalActivities({
-      locks: createGateway(opts.client, { namespace: config.temporal.namespace, taskQueue: opts.taskQueue ?? config.temporal.taskQueue }).runs,
+      locks: createGateway(withConfigCodec(opts.client, config), { namespace: config.temporal.namespace, taskQueue: opts.taskQueue ?? config.temporal.taskQueue }).runs,
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
