@@ -68,6 +68,8 @@ export interface StackSpec {
   /** Simulated cloud: provider table from strata.yaml and the stack's provider failover order. */
   providers?: Record<string, { region: string; dryRun: boolean }>;
   failoverOrder?: string[];
+  /** CloudFormation: region, endpoint override and stack name from the stack's `aws` config. */
+  aws?: { region: string; endpoint?: string; stackName?: string };
 }
 
 /** A durable copy of the configuration that was planned: applying or rolling back uses exactly this. */

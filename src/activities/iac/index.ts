@@ -103,6 +103,7 @@ export function createIacActivities(deps: IacActivityDeps) {
       variables: { ...stack.variables, ...t.variables },
       providers: config.providers as StackSpec['providers'],
       failoverOrder: stack.failoverOrder,
+      aws: stack.aws,
     };
   }
 
