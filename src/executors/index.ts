@@ -1,6 +1,7 @@
 /** Builds the executor table activities dispatch on (StackSpec.executor → IacExecutor). */
 import { createCdktfExecutor, type CdktfExecutorOptions } from './cdktf/cdktf-executor';
 import { createCloudFormationExecutor, type CfnExecutorOptions } from './cloudformation/cfn-executor';
+import { createKubernetesExecutor, type K8sExecutorOptions } from './kubernetes/k8s-executor';
 import { createSimulatedExecutor, type SimulatedExecutorOptions } from './simulated';
 import { createTofuExecutor } from './tofu/tofu-executor';
 import type { ExecutorKind, IacExecutor } from './types';
@@ -16,6 +17,7 @@ export interface CreateExecutorsOptions {
   tofu?: CdktfExecutorOptions;
   simulated?: SimulatedExecutorOptions;
   cloudformation?: CfnExecutorOptions;
+  kubernetes?: K8sExecutorOptions;
 }
 
 /** One executor per kind. */
@@ -25,5 +27,6 @@ export function createExecutors(opts: CreateExecutorsOptions = {}): Record<Execu
     cdktf: createCdktfExecutor(opts.tofu),
     simulated: createSimulatedExecutor(opts.simulated),
     cloudformation: createCloudFormationExecutor(opts.cloudformation),
+    kubernetes: createKubernetesExecutor(opts.kubernetes),
   };
 }

@@ -111,8 +111,16 @@ const awsTargetSchema = z.strictObject({
     .optional(),
 });
 
+/** Where a Kubernetes manifests stack goes: a kubeconfig (default: the usual lookup) and context, a namespace. */
+const kubernetesTargetSchema = z.strictObject({
+  kubeconfig: z.string().min(1).optional(),
+  context: z.string().min(1).optional(),
+  namespace: z.string().min(1).default('default'),
+  readinessTimeoutSeconds: z.number().int().min(1).default(300),
+});
+
 const stackSchema = z.strictObject({
-  executor: z.enum(['tofu', 'cdktf', 'simulated', 'cloudformation']),
+  executor: z.enum(['tofu', 'cdktf', 'simulated', 'cloudformation', 'kubernetes']),
   path: z.string().min(1),
   description: z.string().optional(),
   /** Environments this stack may deploy to; default: all configured environments. */
@@ -122,6 +130,8 @@ const stackSchema = z.strictObject({
   verify: z.array(healthCheckSchema).default([]),
   /** CloudFormation stacks: the account region (and endpoint) to deploy to. */
   aws: awsTargetSchema.optional(),
+  /** Kubernetes manifest stacks: the cluster and namespace to apply to. */
+  kubernetes: kubernetesTargetSchema.optional(),
 });
 export type StackConfig = z.infer<typeof stackSchema>;
 

@@ -104,6 +104,7 @@ export function createIacActivities(deps: IacActivityDeps) {
       providers: config.providers as StackSpec['providers'],
       failoverOrder: stack.failoverOrder,
       aws: stack.aws,
+      kubernetes: stack.kubernetes,
     };
   }
 
