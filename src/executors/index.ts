@@ -1,6 +1,7 @@
 /** Builds the executor table activities dispatch on (StackSpec.executor → IacExecutor). */
 import { createCdktfExecutor, type CdktfExecutorOptions } from './cdktf/cdktf-executor';
 import { createCloudFormationExecutor, type CfnExecutorOptions } from './cloudformation/cfn-executor';
+import { createHelmExecutor, type HelmExecutorOptions } from './helm/helm-executor';
 import { createKubernetesExecutor, type K8sExecutorOptions } from './kubernetes/k8s-executor';
 import { createSimulatedExecutor, type SimulatedExecutorOptions } from './simulated';
 import { createTofuExecutor } from './tofu/tofu-executor';
@@ -18,6 +19,7 @@ export interface CreateExecutorsOptions {
   simulated?: SimulatedExecutorOptions;
   cloudformation?: CfnExecutorOptions;
   kubernetes?: K8sExecutorOptions;
+  helm?: HelmExecutorOptions;
 }
 
 /** One executor per kind. */
@@ -28,5 +30,6 @@ export function createExecutors(opts: CreateExecutorsOptions = {}): Record<Execu
     simulated: createSimulatedExecutor(opts.simulated),
     cloudformation: createCloudFormationExecutor(opts.cloudformation),
     kubernetes: createKubernetesExecutor(opts.kubernetes),
+    helm: createHelmExecutor(opts.helm),
   };
 }

@@ -120,7 +120,7 @@ const kubernetesTargetSchema = z.strictObject({
 });
 
 const stackSchema = z.strictObject({
-  executor: z.enum(['tofu', 'cdktf', 'simulated', 'cloudformation', 'kubernetes']),
+  executor: z.enum(['tofu', 'cdktf', 'simulated', 'cloudformation', 'kubernetes', 'helm']),
   path: z.string().min(1),
   description: z.string().optional(),
   /** Environments this stack may deploy to; default: all configured environments. */
@@ -130,7 +130,7 @@ const stackSchema = z.strictObject({
   verify: z.array(healthCheckSchema).default([]),
   /** CloudFormation stacks: the account region (and endpoint) to deploy to. */
   aws: awsTargetSchema.optional(),
-  /** Kubernetes manifest stacks: the cluster and namespace to apply to. */
+  /** Kubernetes manifest and Helm stacks: the cluster and namespace to apply to. */
   kubernetes: kubernetesTargetSchema.optional(),
 });
 export type StackConfig = z.infer<typeof stackSchema>;
