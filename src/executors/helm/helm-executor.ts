@@ -251,6 +251,8 @@ class HelmExecutor implements IacExecutor {
 
   private upgradeArgs(spec: StackSpec, chart: string, values: string, dryRun: boolean): string[] {
     const t = this.target(spec);
+    // --reset-values: without it helm reuses the last release's values whenever the given ones are empty, so a
+    // rollback to a version with default values would silently keep the newer version's values.
     return [
       'upgrade',
       '--install',
@@ -258,6 +260,7 @@ class HelmExecutor implements IacExecutor {
       chart,
       '-f',
       values,
+      '--reset-values',
       '-o',
       'json',
       ...(dryRun ? ['--dry-run=server'] : []),
