@@ -2,8 +2,10 @@
  * The variables a stack declares, read from the stack itself so the API can refuse an unknown name or a value
  * of the wrong type before any run starts: OpenTofu stacks from the `variable` blocks of their .tf files
  * (parsed with the HCL2 parser of @cdktn/hcl2json, a WebAssembly build of the HCL library) and .tf.json files,
- * simulated stacks from the `variables` of their stack.yaml, CloudFormation stacks from their template's Parameters. CDKTF stacks synthesize their configuration in
- * code and declare nothing readable without running it, so they are not checked here (synth validates).
+ * simulated stacks from the `variables` of their stack.yaml, CloudFormation stacks from their template's Parameters;
+ * Kubernetes manifest stacks declare none. Helm values are free-form (a chart's values.schema.json checks them).
+ * CDKTF stacks synthesize their configuration in code and declare nothing readable without running it, so they are
+ * not checked here (synth validates).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -277,6 +279,8 @@ export function declaredVariables(stack: Pick<StackConfig, 'executor' | 'path'>)
   const value = (async () => {
     try {
       if (stack.executor === 'cloudformation') return readCfnVariables(stack.path);
+      // Manifests are applied as written: such a stack has no variables, so a request giving one is refused.
+      if (stack.executor === 'kubernetes') return { files: [], variables: {} };
       return stack.executor === 'tofu' ? await readTofuVariables(stack.path) : readSimulatedVariables(stack.path);
     } catch {
       return undefined;
