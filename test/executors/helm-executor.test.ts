@@ -3,6 +3,7 @@
  * server-side dry-run plans, install, a values change that removes an object, the stale-plan rule, uninstall.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHelmExecutor } from '../../src/executors/helm/helm-executor';
@@ -80,5 +81,34 @@ describe('Helm executor on a real kube-apiserver', () => {
     await exec.apply(spec, gone.plan, gone.ctx);
     expect((await get(`/api/v1/namespaces/${ns}/configmaps/${rel}-config`)).status).toBe(404);
     expect((await get(`/apis/apps/v1/namespaces/${ns}/deployments/${rel}`)).status).toBe(404);
+  });
+});
+
+describe('Helm executor: an interrupted apply', () => {
+  it('a retry after the upgrade went through adopts the new revision instead of upgrading again', async () => {
+    const spec = await target();
+    const first = await planned(spec, 'x1');
+    await exec.apply(spec, first.plan, first.ctx);
+    const v2 = { ...spec, variables: { greeting: 'v2' } };
+    const { plan, ctx } = await planned(v2, 'x2');
+    // What the first attempt leaves when it dies right after `helm upgrade`: the marker in the state, and the
+    // release at the next revision.
+    const cur = (await h.state.getCurrentState('helm-demo', spec.environment))!;
+    const body = JSON.parse(cur.body);
+    await h.state.putCurrentState(
+      'helm-demo',
+      spec.environment,
+      { body: JSON.stringify({ ...body, serial: cur.serial + 1, applying: { planHash: plan.planHash, runId: 'x2', baseRevision: 1 } }), serial: cur.serial + 1, lineage: cur.lineage, updatedBy: 'x2' },
+      { serial: cur.serial, lineage: cur.lineage },
+    );
+    const valuesFile = path.join(h.root, 'x2-values.json');
+    fs.writeFileSync(valuesFile, JSON.stringify({ greeting: 'v2' }));
+    execFileSync(helmBin, ['upgrade', '--install', `helm-demo-${spec.environment}`, CHART, '-f', valuesFile, '--reset-values', '-n', spec.environment, '--kubeconfig', kube.kubeconfig], { stdio: 'ignore' });
+
+    const retry = h.context('x2', { environment: spec.environment });
+    const result = await exec.apply(v2, plan, retry.ctx);
+    expect(result.outputs).toMatchObject({ revision: 2 });
+    expect(retry.logs.map((l) => l.message).join('\n')).toMatch(/already at revision 2: the interrupted apply got through, adopting it/);
+    void ctx;
   });
 });

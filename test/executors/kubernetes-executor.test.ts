@@ -197,3 +197,27 @@ describe('Kubernetes executor on a real kube-apiserver', () => {
     expect(snap.resources).toHaveLength(3);
   });
 });
+
+describe('Kubernetes executor: an interrupted apply', () => {
+  it('a retry of a plan whose apply died half-way re-applies it and converges instead of refusing it as stale', async () => {
+    const spec = await target({}, 5);
+    const ns = spec.environment;
+    const { plan } = await planned(spec, 'k1');
+    // The first attempt stored its marker, applied the ConfigMap and died before the rest.
+    await h.state.putCurrentState(
+      'k8s-demo',
+      ns,
+      { body: JSON.stringify({ format: 'strata-k8s-state/1', serial: 1, lineage: 'l-k1', objects: [], outputs: {}, applying: { planHash: plan.planHash, runId: 'k1' } }), serial: 1, lineage: 'l-k1', updatedBy: 'k1' },
+      'absent',
+    );
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-config', namespace: ns, labels: { 'strata.dev/stack': 'k8s-demo', 'strata.dev/environment': ns } }, data: { greeting: 'hello from strata' } };
+    expect((await kube.request('POST', `/api/v1/namespaces/${ns}/configmaps`, cm)).status).toBe(201);
+
+    runTestController();
+    const retry = h.context('k1', { environment: ns });
+    const result = await exec.apply(spec, plan, retry.ctx);
+    expect(result.resources.map((r) => r.address).sort()).toEqual([`ConfigMap/${ns}/web-config`, `Deployment/${ns}/web`, `Service/${ns}/web`]);
+    expect(retry.logs.map((l) => l.message).join('\n')).toMatch(/resuming the unfinished apply of this plan/);
+    expect((await planned(spec, 'k2')).plan.hasChanges).toBe(false);
+  });
+});
