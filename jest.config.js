@@ -1,11 +1,13 @@
 /** @type {import('jest').Config} */
 const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
 
+const ESM_ONLY = '(jose|@kubernetes/client-node|openid-client|oauth4webapi)';
+
 module.exports = {
   testEnvironment: 'node',
-  // jose ships ES modules only: compile it to CommonJS like our own sources.
-  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // jose, @kubernetes/client-node and its OpenID client ship ES modules only: compile them to CommonJS like our sources.
+  transform: { '^.+\\.ts$': swc, [`/node_modules/${ESM_ONLY}/.+\\.js$`]: swc },
+  transformIgnorePatterns: [`/node_modules/(?!${ESM_ONLY}/)`],
   globalSetup: '<rootDir>/test/global-setup.ts',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // Chaos and soak suites are slow and have their own npm script (npm run test:chaos).

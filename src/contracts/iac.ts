@@ -3,7 +3,7 @@
  * Plain data, so workflows, activities, executors and the API share one definition.
  */
 
-export type ExecutorKind = 'tofu' | 'cdktf' | 'simulated';
+export type ExecutorKind = 'tofu' | 'cdktf' | 'simulated' | 'cloudformation' | 'kubernetes' | 'helm';
 export type ResourceAction = 'create' | 'update' | 'delete' | 'replace' | 'no-op' | 'read';
 
 export interface LogEntry {

@@ -74,6 +74,10 @@ export interface StackSpec {
   /** Simulated cloud: provider table from strata.yaml and the stack's provider failover order. */
   providers?: Record<string, { region: string; dryRun: boolean }>;
   failoverOrder?: string[];
+  /** CloudFormation: region, endpoint override and stack name from the stack's `aws` config. */
+  aws?: { region: string; endpoint?: string; stackName?: string };
+  /** Kubernetes: kubeconfig file and context, default namespace, readiness timeout from the stack's config. */
+  kubernetes?: { kubeconfig?: string; context?: string; namespace?: string; readinessTimeoutSeconds?: number };
 }
 
 /** A durable copy of the configuration that was planned: applying or rolling back uses exactly this. */

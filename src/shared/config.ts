@@ -100,8 +100,27 @@ const healthCheckSchema = z.discriminatedUnion('type', [
 ]);
 export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
 
+/** Where a CloudFormation stack lives: region, an endpoint override (moto, LocalStack) and the stack's name. */
+const awsTargetSchema = z.strictObject({
+  region: z.string().min(1),
+  endpoint: z.string().url().optional(),
+  /** Default: strata-<stack>-<environment>. */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][-A-Za-z0-9]{0,127}$/, 'a CloudFormation stack name: letters, digits and hyphens')
+    .optional(),
+});
+
+/** Where a Kubernetes manifests stack goes: a kubeconfig (default: the usual lookup) and context, a namespace. */
+const kubernetesTargetSchema = z.strictObject({
+  kubeconfig: z.string().min(1).optional(),
+  context: z.string().min(1).optional(),
+  namespace: z.string().min(1).default('default'),
+  readinessTimeoutSeconds: z.number().int().min(1).default(300),
+});
+
 const stackSchema = z.strictObject({
-  executor: z.enum(['tofu', 'cdktf', 'simulated']),
+  executor: z.enum(['tofu', 'cdktf', 'simulated', 'cloudformation', 'kubernetes', 'helm']),
   path: z.string().min(1),
   description: z.string().optional(),
   /** Environments this stack may deploy to; default: all configured environments. */
@@ -109,6 +128,10 @@ const stackSchema = z.strictObject({
   variables: z.record(z.string(), z.unknown()).default({}),
   failoverOrder: z.array(z.enum(PROVIDER_NAMES)).optional(),
   verify: z.array(healthCheckSchema).default([]),
+  /** CloudFormation stacks: the account region (and endpoint) to deploy to. */
+  aws: awsTargetSchema.optional(),
+  /** Kubernetes manifest and Helm stacks: the cluster and namespace to apply to. */
+  kubernetes: kubernetesTargetSchema.optional(),
 });
 export type StackConfig = z.infer<typeof stackSchema>;
 

@@ -2,13 +2,16 @@
  * The variables a stack declares, read from the stack itself so the API can refuse an unknown name or a value
  * of the wrong type before any run starts: OpenTofu stacks from the `variable` blocks of their .tf files
  * (parsed with the HCL2 parser of @cdktn/hcl2json, a WebAssembly build of the HCL library) and .tf.json files,
- * simulated stacks from the `variables` of their stack.yaml. CDKTF stacks synthesize their configuration in
- * code and declare nothing readable without running it, so they are not checked here (synth validates).
+ * simulated stacks from the `variables` of their stack.yaml, CloudFormation stacks from their template's Parameters;
+ * Kubernetes manifest stacks declare none. Helm values are free-form (a chart's values.schema.json checks them).
+ * CDKTF stacks synthesize their configuration in code and declare nothing readable without running it, so they are
+ * not checked here (synth validates).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { cfnParameters, findCfnTemplate, parseCfnTemplate } from './cfn-template';
 import type { StackConfig } from './config';
 
 /** A variable's type, as far as a request value can be checked against it. */
@@ -238,6 +241,25 @@ function readSimulatedVariables(dir: string): StackVariables | undefined {
   return undefined;
 }
 
+/** CloudFormation parameter types whose values are lists (a list, or one comma-separated string). */
+const CFN_LIST_TYPE = /^(CommaDelimitedList|List<.*>|AWS::SSM::Parameter::Value<List<.*>>)$/;
+
+function readCfnVariables(dir: string): StackVariables | undefined {
+  const file = findCfnTemplate(dir);
+  if (!file) return undefined;
+  const variables: Record<string, DeclaredVariable> = {};
+  for (const [name, p] of Object.entries(cfnParameters(parseCfnTemplate(fs.readFileSync(file, 'utf8'))))) {
+    // CloudFormation takes every value as a string; a number is accepted for Number parameters and turned into one.
+    const type: VariableType = CFN_LIST_TYPE.test(p.type)
+      ? { kind: 'string-list' }
+      : p.type === 'Number'
+        ? { kind: 'any' }
+        : { kind: 'string' };
+    variables[name] = { type, required: !p.hasDefault, nullable: false, description: p.description };
+  }
+  return { files: [file], variables };
+}
+
 const cache = new Map<string, { stamp: string; value: Promise<StackVariables | undefined> }>();
 
 /** Changes whenever a file of the stack directory changes, so an edited stack is re-read. */
@@ -267,6 +289,9 @@ export function declaredVariables(stack: Pick<StackConfig, 'executor' | 'path'>)
   if (hit && hit.stamp === stamp) return hit.value;
   const value = (async () => {
     try {
+      if (stack.executor === 'cloudformation') return readCfnVariables(stack.path);
+      // Manifests are applied as written: such a stack has no variables, so a request giving one is refused.
+      if (stack.executor === 'kubernetes') return { files: [], variables: {} };
       return stack.executor === 'tofu' ? await readTofuVariables(stack.path) : readSimulatedVariables(stack.path);
     } catch {
       return undefined;

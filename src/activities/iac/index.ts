@@ -118,6 +118,8 @@ export function createIacActivities(deps: IacActivityDeps) {
       variables: { ...stack.variables, ...t.variables },
       providers: config.providers as StackSpec['providers'],
       failoverOrder: stack.failoverOrder,
+      aws: stack.aws,
+      kubernetes: stack.kubernetes,
     };
   }
 

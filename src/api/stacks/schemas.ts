@@ -42,7 +42,7 @@ export const stackListSchema = z.object({
   items: z.array(
     z.object({
       name: z.string(),
-      executor: z.enum(['tofu', 'cdktf', 'simulated']),
+      executor: z.enum(['tofu', 'cdktf', 'simulated', 'cloudformation', 'kubernetes', 'helm']),
       description: z.string().optional(),
       environments: z.array(
         z.object({
