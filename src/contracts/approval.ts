@@ -13,7 +13,8 @@ export interface DecisionClaims {
   /** The signer's key id: `api`, `slack`, or `bot:<id>`. */
   keyId: string;
   runId: string;
-  decision: 'approve' | 'reject';
+  /** `override`: an admin lifting a plan's policy denial (src/contracts/policy.ts). */
+  decision: 'approve' | 'reject' | 'override';
   planHash?: string;
   by: string;
   roles: string[];

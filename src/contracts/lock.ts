@@ -5,6 +5,8 @@ export interface LockRequest {
   /** Workflow id of the run asking for the lock. */
   workflowId: string;
   requestedAt?: string;
+  /** `high` waits ahead of every normal waiter (behind earlier high ones), never ahead of the holder. */
+  priority?: 'normal' | 'high';
 }
 
 export interface LockHolder {
