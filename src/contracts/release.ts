@@ -14,6 +14,12 @@ export type ReleaseOnFailure = 'stop' | 'rollback';
 /** `release`: one approval for the whole release, after every stack is planned; `stack`: each run per its environment. */
 export type ReleaseApprovalMode = 'release' | 'stack';
 
+/**
+ * The role a release's passed-on decisions carry. No person holds it (it is not a configurable role), so a run
+ * whose approval is delegated to its release can be approved only by that release (or an admin).
+ */
+export const RELEASE_ROLE = 'release';
+
 /** One stack of a release as requested: `inputs` wires a variable to another stack's output (`"network.vpc_id"`). */
 export interface ReleaseStackRequest {
   stack: string;

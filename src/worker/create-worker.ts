@@ -5,6 +5,7 @@ import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
+import { createReleaseActivities } from '../activities/release';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
 import type { StrataConfig } from '../shared/config';
@@ -45,6 +46,7 @@ export function buildActivities(
     }),
     ...createNotifyActivities({ config }),
     ...createDecisionActivities({ config }),
+    ...createReleaseActivities({ client: opts.client, config }),
     ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
   };
 }

@@ -106,6 +106,8 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
     resources: [],
     outputs: {},
     events: [],
+    priority: input.priority,
+    releaseId: input.releaseId,
   };
   const event = (level: 'info' | 'warn' | 'error', message: string) => {
     d.events.push({ ts: now(), level, message });
