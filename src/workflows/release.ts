@@ -9,6 +9,7 @@
  * dependency order. Cancelling the release cancels its running children and waits for them to end cleanly.
  */
 import {
+  CancelledFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
   condition,
@@ -177,7 +178,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
     return previous.get(stack);
   };
 
+  const cancelled = () => CancellationScope.current().consideredCancelled;
   const skip = (s: ReleaseStack) => {
+    // A cancelled release marks what it never started once it stops (below).
+    if (cancelled()) return;
     const blockedBy = stoppedBy && downstreamOf(stoppedBy, input.edges).has(s.stack);
     s.status = 'skipped';
     s.reason = blockedBy
@@ -267,8 +271,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
     try {
       if (phase === 'apply' && gated) await passApprovalOn(s, runId, variables);
       d = await handle.result();
+      // A run cancelled with the release ends normally, as `cancelled`: the release stops here too.
+      if (cancelled()) {
+        s.status = d.status;
+        throw new CancelledFailure('release cancelled');
+      }
     } catch (err) {
-      if (isCancellation(err) || CancellationScope.current().consideredCancelled) {
+      if (isCancellation(err) || cancelled()) {
         // The run was asked to stop with the release; report how it ended, once it has.
         const last = await CancellationScope.nonCancellable(() => handle.result().catch(() => undefined));
         s.status = last?.status ?? 'cancelled';
@@ -367,7 +376,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
         async (plan) => {
           if (!(await runStack(plan, phase))) stoppedBy ??= plan.stack;
         },
-        () => stoppedBy !== undefined,
+        () => stoppedBy !== undefined || cancelled(),
         (plan) => skip(stackOf.get(plan.stack)!),
       );
       summarize();
@@ -488,7 +497,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
     finish('failed', r.error.message);
     return r;
   } catch (err) {
-    if (isCancellation(err) || CancellationScope.current().consideredCancelled) {
+    if (isCancellation(err) || cancelled()) {
       await CancellationScope.nonCancellable(async () => {
         for (const s of r.stacks.filter((x) => x.status === 'pending')) {
           s.status = 'skipped';
