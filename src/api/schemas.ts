@@ -85,5 +85,10 @@ export const variablesMap = z
   .record(variableName, boundedJson)
   .refine((o) => Object.keys(o).length <= VARIABLE_LIMITS.names, `at most ${VARIABLE_LIMITS.names} variables`);
 
+/** Explicit acknowledgements a run gives its policies (`input.flags`), e.g. `{"allow_database_deletion": true}`. */
+export const policyFlags = z
+  .record(z.string().max(64).regex(/^[a-z][a-z0-9_]*$/, 'a flag name (lower-case letters, digits, underscores)'), z.boolean())
+  .refine((o) => Object.keys(o).length <= 20, 'at most 20 flags');
+
 /** True when A and B are the same type: `const _: Same<A, B> = true` stops compiling when a schema and its type drift. */
 export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;

@@ -3,6 +3,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
 import { acquireSignal, forceUnlockSignal, lockStateQuery, stackLockWorkflowId, type StackLockInput, type StackLockState } from '../contracts/lock';
+import { overridePolicyUpdate, type OverridePolicyInput } from '../contracts/policy';
 import { deploymentWorkflowId, runIdFromWorkflowId, statusQuery, type Deployment, type DeploymentInput, type RunKind } from '../contracts/runs';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
 import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../shared/search-attributes';
@@ -69,6 +70,11 @@ export class RunGateway {
 
   reject(id: string, input: RejectInput): Promise<void> {
     return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }), `no run with id "${id}"`);
+  }
+
+  /** An admin's override of the plan's policy denial (an Update the run's policy gate validates). */
+  overridePolicy(id: string, input: OverridePolicyInput): Promise<void> {
+    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(overridePolicyUpdate, { args: [input] }), `no run with id "${id}"`);
   }
 
   async cancel(id: string): Promise<void> {

@@ -105,4 +105,6 @@ export const APPROVAL_ERRORS = {
   expired: 'APPROVAL_EXPIRED',
   duplicate: 'DUPLICATE_APPROVER',
   forbidden: 'FORBIDDEN',
+  /** A policy denies the plan (src/contracts/policy.ts); an admin override lifts it where allowed. */
+  policyDenied: 'POLICY_DENIED',
 } as const;

@@ -44,7 +44,7 @@ export type VerifyOutcome = { ok: true; by: string; roles: string[]; via: string
 /** Checks signature, expiry, the run and plan it names, and a bot key's bounds. Never throws for bad input. */
 export function verifyDecision(
   a: Partial<DecisionAssertion> | undefined,
-  expect: { runId: string; decision: 'approve' | 'reject'; planHash?: string },
+  expect: { runId: string; decision: DecisionClaims['decision']; planHash?: string },
   keys: Map<string, SignerKey>,
   now = Date.now(),
 ): VerifyOutcome {

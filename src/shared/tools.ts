@@ -12,9 +12,11 @@ export interface ToolPaths {
   TOFU_BIN_RESOLVED?: string;
   TF_CLI_CONFIG_FILE?: string;
   MOTO_SERVER?: string;
+  /** Open Policy Agent, for the Rego policies every plan is evaluated against. */
+  OPA_BIN?: string;
 }
 
-const TOOL_KEYS: (keyof ToolPaths)[] = ['TEMPORAL_CLI', 'TOFU_BIN_RESOLVED', 'TF_CLI_CONFIG_FILE', 'MOTO_SERVER'];
+const TOOL_KEYS: (keyof ToolPaths)[] = ['TEMPORAL_CLI', 'TOFU_BIN_RESOLVED', 'TF_CLI_CONFIG_FILE', 'MOTO_SERVER', 'OPA_BIN'];
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
 

@@ -5,10 +5,12 @@ import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
+import { createPolicyActivities } from '../activities/policy';
 import { createReleaseActivities } from '../activities/release';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
 import type { StrataConfig } from '../shared/config';
+import { readTools } from '../shared/tools';
 import { createStores } from '../store';
 import { createFsRunLog } from '../store/run-log';
 import { buildFailoverActivities } from './failover-wiring';
@@ -38,6 +40,7 @@ export function buildActivities(
   const executors = createExecutors();
   return {
     ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
+    ...createPolicyActivities({ config, artifacts: stores.artifacts, state: stores.state, runLog, opaBin: readTools().OPA_BIN }),
     ...createTemporalActivities({
       client: opts.client,
       taskQueue: opts.taskQueue ?? config.temporal.taskQueue,

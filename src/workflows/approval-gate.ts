@@ -27,6 +27,8 @@ export interface ApprovalGateOptions {
   /** Called after every accepted decision, so the owner can refresh search attributes and status. */
   onChange?: () => void;
   log?: (level: 'info' | 'warn', message: string) => void;
+  /** Why the plan may not be approved at all (a policy denies it), or undefined. */
+  denied?: () => string | undefined;
 }
 
 function refuse(type: string, message: string): never {
@@ -124,6 +126,8 @@ export class ApprovalGate {
 
   private validateApprove(input: ApproveInput): void {
     this.checkActor(input);
+    const denial = this.opts.denied?.();
+    if (denial) refuse(APPROVAL_ERRORS.policyDenied, denial);
     if (input.planHash && this.planHash && input.planHash !== this.planHash) {
       refuse(APPROVAL_ERRORS.planMismatch, `plan hash ${input.planHash} is not the plan awaiting approval (${this.planHash})`);
     }

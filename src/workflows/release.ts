@@ -43,10 +43,12 @@ import {
   type DeploymentInput,
   type RunError,
 } from '../contracts/runs';
+import { denialOf, type PolicyReport } from '../contracts/policy';
 import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../shared/search-attributes';
 import { ApprovalGate } from './approval-gate';
 import { deploymentWorkflow } from './deployment';
 import { failureOf } from './failure';
+import { PolicyGate } from './policy-gate';
 import {
   boundedAll,
   downstreamOf,
@@ -147,8 +149,27 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
     r.impact = releaseImpact(r.stacks, input.stacks);
   };
 
+  /** While one stack's changed plan waits for the release's approvers: that plan's findings. */
+  let reapprovalReport: PolicyReport | undefined;
+  const policy = new PolicyGate({
+    runId: input.id,
+    allowOverride: input.allowPolicyOverride,
+    approvalPolicy: input.approvalPolicy,
+    report: () =>
+      r.reapproval
+        ? reapprovalReport
+        : {
+            results: r.stacks.flatMap((s) =>
+              (s.plan?.policy?.results ?? []).map((x) => ({ ...x, policy: `${s.stack}/${x.policy}` })),
+            ),
+          },
+    log: (level, message) => event(level, message),
+    onChange: () => (r.policyOverride = policy.override),
+  });
+  policy.install();
   const gate = new ApprovalGate({
     requestedBy: input.requestedBy,
+    denied: () => policy.denial(),
     onChange: () => {
       const v = gate.view();
       r.approvals = v.approvals;
@@ -329,12 +350,16 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
     const d = await watch.awaitRunStatus({ runId, statuses: ['awaiting_approval'] });
     if (d.status !== 'awaiting_approval' || !d.plan) return;
     const preview = previews.get(s.stack);
-    const mismatch = preview ? planMismatch(preview, d.plan, variables) : 'the stack was not planned with the release';
+    const denial = denialOf(d.plan.policy);
+    const mismatch =
+      (preview ? planMismatch(preview, d.plan, variables) : 'the stack was not planned with the release') ??
+      (denial && !r.policyOverride ? denial : undefined);
     const approvers = r.approvals.map((a) => a.by).join(', ');
     if (mismatch) {
       // One question at a time: the gate holds one plan.
       await condition(() => r.reapproval === undefined);
       r.reapproval = { stack: s.stack, reason: mismatch };
+      reapprovalReport = d.plan.policy;
       setStatus('awaiting_approval', `${s.stack}: ${mismatch}; waiting for the release's approvers again`);
       const outcome = await gate.waitForDecision(input.approvalPolicy, d.plan.planHash);
       r.reapproval = undefined;
@@ -351,6 +376,16 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
       setStatus('running', `${s.stack}: changed plan approved by ${r.approvals.map((a) => a.by).join(', ')}`);
     }
     try {
+      if (denial && r.policyOverride) {
+        // The release's override covers its stacks: the run records it as its own, with the admin's reason.
+        const o = r.policyOverride;
+        await decide.decideReleaseRun({
+          releaseId: input.id,
+          runId,
+          decision: 'override',
+          reason: `overridden with release ${input.id} by ${o.by}: ${o.reason}`,
+        });
+      }
       await decide.decideReleaseRun({
         releaseId: input.id,
         runId,

@@ -26,6 +26,7 @@ import type { ConfigSnapshot, PlanSummary } from '../contracts/iac';
 import { StatusKey } from '../shared/search-attributes';
 import { ApprovalGate } from './approval-gate';
 import { failureOf } from './failure';
+import { PolicyGate } from './policy-gate';
 import {
   statusQuery,
   type Deployment,
@@ -66,6 +67,7 @@ const MAX_EVENTS = 200;
 /** patched() ids: wire names, never change or reuse. */
 const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
+const PATCH_POLICY_COST = 'policy-cost';
 
 const errorOf = (err: unknown): RunError => failureOf(err);
 
@@ -132,8 +134,11 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
         (d.error ? ` · ${d.error.code}` : ''),
     );
   };
+  const policy = new PolicyGate({ runId: input.id, allowOverride: input.allowPolicyOverride ?? false, approvalPolicy: input.approvalPolicy, report: () => d.plan?.policy, log: event, onChange: () => (d.policyOverride = policy.override) });
+  policy.install();
   const gate = new ApprovalGate({
     requestedBy: input.requestedBy,
+    denied: () => policy.denial(),
     onChange: () => {
       const v = gate.view();
       d.approvals = v.approvals;
@@ -184,6 +189,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
     const p = await plan.planRun({ ...target, config, destroy: input.kind === 'destroy' });
     const risk = riskOf(input.kind, p, input.approvalPolicy.required > 0);
     d.plan = planView(p, risk);
+    if (patched(PATCH_POLICY_COST)) Object.assign(d.plan, await policy.assess({ ...target, kind: input.kind, requestedBy: input.requestedBy, plan: p, flags: input.policyFlags }));
     d.resources = p.resources.map((r) => ({ address: r.address, type: r.type, action: r.action, status: 'planned' }));
     for (const n of p.notes ?? []) event('warn', n);
     event('info', `plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy (risk ${risk}, hash ${p.planHash.slice(0, 12)})`);
@@ -208,7 +214,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
         event('warn', `approval notification failed: ${errorOf(err).message}`);
       }
     }
-    const outcome = await gate.waitForDecision(input.approvalPolicy, p.planHash);
+    const outcome = await gate.waitForDecision(policy.gatePolicy(input.approvalPolicy), p.planHash);
     if (outcome === 'rejected') {
       finish('rejected', `rejected by ${d.rejection?.by}${d.rejection?.reason ? `: ${d.rejection.reason}` : ''}`);
       return d;

@@ -5,6 +5,7 @@
  */
 import { deploymentWorkflowId } from '../../src/contracts/runs';
 import { createStores } from '../../src/store';
+import { recordHistory } from '../helpers/histories';
 import { releaseConfig } from '../helpers/release-fixture';
 import { releases } from '../helpers/release-client';
 import { useStrata } from '../helpers/temporal';
@@ -125,5 +126,7 @@ describe('release workflow', () => {
     const child = await s.env.client.workflow.getHandle(deploymentWorkflowId(done.stacks[0].runId!)).describe();
     expect(child.status.name).toBe('COMPLETED');
     expect(child.parentExecution?.workflowId).toBe(`strata-release/${id}`);
+    await recordHistory(s.env.address, `strata-release/${id}`, 'release-prod-approved-succeeded');
+    await recordHistory(s.env.address, deploymentWorkflowId(done.stacks[1].runId!), 'deployment-release-delegated-succeeded');
   });
 });

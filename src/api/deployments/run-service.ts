@@ -149,6 +149,15 @@ export class RunService {
     return this.get(id);
   }
 
+  /** Lifts the plan's policy denial as the caller (an admin, where the environment allows it), with a reason. */
+  async overridePolicy(id: string, principal: Principal, body: { reason: string }): Promise<Deployment> {
+    const d = await this.ensureOpen(id);
+    const roles = rolesFor(principal, d.environment);
+    const assertion = this.signer(principal, { runId: id, decision: 'override', planHash: d.plan?.planHash, by: principal.subject, roles });
+    await this.runs.overridePolicy(id, { by: principal.subject, roles, reason: body.reason, assertion });
+    return this.get(id);
+  }
+
   async cancel(id: string): Promise<void> {
     await this.runs.cancel(id);
   }

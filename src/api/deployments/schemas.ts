@@ -11,6 +11,7 @@ import {
   limit,
   opaqueKey,
   planHash,
+  policyFlags,
   resourceName,
   VARIABLE_LIMITS,
   variablesMap,
@@ -29,10 +30,7 @@ export const createDeploymentBody = z.strictObject({
   /** `high` goes ahead of normal runs waiting for the same stack lock (roles in `runQueue.highPriorityRoles`). */
   priority: z.enum(['normal', 'high']).optional(),
   /** Explicit acknowledgements policies look for, e.g. `{"allow_database_deletion": true}`. */
-  policyFlags: z
-    .record(z.string().max(64).regex(/^[a-z][a-z0-9_]*$/, 'a flag name (lower-case letters, digits, underscores)'), z.boolean())
-    .refine((o) => Object.keys(o).length <= 20, 'at most 20 flags')
-    .optional(),
+  policyFlags: policyFlags.optional(),
 });
 
 export const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'invalid run id') });

@@ -166,6 +166,21 @@ export class ReleaseService {
     return this.waitFor(id, ['rejected']);
   }
 
+  /** An admin's override of the policy denials of the release's plans (where the environment allows it). */
+  async overridePolicy(id: string, principal: Principal, body: { reason: string }): Promise<Release> {
+    const r = await this.ensureOpen(id);
+    const roles = rolesFor(principal, r.environment);
+    const assertion = this.signer(principal, {
+      runId: id,
+      decision: 'override',
+      planHash: r.planHash,
+      by: principal.subject,
+      roles,
+    });
+    await this.releases.overridePolicy(id, { by: principal.subject, roles, reason: body.reason, assertion });
+    return this.get(id);
+  }
+
   async cancel(id: string): Promise<void> {
     await this.releases.cancel(id);
   }

@@ -11,6 +11,7 @@ import {
   createdReleaseSchema,
   createReleaseBody,
   listReleasesQuery,
+  overrideReleaseBody,
   rejectReleaseBody,
   releaseIdParams,
   releaseListSchema,
@@ -146,6 +147,29 @@ export function releasesRouter(registry: RouteRegistry, releases: ReleaseService
     },
     async (req, res) => {
       res.json(await releases.reject(req.parsedParams.id, req.principal!, req.body));
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    {
+      method: 'post',
+      path: '/:id/override-policy',
+      summary:
+        'Override the policy denials of the release’s plans (admin, where the environment allows it), with a reason',
+      tags,
+      roles: ['admin'],
+      params: releaseIdParams,
+      body: overrideReleaseBody,
+      responses: {
+        200: { description: 'release after the override', schema: releaseSchema },
+        403: { description: 'not an admin, or the environment does not allow overrides' },
+        409: { description: 'no policy denies a plan, already overridden, or the release is closed' },
+      },
+    },
+    async (req, res) => {
+      res.json(await releases.overridePolicy(req.parsedParams.id, req.principal!, req.body));
     },
   );
 
