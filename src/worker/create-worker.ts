@@ -1,10 +1,12 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
+import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
+import { costEstimator, priceTableSource } from '../activities/cost';
 import { createPolicyActivities } from '../activities/policy';
 import { createReleaseActivities } from '../activities/release';
 import { createTemporalActivities } from '../activities/temporal';
@@ -40,7 +42,17 @@ export function buildActivities(
   const executors = createExecutors();
   return {
     ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
-    ...createPolicyActivities({ config, artifacts: stores.artifacts, state: stores.state, runLog, opaBin: readTools().OPA_BIN }),
+    ...createPolicyActivities({
+      config,
+      artifacts: stores.artifacts,
+      state: stores.state,
+      runLog,
+      opaBin: readTools().OPA_BIN,
+      // An invalid table stops the worker at start-up, naming the field; no table at all means no estimates.
+      estimateCost: fs.existsSync(config.pricing.table)
+        ? costEstimator(priceTableSource(config.pricing.table, config.baseDir))
+        : undefined,
+    }),
     ...createTemporalActivities({
       client: opts.client,
       taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
