@@ -51,6 +51,8 @@ export interface ReleaseInputRef {
   output: string;
   /** The stack declares a default for the variable: a preview may leave it out while the output is unknown. */
   hasDefault: boolean;
+  /** The variable takes text: a preview can plan with a "(known after apply: ...)" placeholder, as OpenTofu shows it. */
+  takesText: boolean;
 }
 
 /** One stack as the workflow runs it: its resolved run input (policies frozen at request time) and its wiring. */

@@ -82,9 +82,11 @@ export function wireInputs(
 }
 
 /**
- * The variables a preview plans with. An output the upstream's own preview leaves alone is known (its recorded
- * value); one it may change is "known after apply": planned with the recorded value if there is one, else with the
- * stack's default, else with a placeholder. The approval covers whatever the upstream's apply then produces.
+ * The variables a preview plans with. An output the upstream's own preview leaves alone is known: its recorded
+ * value. One it changes is "known after apply", as OpenTofu shows a computed value: planned with a placeholder
+ * where the variable takes text (so the preview shows what the new value will change), else with the recorded
+ * value or the stack's default. Where the upstream's engine cannot say whether it changes, the recorded value is
+ * the likelier one. The approval covers whatever value the upstream's apply then produces.
  */
 export function previewInputs(
   plan: ReleaseStackPlan,
@@ -95,14 +97,18 @@ export function previewInputs(
   for (const ref of plan.inputs) {
     const k = known.get(ref.stack);
     const recorded = k?.values[ref.output];
-    const changing = !k || k.changing === 'all' || k.changing.has(ref.output);
-    if (!changing && recorded !== undefined && recorded !== null) {
+    const has = recorded !== undefined && recorded !== null;
+    const changes = !k || !has || (k.changing !== 'all' && k.changing.has(ref.output));
+    const maybe = k?.changing === 'all';
+    if (has && !changes && !maybe) {
       variables[ref.variable] = recorded;
       continue;
     }
     unknown.push(ref.variable);
-    if (recorded !== undefined && recorded !== null) variables[ref.variable] = recorded;
-    else if (!ref.hasDefault) variables[ref.variable] = `(known after apply: ${ref.stack}.${ref.output})`;
+    const placeholder = `(known after apply: ${ref.stack}.${ref.output})`;
+    if (changes && ref.takesText) variables[ref.variable] = placeholder;
+    else if (has) variables[ref.variable] = recorded;
+    else if (!ref.hasDefault) variables[ref.variable] = placeholder;
   }
   return { variables, unknown };
 }

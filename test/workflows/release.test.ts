@@ -8,7 +8,7 @@ import { createStores } from '../../src/store';
 import { recordHistory } from '../helpers/histories';
 import { releaseConfig } from '../helpers/release-fixture';
 import { releases } from '../helpers/release-client';
-import { useStrata } from '../helpers/temporal';
+import { eventually, useStrata } from '../helpers/temporal';
 
 describe('release workflow', () => {
   const config = releaseConfig({
@@ -16,6 +16,8 @@ describe('release workflow', () => {
       dev: { approvals: { required: 0 }, autoRollback: true },
       qa: { approvals: { required: 0 } },
       prod: { approvals: { required: 2, fourEyes: true, timeout: '1h' } },
+      gated: { approvals: { required: 1, timeout: '1h' } },
+      recheck: { approvals: { required: 1, timeout: '1h' } },
     },
   });
   const s = useStrata(config);
@@ -127,6 +129,114 @@ describe('release workflow', () => {
     expect(child.status.name).toBe('COMPLETED');
     expect(child.parentExecution?.workflowId).toBe(`strata-release/${id}`);
     await recordHistory(s.env.address, `strata-release/${id}`, 'release-prod-approved-succeeded');
-    await recordHistory(s.env.address, deploymentWorkflowId(done.stacks[1].runId!), 'deployment-release-delegated-succeeded');
+    await recordHistory(
+      s.env.address,
+      deploymentWorkflowId(done.stacks[1].runId!),
+      'deployment-release-delegated-succeeded',
+    );
+  });
+
+  it('rates a release by its riskiest stack and lists the downstream stacks an output change reaches', async () => {
+    const first = await rel().start('alice', { name: 'platform', environment: 'gated' });
+    await rel().waitFor(first, ['awaiting_approval']);
+    expect((await s.http.post('bob', `/api/v1/releases/${first}/approve`, {})).status).toBe(200);
+    await rel().waitFor(first, ['succeeded']);
+
+    // A new zone name replaces the zone record, so the network's dns_name changes for both its consumers.
+    const id = await rel().start('alice', { name: 'platform', environment: 'gated', dryRun: true, stacks: undefined });
+    const unchanged = await rel().waitFor(id, ['planned']);
+    expect(unchanged.impact).toEqual([]);
+    expect(unchanged.stacks.every((x) => x.status === 'no_changes')).toBe(true);
+
+    const moved = await rel().start('alice', {
+      environment: 'gated',
+      dryRun: true,
+      stacks: [
+        { stack: 'sim-network', variables: { zone: 'platform-2' } },
+        { stack: 'sim-db', inputs: { network_dns: 'sim-network.dns_name' } },
+        {
+          stack: 'sim-app',
+          inputs: { database_endpoint: 'sim-db.database_endpoint', network_dns: 'sim-network.dns_name' },
+        },
+      ],
+    });
+    const r = await rel().waitFor(moved, ['planned']);
+    const net = r.stacks.find((x) => x.stack === 'sim-network')!;
+    expect(net.plan).toMatchObject({ risk: 'high', outputChanges: ['dns_name'] });
+    expect(r.risk).toBe('high');
+    expect(r.impact).toEqual([
+      {
+        stack: 'sim-network',
+        output: 'dns_name',
+        known: true,
+        consumers: [
+          { stack: 'sim-db', variable: 'network_dns' },
+          { stack: 'sim-app', variable: 'network_dns' },
+        ],
+      },
+    ]);
+    // The db and app are planned with the dns_name they have now; the release says it is known only after apply.
+    expect(r.stacks.find((x) => x.stack === 'sim-db')!.knownAfterApply).toEqual(['network_dns']);
+    expect(r.stacks.find((x) => x.stack === 'sim-app')!.knownAfterApply).toEqual(['network_dns']);
+    // Nothing was applied by a dry run.
+    expect((await state.latestVersion('sim-network', 'gated'))!.config.variables.zone).toBe('platform');
+    // The stacks fed the changing output are planned with it "known after apply", so they show what it changes.
+    expect(r.stacks.find((x) => x.stack === 'sim-db')!.plan).toMatchObject({ change: 1 });
+
+    // Applied for real, one approval covers it: each run's plan is the one previewed, whatever dns_name became.
+    const real = await rel().start('alice', {
+      environment: 'gated',
+      stacks: [
+        { stack: 'sim-network', variables: { zone: 'platform-2' } },
+        { stack: 'sim-db', inputs: { network_dns: 'sim-network.dns_name' } },
+        {
+          stack: 'sim-app',
+          inputs: { database_endpoint: 'sim-db.database_endpoint', network_dns: 'sim-network.dns_name' },
+        },
+      ],
+    });
+    await rel().waitFor(real, ['awaiting_approval']);
+    expect((await s.http.post('bob', `/api/v1/releases/${real}/approve`, {})).status).toBe(200);
+    const done = await rel().waitFor(real, ['succeeded']);
+    expect(done.events.some((e) => /waiting for the release's approvers again/.test(e.message))).toBe(false);
+    expect((await state.latestVersion('sim-db', 'gated'))!.config.variables.network_dns).toBe(
+      'net.gated.platform-2.sim.strata.internal',
+    );
+  });
+
+  it('asks the release approvers again when a run’s plan is not the one they approved', async () => {
+    const id = await rel().start('alice', { environment: 'recheck', stacks: [{ stack: 'sim-network' }] });
+    const planned = await rel().waitFor(id, ['awaiting_approval']);
+    expect(planned.stacks[0].plan).toMatchObject({ add: 2 });
+    // Someone changes the network behind the release's back before it is approved.
+    const other = await s.http.deploy('alice', {
+      stack: 'sim-network',
+      environment: 'recheck',
+      variables: { cidr: '10.9.0.0/16' },
+    });
+    await s.http.waitFor(other, ['awaiting_approval']);
+    expect((await s.http.post('bob', `/api/v1/deployments/${other}/approve`, {})).status).toBe(200);
+    await s.http.waitFor(other, ['succeeded']);
+
+    expect((await s.http.post('bob', `/api/v1/releases/${id}/approve`, {})).status).toBe(200);
+    // The run now plans an update, not the two creates the approval was given on: the approvers are asked again.
+    const again = await eventually(async () => {
+      const r = await rel().get(id);
+      return r.reapproval ? r : undefined;
+    }, 'the release to ask again');
+    expect(again.status).toBe('awaiting_approval');
+    expect(again.reapproval).toEqual({
+      stack: 'sim-network',
+      reason: expect.stringContaining(
+        'the plan changed since the release was approved (now update aws_dns_record.zone',
+      ),
+    });
+    expect((await s.http.run(`${id}.sim-network`)).status).toBe('awaiting_approval');
+    expect(
+      (await s.http.post('bob', `/api/v1/releases/${id}/approve`, { comment: 'cidr back to the default' })).status,
+    ).toBe(200);
+    const done = await rel().waitFor(id, ['succeeded']);
+    expect(done.stacks[0].plan).toMatchObject({ add: 0, change: 1 });
+    expect((await state.latestVersion('sim-network', 'recheck'))!.config.variables.cidr).toBe('10.0.0.0/16');
   });
 });

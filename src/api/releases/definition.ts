@@ -157,10 +157,10 @@ export async function resolveRelease(
             : `${from} ${offered.source === 'declared' ? 'declares' : 'recorded (last version in ' + req.environment + ')'}: ${offered.names.join(', ') || 'none'}`;
         later.push({ path: at, message: `unknown output ${ref}: ${why}` });
       }
-      const hasDefault = declared
-        ? declared.variables[variable]?.required === false || variable in stack.variables
-        : false;
-      inputs.push({ variable, stack: from, output, hasDefault });
+      const decl = declared?.variables[variable];
+      const hasDefault = decl ? decl.required === false || variable in stack.variables : false;
+      const takesText = !decl || decl.type.kind === 'string' || decl.type.kind === 'any';
+      inputs.push({ variable, stack: from, output, hasDefault, takesText });
     }
     const run = buildRunInput(
       config,
