@@ -2,7 +2,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
-import { acquireSignal, forceUnlockSignal, lockStateQuery, stackLockWorkflowId, type StackLockInput, type StackLockState } from '../contracts/lock';
+import { acquireSignal, forceUnlockSignal, lockStateQuery, stackLockWorkflowId, type LockRequest, type StackLockInput, type StackLockState } from '../contracts/lock';
 import { overridePolicyUpdate, type OverridePolicyInput } from '../contracts/policy';
 import { deploymentWorkflowId, runIdFromWorkflowId, statusQuery, type Deployment, type DeploymentInput, type RunKind } from '../contracts/runs';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
@@ -94,8 +94,8 @@ export class RunGateway {
    * Queues a run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start is
    * atomic, so two runs racing here still get one lock). The grant arrives later as a signal.
    */
-  async requestLock(req: { stack: string; environment: string; workflowId: string }, options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {}): Promise<void> {
-    await this.client.workflow.signalWithStart<typeof stackLockWorkflow, [{ workflowId: string; requestedAt?: string }]>('stackLockWorkflow', {
+  async requestLock(req: { stack: string; environment: string; workflowId: string; priority?: 'normal' | 'high' }, options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {}): Promise<void> {
+    await this.client.workflow.signalWithStart<typeof stackLockWorkflow, [LockRequest]>('stackLockWorkflow', {
       workflowId: stackLockWorkflowId(req.stack, req.environment),
       taskQueue: this.taskQueue,
       args: [{ stack: req.stack, environment: req.environment, ...options }],
@@ -105,7 +105,7 @@ export class RunGateway {
         { key: KindKey, value: 'lock' },
       ]),
       signal: acquireSignal,
-      signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString() }],
+      signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString(), priority: req.priority }],
       staticSummary: `lock for ${req.stack}/${req.environment}`,
     });
   }

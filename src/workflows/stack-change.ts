@@ -177,7 +177,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
     // Runs that may change infrastructure wait for the stack lock; dry runs plan without it.
     if (!input.dryRun) {
       lockRequested = true;
-      await temporal.requestStackLock({ stack: input.stack, environment: input.environment, workflowId: wfId });
+      await temporal.requestStackLock({ stack: input.stack, environment: input.environment, workflowId: wfId, priority: input.priority });
       event('info', 'waiting for the stack lock');
       await condition(() => lockGranted);
       event('info', 'stack lock acquired');

@@ -55,7 +55,11 @@ export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
   setHandler(acquireSignal, (req) => {
     // Duplicate requests (a retried signal-with-start) must not queue a run twice.
     if (state.holder?.workflowId === req.workflowId || state.queue.some((q) => q.workflowId === req.workflowId)) return;
-    state.queue.push({ workflowId: req.workflowId, requestedAt: req.requestedAt ?? now() });
+    const entry = { workflowId: req.workflowId, requestedAt: req.requestedAt ?? now(), priority: req.priority ?? 'normal' };
+    // High priority waits ahead of every normal waiter, behind earlier high ones; the holder is never displaced.
+    const at = entry.priority === 'high' ? state.queue.findIndex((q) => q.priority !== 'high') : -1;
+    if (at < 0) state.queue.push(entry);
+    else state.queue.splice(at, 0, entry);
   });
   setHandler(releaseSignal, ({ workflowId }) => {
     if (state.holder?.workflowId === workflowId) {

@@ -20,7 +20,7 @@ export function createTemporalActivities({ client, taskQueue, lockHolderCheckInt
      * Queues the run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start
      * is atomic, so two runs racing here still get one lock). The grant arrives later as a signal.
      */
-    async requestStackLock(req: { stack: string; environment: string; workflowId: string }): Promise<void> {
+    async requestStackLock(req: { stack: string; environment: string; workflowId: string; priority?: 'normal' | 'high' }): Promise<void> {
       await client.workflow.signalWithStart('stackLockWorkflow', {
         workflowId: stackLockWorkflowId(req.stack, req.environment),
         taskQueue,
@@ -38,7 +38,7 @@ export function createTemporalActivities({ client, taskQueue, lockHolderCheckInt
           { key: KindKey, value: 'lock' },
         ]),
         signal: acquireSignal,
-        signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString() }],
+        signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString(), priority: req.priority }],
         staticSummary: `lock for ${req.stack}/${req.environment}`,
       });
     },

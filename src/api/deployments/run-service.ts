@@ -55,6 +55,11 @@ export class RunService {
     if (!hasRole(principal, 'deployer', req.environment)) {
       throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not start runs in ${req.environment} (needs deployer there)`);
     }
+    // Asking to jump the queue is for the configured roles; a person's rollback is high on its own (run-input.ts).
+    const allowed = this.config.runQueue.highPriorityRoles;
+    if (req.priority === 'high' && !allowed.some((r) => hasRole(principal, r, req.environment))) {
+      throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not ask for priority high (runQueue.highPriorityRoles: ${allowed.join(', ')})`);
+    }
     return { id, created: await this.runs.start(input) };
   }
 
