@@ -59,6 +59,13 @@ export interface OverridePolicyInput extends Actor {
 /** Admin override of the plan's `deny` results, where the environment allows it (`policy.allowOverride`). */
 export const overridePolicyUpdate = defineUpdate<PolicyOverride, [OverridePolicyInput]>('overridePolicy');
 
+/**
+ * The explicit acknowledgements a run may give its policies (`input.flags`). Declared here, so a misspelt flag is
+ * refused by name instead of silently not counting; a policy that wants a new one adds it to this list.
+ */
+export const POLICY_FLAGS = ['allow_database_deletion'] as const;
+export type PolicyFlag = (typeof POLICY_FLAGS)[number];
+
 /** The error type an approval of a denied plan is refused with (409 naming the rules). */
 export const POLICY_DENIED = 'POLICY_DENIED';
 

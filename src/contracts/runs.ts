@@ -71,7 +71,7 @@ export interface DeploymentInput {
   /** Queue position among the stack lock's waiters (default normal). */
   priority?: RunPriority;
   /** Explicit acknowledgements policies look for (`input.flags`), e.g. `allow_database_deletion`. */
-  policyFlags?: Record<string, boolean>;
+  policyFlags?: Partial<Record<string, boolean>>;
   /** The environment lets an admin override a plan's policy denial (`environments.<env>.policy.allowOverride`). */
   allowPolicyOverride?: boolean;
   /** The release this run is a stack of. */

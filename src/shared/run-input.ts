@@ -15,7 +15,7 @@ export interface StartRunRequest {
   targetVersion?: number;
   /** Default normal; rollbacks a person asks for default to high (they restore service). */
   priority?: RunPriority;
-  policyFlags?: Record<string, boolean>;
+  policyFlags?: Partial<Record<string, boolean>>;
 }
 
 /** Throws VALIDATION_FAILED naming the unknown stack or environment and what exists. */

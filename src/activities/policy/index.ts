@@ -37,7 +37,7 @@ export interface AssessPlanInput {
   kind: RunKind;
   requestedBy: string;
   plan: PlanSummary;
-  flags?: Record<string, boolean>;
+  flags?: Partial<Record<string, boolean>>;
 }
 
 /** The document every policy gets as `input` (policies/README.md describes it field by field). */

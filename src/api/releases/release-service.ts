@@ -11,8 +11,9 @@ import { ErrorCode, StrataError } from '../../shared/errors';
 import { hasRole, rolesFor, type Principal } from '../../shared/principal';
 import type { StateStore } from '../../store/state-store';
 import type { DecisionSigner, RunService } from '../deployments/run-service';
+import type { z } from 'zod';
 import { releaseRequestOf, resolveRelease } from './definition';
-import type { CreateReleaseBody } from './schemas';
+import { documentedReleaseBody, type CreateReleaseBody } from './schemas';
 
 export class ReleaseService {
   constructor(
@@ -45,6 +46,23 @@ export class ReleaseService {
     });
     const created = await this.releases.start(input);
     return { id, created, waves: input.waves, environment: input.environment };
+  }
+
+  /** The request body /openapi.json shows: this configuration's environments, stacks and the release files that resolve. */
+  documentedBody(): Promise<z.ZodType> {
+    return documentedReleaseBody(this.config, this.state, async (name) => {
+      try {
+        const { definition } = releaseRequestOf(this.config, { name });
+        await resolveRelease({ config: this.config, state: this.state }, definition, {
+          id: 'rel-doc',
+          requestedBy: 'openapi',
+          name,
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** The release, with each unfinished stack's status read live from its run. */
@@ -99,7 +117,7 @@ export class ReleaseService {
     const s = r.stacks.find((x) => x.stack === stack);
     if (!s)
       throw new StrataError(
-        ErrorCode.VALIDATION_FAILED,
+        ErrorCode.NOT_FOUND,
         `stack ${stack} is not part of release ${r.id} (its stacks: ${r.stacks.map((x) => x.stack).join(', ')})`,
       );
     const runId = s.rollback?.runId ?? s.runId;

@@ -42,7 +42,7 @@ export function releasesRouter(registry: RouteRegistry, releases: ReleaseService
       roles: ['deployer'],
       // Either shape; the one the body means is picked by `name`, so a refusal names the field, not "no union member".
       body: z.record(z.string(), z.unknown()),
-      documentedBody: async () => createReleaseBody,
+      documentedBody: () => releases.documentedBody(),
       check: async (req) => {
         const body = req.body as Record<string, unknown>;
         const schema = 'name' in body ? createReleaseBody.options[1] : createReleaseBody.options[0];

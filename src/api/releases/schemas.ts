@@ -1,4 +1,5 @@
 /** zod schemas of the release routes: request validation, response types and /openapi.json in one place. */
+import fs from 'node:fs';
 import { z } from 'zod';
 import { RELEASE_STATUSES, type Release } from '../../contracts/release';
 import { DEPLOYMENT_STATUSES } from '../../contracts/runs';
@@ -9,8 +10,13 @@ import {
   policyResultSchema,
   rejectionSchema,
   runEventSchema,
+  declaredVariablesSchema,
 } from '../deployments/schemas';
+import type { StrataConfig } from '../../shared/config';
+import { declaredVariables } from '../../shared/stack-variables';
+import type { StateStore } from '../../store/state-store';
 import { freeText, limit, opaqueKey, planHash, resourceName, variablesMap, type Same } from '../schemas';
+import { declaredOutputs } from './declared-outputs';
 
 const variableName = z
   .string()
@@ -191,3 +197,73 @@ export const cancelledReleaseSchema = z.object({
   status: z.enum(RELEASE_STATUSES),
   cancelRequested: z.literal(true),
 });
+
+/**
+ * The request body as /openapi.json documents it: the configured environments, stacks with their declared
+ * variables, inputs naming the declared variables and the other stacks' declared outputs, and the release files
+ * that resolve against strata.yaml. A fuzzer generating from it produces requests the API takes, as far as a
+ * schema can say: what it cannot (a stack listed twice, an input from a stack left out of the release, a cycle)
+ * is refused with a 400 naming it, which only a request naming two or more stacks can run into.
+ */
+export async function documentedReleaseBody(
+  config: Pick<StrataConfig, 'stacks' | 'environments' | 'releases'>,
+  state: StateStore,
+  isValidFile: (name: string) => Promise<boolean>,
+): Promise<z.ZodType> {
+  const names = Object.keys(config.stacks);
+  const envNames = Object.keys(config.environments) as [string, ...string[]];
+  const refs = new Map<string, string[]>();
+  for (const n of names) {
+    const offered = await declaredOutputs(n, config.stacks[n], envNames[0], state);
+    refs.set(
+      n,
+      offered.names.map((o) => `${n}.${o}`),
+    );
+  }
+  const items: z.ZodType[] = [];
+  for (const n of names) {
+    const s = config.stacks[n];
+    const declared = await declaredVariables(s);
+    const variables = declared ? declaredVariablesSchema(n, declared, s.variables) : variablesMap;
+    const fromOthers = names.filter((o) => o !== n).flatMap((o) => refs.get(o) ?? []);
+    const vars = declared ? Object.keys(declared.variables) : [];
+    const shape: Record<string, z.ZodType> = { stack: z.literal(n), variables: variables.optional() };
+    // Only a stack with other stacks to take outputs from, and declared variables to feed, can have inputs.
+    if (fromOthers.length && vars.length) {
+      shape.inputs = z
+        .partialRecord(z.enum(vars as [string, ...string[]]), z.enum(fromOthers as [string, ...string[]]))
+        .optional();
+    }
+    items.push(z.strictObject(shape));
+  }
+  const stackItem =
+    items.length > 1 ? z.union(items as [z.ZodType, z.ZodType, ...z.ZodType[]]) : (items[0] ?? releaseStackBody);
+  const stackNames = z.enum(names as [string, ...string[]]);
+  const inline = releaseDefinition.extend({
+    environment: z.enum(envNames),
+    stacks: z
+      .array(stackItem)
+      .min(1)
+      .max(Math.min(50, Math.max(1, names.length))),
+    dependencies: z
+      .array(z.strictObject({ from: stackNames, to: stackNames }))
+      .max(names.length > 1 ? 500 : 0)
+      .optional(),
+    idempotencyKey: opaqueKey.optional(),
+  });
+  const files: string[] = [];
+  if (fs.existsSync(config.releases.dir)) {
+    for (const f of fs.readdirSync(config.releases.dir).sort()) {
+      const m = /^([a-z0-9][a-z0-9_-]*)\.(ya?ml|json)$/.exec(f);
+      if (m && (await isValidFile(m[1]))) files.push(m[1]);
+    }
+  }
+  if (!files.length) return inline;
+  const byFile = z.strictObject({
+    name: z.enum(files as [string, ...string[]]),
+    environment: z.enum(envNames).optional(),
+    dryRun: z.boolean().optional(),
+    idempotencyKey: opaqueKey.optional(),
+  });
+  return z.union([inline, byFile]);
+}
