@@ -25,6 +25,7 @@ import { RELEASE_ROLE } from '../contracts/release';
 const assess = proxyActivities<PolicyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 3 } });
 const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
+/** Where the policy gate sits: the run or release, its environment's override rule, its findings. */
 export interface PolicyGateOptions {
   /** The run (or release) id a signed override must name. */
   runId: string;
@@ -42,6 +43,7 @@ function refuse(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
+/** A run's (or release's) policy findings: their denial of approval, and the admin override that lifts it. */
 export class PolicyGate {
   override?: PolicyOverride;
 
