@@ -18,6 +18,7 @@ import { decide, quote, readWorkflow, startOnce, type ReadOutcome } from './work
 /** StrataKind of a release workflow. */
 export const RELEASE_KIND = 'release';
 
+/** Every Temporal call about releases. */
 export class ReleaseGateway {
   constructor(
     private readonly client: Client,

@@ -51,6 +51,7 @@ export interface PolicyOverride {
   via: string;
 }
 
+/** An override as asked for: who, with which reason, and the signer's proof. */
 export interface OverridePolicyInput extends Actor {
   reason: string;
   assertion?: DecisionAssertion;
@@ -64,6 +65,7 @@ export const overridePolicyUpdate = defineUpdate<PolicyOverride, [OverridePolicy
  * refused by name instead of silently not counting; a policy that wants a new one adds it to this list.
  */
 export const POLICY_FLAGS = ['allow_database_deletion'] as const;
+/** One of the declared policy flags. */
 export type PolicyFlag = (typeof POLICY_FLAGS)[number];
 
 /** The error type an approval of a denied plan is refused with (409 naming the rules). */

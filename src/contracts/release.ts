@@ -101,8 +101,10 @@ export const RELEASE_STATUSES = [
   'expired',
   'cancelled',
 ] as const;
+/** A release's status. */
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
+/** Statuses a release does not leave. */
 export const TERMINAL_RELEASE_STATUSES: readonly ReleaseStatus[] = [
   'succeeded',
   'planned',
@@ -214,10 +216,12 @@ export interface Release {
 /** The full `Release`. */
 export const releaseStatusQuery = defineQuery<Release>('releaseStatus');
 
+/** One workflow per release: `strata-release/<id>`. */
 export function releaseWorkflowId(id: string): string {
   return `strata-release/${id}`;
 }
 
+/** The release id of a release workflow id. */
 export function releaseIdFromWorkflowId(workflowId: string): string {
   return workflowId.replace(/^strata-release\//, '');
 }

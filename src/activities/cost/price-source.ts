@@ -41,6 +41,7 @@ const tableSchema = z.strictObject({
   hoursPerMonth: z.number().positive().default(730),
   resources: z.record(z.string(), entrySchema),
 });
+/** A validated price table file. */
 export type PriceTable = z.infer<typeof tableSchema>;
 
 /** Validates a parsed table; CONFIG_INVALID names the file and each bad field. */

@@ -19,6 +19,7 @@ import type { StateStore } from '../../store/state-store';
 import { evaluatePolicies } from './opa';
 import { planDetail, type PlanDetail } from './plan-detail';
 
+/** What policy evaluation and pricing run over. */
 export interface PolicyActivityDeps {
   config: Pick<StrataConfig, 'policy'>;
   artifacts: ArtifactStore;
@@ -30,6 +31,7 @@ export interface PolicyActivityDeps {
   estimateCost?: (detail: PlanDetail) => Promise<CostEstimate | undefined>;
 }
 
+/** One plan to assess, with who asked for it and the flags the run gives. */
 export interface AssessPlanInput {
   runId: string;
   stack: string;
@@ -119,4 +121,5 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
   };
 }
 
+/** The policy activities, as workflows proxy them. */
 export type PolicyActivities = ReturnType<typeof createPolicyActivities>;

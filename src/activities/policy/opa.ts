@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import type { PolicyLevel, PolicyResult } from '../../contracts/policy';
 
+/** The opa binary, the policy directory, and how long one evaluation may take. */
 export interface OpaOptions {
   bin: string;
   dir: string;

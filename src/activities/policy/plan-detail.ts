@@ -34,6 +34,7 @@ export interface DetailedChange {
   after: Record<string, unknown> | null;
 }
 
+/** A plan's changes with attributes, and the stack's resources before and after it. */
 export interface PlanDetail {
   changes: DetailedChange[];
   before: DetailedResource[];

@@ -20,6 +20,7 @@ import type { StrataConfig } from '../../shared/config';
 import { decisionSigner, loadSignerKeys } from '../../shared/decision-signing';
 import { ErrorCode } from '../../shared/errors';
 
+/** The Temporal client and signer keys the release activities use. */
 export interface ReleaseActivityDeps {
   client: Client;
   config: Pick<StrataConfig, 'approvalSigning' | 'baseDir'>;
@@ -27,6 +28,7 @@ export interface ReleaseActivityDeps {
   pollMs?: number;
 }
 
+/** A decision a release takes on one of its runs. */
 export interface ReleaseDecision {
   releaseId: string;
   runId: string;
@@ -111,4 +113,5 @@ export function createReleaseActivities({ client, config, pollMs = 1000 }: Relea
   };
 }
 
+/** The release activities, as workflows proxy them. */
 export type ReleaseActivities = ReturnType<typeof createReleaseActivities>;

@@ -12,6 +12,7 @@ export function parseOutputRef(ref: string): { stack: string; output: string } |
   return { stack: ref.slice(0, i), output: ref.slice(i + 1) };
 }
 
+/** A valid release's edges, waves and each stack's dependencies. */
 export interface ReleaseGraph {
   edges: ReleaseEdge[];
   waves: string[][];

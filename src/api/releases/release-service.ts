@@ -15,6 +15,7 @@ import type { z } from 'zod';
 import { releaseRequestOf, resolveRelease } from './definition';
 import { documentedReleaseBody, type CreateReleaseBody } from './schemas';
 
+/** Releases for the routes: validated starts, live reads, decisions signed for the caller. */
 export class ReleaseService {
   constructor(
     private readonly releases: ReleaseGateway,

@@ -28,6 +28,7 @@ export function releaseLinks(id: string): Record<string, string> {
   return { self: base, approve: `${base}/approve`, reject: `${base}/reject`, cancel: `${base}/cancel` };
 }
 
+/** The release routes, registered for /openapi.json as they are mounted. */
 export function releasesRouter(registry: RouteRegistry, releases: ReleaseService): { mount: string; router: Router } {
   const router = Router();
 

@@ -35,6 +35,7 @@ export const releaseName = z
   .max(100)
   .regex(/^[a-z0-9][a-z0-9_-]*$/, 'a release file name (lower-case letters, digits, dashes, underscores)');
 
+/** One stack of a release request. */
 export const releaseStackBody = z.strictObject({
   stack: resourceName,
   variables: variablesMap.optional(),
@@ -57,6 +58,7 @@ export const releaseDefinition = z.strictObject({
   dryRun: z.boolean().optional(),
   approval: z.enum(['release', 'stack']).optional(),
 });
+/** A validated release definition. */
 export type ReleaseDefinitionBody = z.infer<typeof releaseDefinition>;
 
 const inline = releaseDefinition.extend({ idempotencyKey: opaqueKey.optional() });
@@ -72,10 +74,13 @@ const byName = z.strictObject({
 export const createReleaseBody = z.union([inline, byName], {
   error: () => 'give a release definition ({environment, stacks, ...}) or the name of a release file ({name})',
 });
+/** A validated POST /api/v1/releases body. */
 export type CreateReleaseBody = z.infer<typeof createReleaseBody>;
 
+/** `:id` of a release route. */
 export const releaseIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'invalid release id') });
 
+/** Filters of GET /api/v1/releases. */
 export const listReleasesQuery = z.object({
   environment: resourceName.optional(),
   status: z.enum(RELEASE_STATUSES).optional(),
@@ -88,7 +93,9 @@ export const approveReleaseBody = z.strictObject({
   comment: freeText().optional(),
   stack: resourceName.optional(),
 });
+/** Rejecting the release, or with `stack` that stack's run. */
 export const rejectReleaseBody = z.strictObject({ reason: freeText().optional(), stack: resourceName.optional() });
+/** An admin's override of the release's policy denials, with a reason. */
 export const overrideReleaseBody = z.strictObject({ reason: freeText().min(1) });
 
 // ---- responses ---------------------------------------------------------------------------------------------------
@@ -98,6 +105,7 @@ const risk = z.enum(['low', 'medium', 'high']);
 
 const stackStatus = z.enum([...DEPLOYMENT_STATUSES, 'pending', 'skipped']);
 
+/** The `Release` of src/contracts/release.ts, field for field. */
 export const releaseSchema = z.object({
   id: z.string(),
   name: z.string().optional(),
@@ -182,8 +190,10 @@ export const releaseSchema = z.object({
 }) satisfies z.ZodType<Release>;
 const _release: Same<z.infer<typeof releaseSchema>, Release> = true;
 
+/** GET /api/v1/releases. */
 export const releaseListSchema = z.object({ items: z.array(releaseSchema) });
 
+/** 202 of POST /api/v1/releases. */
 export const createdReleaseSchema = z.object({
   id: z.string(),
   status: z.enum(RELEASE_STATUSES),
@@ -192,6 +202,7 @@ export const createdReleaseSchema = z.object({
   links: z.record(z.string(), z.string()),
 });
 
+/** 202 of POST /api/v1/releases/:id/cancel. */
 export const cancelledReleaseSchema = z.object({
   id: z.string(),
   status: z.enum(RELEASE_STATUSES),
