@@ -69,6 +69,7 @@ export default tseslint.config(
   ...layer('src/client/**/*.ts', ['api', 'worker', 'activities', 'executors', 'store'], 'the gateway imports contracts, shared and workflow types only', ['workflows']),
   ...layer('src/api/**/*.ts', ['activities', 'executors', 'worker', 'workflows'], 'the API reaches Temporal through src/client and never imports activities, executors or the worker'),
   ...layer('src/worker/**/*.ts', ['api'], 'the worker never imports the API: shared pieces belong in src/client, src/shared or src/contracts'),
+  ...layer('src/cli/**/*.ts', ['workflows', 'activities', 'executors', 'store', 'client', 'api', 'worker', 'shared'], 'the CLI speaks HTTP to the API only (contract types allowed)', ['contracts']),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Obtains every external tool the project runs (Temporal CLI, OpenTofu, the provider mirror, moto, OPA) and
-# writes their paths to <cache>/tools.env, which the app, `npm start` and jest's global setup read.
+# Obtains every external tool the project runs (Temporal CLI, OpenTofu, the provider mirror, moto, OPA, the
+# time-skipping test server) and writes their paths to <cache>/tools.env, which the app, `npm start` and
+# jest's global setup read.
 # Prints the path of tools.env. When everything is cached this only checks a few paths (well under a
 # second), so it is safe to call before every start or test run.
 set -euo pipefail
@@ -15,10 +16,15 @@ tofu="$("$here/get-tofu.sh")"
 tofurc="$("$here/get-providers.sh")"
 moto="$("$here/get-moto.sh")"
 opa="$("$here/get-opa.sh")"
+# Only the workflow unit tests need the test server (and it has no ARM build): its absence must not stop `npm start`.
+if ! testserver="$("$here/../temporal/get-test-server.sh")"; then
+  log "no time-skipping test server: the unit tests (test/unit) cannot run; everything else can"
+  testserver=""
+fi
 
 # Values are written unquoted (the simplest form every dotenv reader and `source` agree on), which
 # cannot carry whitespace: say so rather than write a file that parses differently in each reader.
-for p in "$temporal" "$tofu" "$tofurc" "$moto" "$opa"; do
+for p in "$temporal" "$tofu" "$tofurc" "$moto" "$opa" "$testserver"; do
   if [[ "$p" =~ [[:space:]\'\"] ]]; then log "path with whitespace or quotes cannot go into tools.env: $p (set STRATA_CACHE)"; exit 1; fi
 done
 
@@ -29,9 +35,10 @@ TEMPORAL_CLI=$temporal
 TOFU_BIN_RESOLVED=$tofu
 TF_CLI_CONFIG_FILE=$tofurc
 MOTO_SERVER=$moto
-OPA_BIN=$opa"
+OPA_BIN=$opa${testserver:+
+TEMPORAL_TEST_SERVER=$testserver}"
 # Keys this script does not manage (another checkout's tools, sharing the cache) are kept as they are.
-managed='^(TEMPORAL_CLI|TOFU_BIN_RESOLVED|TF_CLI_CONFIG_FILE|MOTO_SERVER|OPA_BIN)='
+managed='^(TEMPORAL_CLI|TOFU_BIN_RESOLVED|TF_CLI_CONFIG_FILE|MOTO_SERVER|OPA_BIN|TEMPORAL_TEST_SERVER)='
 if [[ -f "$env_file" ]]; then
   kept="$(grep -E '^[A-Z_]+=' "$env_file" | grep -Ev "$managed" || true)"
   if [[ -n "$kept" ]]; then content="$content

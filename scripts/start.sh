@@ -34,9 +34,8 @@ fi
 LOGS="$DATA_DIR/logs"
 mkdir -p "$LOGS"
 
-pids=()                 # in start order; stopped in reverse
-declare -A pid_of cmd_of restarts
-names=()
+declare -A pid_of cmd_of
+names=()                # in start order; stopped in reverse
 start_group() { # name, command... — each child leads its own process group so the whole tree can be stopped
   local name=$1; shift
   setsid "$@" >>"$LOGS/$name.log" 2>&1 &
@@ -44,7 +43,6 @@ start_group() { # name, command... — each child leads its own process group so
   if [[ -z "${pid_of[$name]:-}" ]]; then names+=("$name"); fi
   pid_of[$name]=$pid
   cmd_of[$name]="$*"
-  pids+=("$pid")
   echo "[strata] started $name (pid $pid, log $LOGS/$name.log)"
 }
 
@@ -63,8 +61,89 @@ stop_all() {
     sleep 0.2
   done
   for n in "${names[@]}"; do kill -KILL -- "-${pid_of[$n]}" 2>/dev/null || true; done
+  rm -f "$STRATA_SUPERVISOR_STATUS" "$STATUS_FILE_TMP"
   echo "[strata] stopped"
 }
+# Restart policy. The delay doubles with each restart counted in the sliding window (base, 2×base, 4×base...,
+# capped), so a crash loop costs little CPU while a one-off crash is repaired within about a second; restarts
+# older than the window are forgotten, so a process that crashes once a day never reaches the cap.
+RESTART_BASE="${STRATA_RESTART_BASE_DELAY:-1}"
+RESTART_MAX="${STRATA_RESTART_MAX_DELAY:-30}"
+RESTART_WINDOW="${STRATA_RESTART_WINDOW:-300}"
+CRASH_LOOP_AT=5           # restarts in the window from which the log calls it a crash loop
+declare -A recent_restarts restart_due starting
+# What is down (dead and waiting for its restart, or restarted and not serving yet), for the API's /ready: it
+# cannot see a dead worker itself until its poller entry ages out of Temporal's task-queue description, about
+# a minute. Written atomically; the API ignores it once this script's pid is gone.
+export STRATA_SUPERVISOR_STATUS="$DATA_DIR/supervisor.json"
+write_status() {
+  local down=() n
+  for n in "${names[@]}"; do [[ -n "${restart_due[$n]:-}${starting[$n]:-}" ]] && down+=("\"$n\""); done
+  printf '{"pid":%d,"down":[%s]}\n' "$$" "$(IFS=,; echo "${down[*]}")" >"$STATUS_FILE_TMP"
+  mv -f "$STATUS_FILE_TMP" "$STRATA_SUPERVISOR_STATUS"
+}
+STATUS_FILE_TMP="$STRATA_SUPERVISOR_STATUS.$$"
+write_status
+
+# Whether a restarted process serves again: the dev server answers on its port, the worker logged that it
+# polls (in what its log gained since the restart, which began at byte $2).
+serving() {
+  case $1 in
+    temporal) reachable "$host" "$port" ;;
+    worker) tail -c +"$(($2 + 1))" "$LOGS/worker.log" 2>/dev/null | grep -q '"msg":"worker polling"' ;;
+    *) true ;;
+  esac
+}
+
+# Called once a supervised process is found dead: when it comes back, and what the log says about it.
+schedule_restart() {
+  local n=$1 code=$2 now=$SECONDS t kept=() others=() o
+  for t in ${recent_restarts[$n]:-}; do ((now - t < RESTART_WINDOW)) && kept+=("$t"); done
+  local count=$((${#kept[@]} + 1)) delay=$RESTART_BASE i
+  for ((i = 1; i < count && delay < RESTART_MAX; i++)); do delay=$((delay * 2)); done
+  ((delay > RESTART_MAX)) && delay=$RESTART_MAX
+  kept+=("$now")
+  recent_restarts[$n]="${kept[*]}"
+  restart_due[$n]=$((now + delay))
+  unset "starting[$n]"
+  for o in "${names[@]}"; do [[ $o != "$n" && -z "${restart_due[$o]:-}${starting[$o]:-}" ]] && others+=("$o"); done
+  echo "[strata] $n is down (exit $code); restart $count in the last ${RESTART_WINDOW}s in ${delay}s; still up: ${others[*]:-none} (log $LOGS/$n.log)" >&2
+  if ((count >= CRASH_LOOP_AT)); then
+    echo "[strata] $n is crash-looping ($count restarts in ${RESTART_WINDOW}s): retrying every ${delay}s at most; see $LOGS/$n.log" >&2
+  fi
+  # Whatever the dead leader left in its group (a tsx child, a tool) must not keep serving beside its replacement.
+  kill -TERM -- "-${pid_of[$n]}" 2>/dev/null || true
+  write_status
+}
+
+supervise() {
+  local n code
+  while :; do
+    for n in "${names[@]}"; do
+      if [[ -n "${restart_due[$n]:-}" ]]; then
+        if ((SECONDS >= restart_due[$n])); then
+          kill -KILL -- "-${pid_of[$n]}" 2>/dev/null || true
+          unset "restart_due[$n]"
+          starting[$n]=$(stat -c %s "$LOGS/$n.log" 2>/dev/null || echo 0)
+          # shellcheck disable=SC2086
+          start_group "$n" ${cmd_of[$n]}
+          write_status
+        fi
+      elif ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
+        code=0
+        wait "${pid_of[$n]}" 2>/dev/null || code=$?
+        schedule_restart "$n" "$code"
+      elif [[ -n "${starting[$n]:-}" ]] && serving "$n" "${starting[$n]}"; then
+        unset "starting[$n]"
+        echo "[strata] $n is up again"
+        write_status
+      fi
+    done
+    sleep 0.5 &
+    wait $! || true
+  done
+}
+
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
 
@@ -78,9 +157,10 @@ else
   reachable "$host" "$port" || { echo "[strata] Temporal did not come up; see $LOGS/temporal.log" >&2; exit 1; }
 fi
 
-TSX="$ROOT/node_modules/.bin/tsx"
-start_group worker "$TSX" src/worker/main.ts
-start_group api "$TSX" src/api/server.ts
+# node --import tsx, not the tsx CLI: the CLI SIGKILLs a child that does not acknowledge SIGTERM within 30 ms,
+# which would turn the worker's graceful shutdown (applies handed over, not interrupted) into a crash.
+start_group worker node --import tsx src/worker/main.ts
+start_group api node --import tsx src/api/server.ts
 
 for _ in $(seq 1 300); do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://$API_HOST:$API_PORT/ready" || true)
@@ -110,24 +190,7 @@ cat <<MSG
 MSG
 
 # Stay in the foreground as a small supervisor: a process that dies on its own (a crash, a kill -9) is
-# restarted after a pause, so the API keeps answering (/ready says 503 meanwhile) and runs resume from
-# Temporal's history. A process that keeps dying is given up on.
-declare -A died_at
-while :; do
-  for n in "${names[@]}"; do
-    if ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
-      now=$SECONDS
-      if [[ -z "${died_at[$n]:-}" ]]; then
-        died_at[$n]=$now
-        echo "[strata] $n exited; restarting it in 5 s (log $LOGS/$n.log)" >&2
-      elif (( now - ${died_at[$n]} >= 5 )); then
-        restarts[$n]=$(( ${restarts[$n]:-0} + 1 ))
-        if (( ${restarts[$n]} > 5 )); then echo "[strata] $n keeps exiting; giving up" >&2; exit 1; fi
-        unset "died_at[$n]"
-        # shellcheck disable=SC2086
-        start_group "$n" ${cmd_of[$n]}
-      fi
-    fi
-  done
-  sleep 1 & wait $! || true
-done
+# restarted, so the API keeps answering (/ready says 503 and names what is down meanwhile) and runs resume
+# from Temporal's history. A process that keeps dying is retried ever more slowly but never given up on, and
+# never takes the healthy ones down with it: the API and the dev server stay up while a worker crash-loops.
+supervise

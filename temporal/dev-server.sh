@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+# The API's address (HOST/PORT, as the API reads them), before HOST/PORT below take the frontend's.
+API_URL="http://${HOST:-127.0.0.1}:${PORT:-8080}"
 HOST="${ADDRESS%:*}"
 PORT="${ADDRESS##*:}"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 DB_FILE="${TEMPORAL_DB_FILE:-${STRATA_DATA_DIR:-.data}/temporal.sqlite}"
 # The Web UI asks Strata's codec server to decrypt payloads (strata.yaml `codec`); empty to switch it off.
-CODEC_ENDPOINT="${STRATA_CODEC_ENDPOINT-http://${HOST:-127.0.0.1}:${PORT:-8080}/codec}"
+CODEC_ENDPOINT="${STRATA_CODEC_ENDPOINT-$API_URL/codec}"
 
 reachable() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
 

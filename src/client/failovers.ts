@@ -4,12 +4,15 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
 import { FAILOVER_KIND, failoverGroupOf, failoverStatusQuery, failoverWorkflowId, type Failover, type FailoverInput } from '../contracts/failover';
 import {
+  configureMonitorSignal,
   FAILOVER_MONITOR_KIND,
   failoverMonitorWorkflowId,
+  monitorConfigOf,
   monitorStatusQuery,
   stopMonitorSignal,
   type FailoverMonitorInput,
   type FailoverMonitorState,
+  type MonitorConfig,
 } from '../contracts/monitor';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
 import { ErrorCode, StrataError } from '../shared/errors';
@@ -71,13 +74,17 @@ export class FailoverGateway {
     return decide(() => this.handle(id).executeUpdate(rejectUpdate, { args: [input] }), `no failover with id "${id}"`);
   }
 
-  /** Starts the group's monitor unless one runs already (then it is left alone). */
+  /**
+   * Starts the group's monitor, or hands a running one today's configuration (a no-op when nothing differs):
+   * signal-with-start does both atomically, so a monitor never keeps running on a configuration since changed.
+   */
   async startMonitor(input: FailoverMonitorInput): Promise<void> {
-    await this.client.workflow.start<typeof failoverMonitorWorkflow>('failoverMonitorWorkflow', {
+    await this.client.workflow.signalWithStart<typeof failoverMonitorWorkflow, [MonitorConfig]>('failoverMonitorWorkflow', {
       workflowId: failoverMonitorWorkflowId(input.group),
       taskQueue: this.taskQueue,
       args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
+      signal: configureMonitorSignal,
+      signalArgs: [monitorConfigOf(input)],
       typedSearchAttributes: new TypedSearchAttributes([
         { key: KindKey, value: FAILOVER_MONITOR_KIND },
         { key: FailoverGroupKey, value: input.group },

@@ -1,10 +1,27 @@
 /** Stack-changing runs (deploy, rollback, destroy) and their locks, as Temporal sees them. */
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
-import { acquireSignal, forceUnlockSignal, lockStateQuery, stackLockWorkflowId, type LockRequest, type StackLockInput, type StackLockState } from '../contracts/lock';
+import {
+  acquireSignal,
+  forceUnlockSignal,
+  lockStateQuery,
+  stackLockWorkflowId,
+  type ForceUnlockRequest,
+  type LockRequest,
+  type StackLockInput,
+  type StackLockState,
+} from '../contracts/lock';
 import { overridePolicyUpdate, type OverridePolicyInput } from '../contracts/policy';
-import { deploymentWorkflowId, runIdFromWorkflowId, statusQuery, type Deployment, type DeploymentInput, type RunKind } from '../contracts/runs';
+import {
+  deploymentWorkflowId,
+  runIdFromWorkflowId,
+  statusQuery,
+  TERMINAL_STATUSES,
+  type Deployment,
+  type DeploymentInput,
+  type RunKind,
+} from '../contracts/runs';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
 import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '../shared/search-attributes';
 import type { deploymentWorkflow, destroyWorkflow, rollbackWorkflow, stackLockWorkflow } from '../workflows';
@@ -86,15 +103,19 @@ export class RunGateway {
     return queryIfRunning(this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)), lockStateQuery);
   }
 
-  async forceUnlock(stack: string, environment: string, by: string, reason?: string): Promise<void> {
-    await this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)).signal(forceUnlockSignal, { by, reason });
+  async forceUnlock(stack: string, environment: string, req: ForceUnlockRequest): Promise<void> {
+    await this.client.workflow.getHandle(stackLockWorkflowId(stack, environment)).signal(forceUnlockSignal, req);
   }
 
   /**
    * Queues a run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start is
-   * atomic, so two runs racing here still get one lock). The grant arrives later as a signal.
+   * atomic, so two runs racing here still get one lock). The grant arrives later as a signal. Repeating it is
+   * harmless (the lock drops duplicates); with `holding` the holder re-asserts itself.
    */
-  async requestLock(req: { stack: string; environment: string; workflowId: string; priority?: 'normal' | 'high' }, options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {}): Promise<void> {
+  async requestLock(
+    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean; priority?: LockRequest['priority'] },
+    options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {},
+  ): Promise<void> {
     await this.client.workflow.signalWithStart<typeof stackLockWorkflow, [LockRequest]>('stackLockWorkflow', {
       workflowId: stackLockWorkflowId(req.stack, req.environment),
       taskQueue: this.taskQueue,
@@ -105,9 +126,45 @@ export class RunGateway {
         { key: KindKey, value: 'lock' },
       ]),
       signal: acquireSignal,
-      signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString(), priority: req.priority }],
+      signalArgs: [{ workflowId: req.workflowId, requestedAt: req.requestedAt ?? new Date().toISOString(), holding: req.holding, priority: req.priority }],
       staticSummary: `lock for ${req.stack}/${req.environment}`,
     });
+  }
+
+  /** True while the workflow's latest run is RUNNING; false when it completed, failed, was terminated or never existed. */
+  async isRunning(workflowId: string): Promise<boolean> {
+    try {
+      return (await this.client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The running runs of a stack+environment that take its lock (deploys, rollbacks, destroys; dry runs never do),
+   * with the status each reports. A run that cannot be asked is listed with status `unknown`.
+   */
+  async inFlight(stack: string, environment: string): Promise<{ workflowId: string; status: string }[]> {
+    const query = [
+      `WorkflowType IN (${Object.values(WORKFLOW_FOR).map(quote).join(', ')})`,
+      `ExecutionStatus = 'Running'`,
+      `${SEARCH_ATTRIBUTES.stack} = ${quote(stack)}`,
+      `${SEARCH_ATTRIBUTES.environment} = ${quote(environment)}`,
+    ].join(' AND ');
+    const ids: string[] = [];
+    for await (const info of this.client.workflow.list({ query })) ids.push(info.workflowId);
+    const runs = await Promise.all(
+      ids.map(async (workflowId) => {
+        try {
+          const d = await this.client.workflow.getHandle(workflowId).query(statusQuery);
+          return d.dryRun || TERMINAL_STATUSES.includes(d.status) ? undefined : { workflowId, status: d.status as string };
+        } catch (err) {
+          return err instanceof WorkflowNotFoundError ? undefined : { workflowId, status: 'unknown' };
+        }
+      }),
+    );
+    return runs.filter((r): r is { workflowId: string; status: string } => r !== undefined);
   }
 
   /** Open runs per status, for gauges. */

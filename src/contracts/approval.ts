@@ -77,7 +77,7 @@ export interface ApprovalPolicy {
   signed?: boolean;
 }
 
-export type ApprovalGateState = 'idle' | 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+export type ApprovalGateState = 'idle' | 'pending' | 'approved' | 'rejected' | 'expired';
 
 /** What approve/reject Updates return: the gate as it stands after the call. */
 export interface ApprovalView {
@@ -87,6 +87,8 @@ export interface ApprovalView {
   rejection?: Rejection;
   expiresAt?: string;
   planHash?: string;
+  /** Decisions the gate refused (forged, unsigned, stale), with who they claimed to be. */
+  refused?: RefusedDecision[];
 }
 
 /** Approve as an Update: the caller learns at once whether it counted, and why not. */

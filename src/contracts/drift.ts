@@ -7,7 +7,7 @@ export interface DriftScanInput {
   environment: string;
   requestedBy: string;
   /** When drift is found, re-apply the current version's configuration through the normal saga (with its approvals). */
-  remediation?: Omit<DeploymentInput, 'id' | 'createdAt' | 'targetVersion' | 'kind'>;
+  remediation?: Omit<DeploymentInput, 'id' | 'createdAt' | 'targetVersion' | 'expectedCurrentVersion' | 'kind'>;
 }
 
 export interface DriftScanResult extends DriftReport {

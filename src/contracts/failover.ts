@@ -1,6 +1,6 @@
 /** Types, queries and ids of the FailoverWorkflow, shared by the workflow, its activities and the API. */
 import { defineQuery } from '@temporalio/workflow';
-import type { Approval, ApprovalPolicy, Rejection } from './approval';
+import type { Approval, ApprovalPolicy, RefusedDecision, Rejection } from './approval';
 
 /** The two sides of a failover group, as named in strata.yaml (`primary:` / `secondary:`). */
 export type FailoverSide = 'primary' | 'secondary';
@@ -20,7 +20,8 @@ export type FailoverStageName = (typeof FAILOVER_STAGES)[number];
 /** The steps (activity calls) of each stage, in order; fault injection defaults to a stage's last step. */
 export const FAILOVER_STAGE_STEPS: Record<FailoverStageName, readonly string[]> = {
   initialization: ['readiness', 'acquire_lock'],
-  source_preparation: ['drain_traffic', 'scale_source'],
+  // recheck_readiness runs only after an approval wait.
+  source_preparation: ['recheck_readiness', 'drain_traffic', 'scale_source'],
   demotion: ['fence_database'],
   promotion: ['replication_lag', 'promote_replica'],
   target_activation: ['scale_target', 'switch_traffic', 'verify_health'],
@@ -49,9 +50,14 @@ export const FAILOVER_STATUSES = [
   'rejected',
   'expired',
   'cancelled',
+  'needs_attention',
 ] as const;
 export type FailoverStatus = (typeof FAILOVER_STATUSES)[number];
 
+/**
+ * Statuses a run ends in. `needs_attention`: the run ended part-way through a change it could not undo (an
+ * emergency failover that failed after promoting the target); `manualSteps` says what a human must finish.
+ */
 export const FAILOVER_TERMINAL_STATUSES: readonly FailoverStatus[] = [
   'succeeded',
   'planned',
@@ -60,6 +66,7 @@ export const FAILOVER_TERMINAL_STATUSES: readonly FailoverStatus[] = [
   'rejected',
   'expired',
   'cancelled',
+  'needs_attention',
 ];
 
 export interface FailoverError {
@@ -173,8 +180,15 @@ export interface Failover {
   approvals: Approval[];
   approvalsRequired: number;
   rejection?: Rejection;
+  /** Decisions the approval gate refused, with the identity they claimed. */
+  refusedDecisions?: RefusedDecision[];
   approvalExpiresAt?: string;
   error?: FailoverError;
+  /**
+   * What the run left for a human, one line per step (`<stage>/<step>: what to do`): set whenever the run ended
+   * without reaching a clean state on its own (needs_attention, a rolled_back with a manual compensation, failed).
+   */
+  manualSteps?: string[];
   events: { ts: string; level: 'info' | 'warn' | 'error'; message: string }[];
 }
 

@@ -1,6 +1,6 @@
 /** Types, queries and ids of the runs that change a stack: deployment, rollback and destroy share one shape. */
 import { defineQuery } from '@temporalio/workflow';
-import type { Approval, ApprovalPolicy, Rejection } from './approval';
+import type { Approval, ApprovalPolicy, RefusedDecision, Rejection } from './approval';
 import type { CostEstimate, PolicyOverride, PolicyReport } from './policy';
 
 export type RunKind = 'deploy' | 'rollback' | 'destroy';
@@ -62,6 +62,11 @@ export interface DeploymentInput {
   reason?: string;
   /** Rollback: the state version whose configuration is re-applied. */
   targetVersion?: number;
+  /**
+   * Drift remediation: the version that was current when the drift was found. Checked again under the lock;
+   * if the stack has moved on since, the run ends without changes instead of reverting the newer version.
+   */
+  expectedCurrentVersion?: number;
   approvalPolicy: ApprovalPolicy;
   /** Environment policy: roll back automatically to the last good version after a failed apply/verify. */
   autoRollback: boolean;
@@ -134,6 +139,8 @@ export interface Deployment {
   rejection?: Rejection;
   /** An admin let this plan's policy denial go to approval. */
   policyOverride?: PolicyOverride;
+  /** Decisions the approval gate refused (unsigned, forged, stale), with the identity they claimed. */
+  refusedDecisions?: RefusedDecision[];
   approvalExpiresAt?: string;
   resources: ResourceView[];
   outputs: Record<string, unknown>;

@@ -47,6 +47,19 @@ export interface ExecutorContext {
   heartbeat: (details?: unknown) => void;
   /** Aborted when the activity is cancelled. */
   signal: AbortSignal;
+  /**
+   * Once `signal` aborted: whether the run itself asked for it (the workflow cancelled the activity), as opposed
+   * to this worker shutting down, timing the attempt out locally, or the server no longer knowing it. Only the
+   * run's own cancellation may interrupt an apply; otherwise the apply is handed over to the next attempt.
+   * Absent: every abort is the run's.
+   */
+  cancelledByRun?: () => boolean;
+  /**
+   * Values of the variables given as `{ secret: NAME }`, by variable name, resolved by the activity for this call
+   * only. They go to the tool (tofu: as TF_VAR_<name> of its process) and nowhere else: never into a snapshot, a
+   * result, a log line or an error (the activity redacts those, but an executor must not rely on it).
+   */
+  secretValues?: Readonly<Record<string, string>>;
 }
 
 /** What the stack's configuration is made of, captured once per run. */

@@ -144,11 +144,17 @@ const failoverGroupSchema = z.strictObject({
     .strictObject({
       required: z.number().int().min(0).default(1),
       roles: z.array(roleSchema).default(['approver', 'admin']),
+      /** Whoever requested the failover may not approve it. */
+      fourEyes: z.boolean().default(false),
       timeout: duration.default('1h'),
     })
-    .default({ required: 1, roles: ['approver', 'admin'], timeout: '1h' }),
+    .default({ required: 1, roles: ['approver', 'admin'], fourEyes: false, timeout: '1h' }),
   globalStateTable: z.string().default('strata-failover-state'),
-  /** Region of the global-state table (default: the primary's). Use a DynamoDB global table to survive that region. */
+  /**
+   * Region of the global-state table (default: the secondary's, which an emergency failover never abandons). Use a
+   * DynamoDB global table to survive either region. Groups whose state an older release kept in the primary's
+   * region are refused until this names that region (or the item is moved).
+   */
   globalStateRegion: z.string().optional(),
 });
 export type FailoverGroupConfig = z.infer<typeof failoverGroupSchema>;
@@ -178,6 +184,8 @@ export const configSchema = z.strictObject({
       taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
       uiPort: z.number().int().default(8233),
       dbFile: z.string().default('.data/temporal.sqlite'),
+      /** Base URL of the Temporal Web UI for links from Strata's pages (default: http://<address host>:<uiPort>). */
+      uiUrl: z.string().url().optional(),
     })
     .default({
       address: DEFAULT_TEMPORAL_ADDRESS,
@@ -304,6 +312,29 @@ export const configSchema = z.strictObject({
   /** Where key files named without a directory live (codec and signer keys); STRATA_KEYS_DIR overrides. */
   keysDir: z.string().default('.data/keys'),
   artifactsDir: z.string().default('.data/artifacts'),
+  /**
+   * Where workers resolve `{ secret: NAME }` variables, only inside the activity that runs the tool: the worker's
+   * environment (`fromEnv`) and/or a file of NAME=value lines (dotenv) or a JSON object, readable by its owner only.
+   */
+  secrets: z
+    .strictObject({
+      fromEnv: z.boolean().default(true),
+      file: z.string().optional(),
+    })
+    .default({ fromEnv: true }),
+  /** Traces and worker metrics; everything is off unless named here (or `${VAR}` fills it in). */
+  telemetry: z
+    .strictObject({
+      /** OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`): one trace from request through workflow to activity. */
+      otlpEndpoint: z.string().url().optional(),
+      serviceName: z.string().min(1).optional(),
+      /** `host:port` where the worker serves its Temporal SDK metrics for Prometheus (`/metrics`). */
+      workerMetricsAddress: z
+        .string()
+        .regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')
+        .optional(),
+    })
+    .default({}),
 });
 
 /** The validated configuration, with relative paths resolved against the config file's directory. */
@@ -377,6 +408,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   }
   for (const k of [...cfg.codec.keys, ...cfg.approvalSigning.signers, ...cfg.approvalSigning.bots]) if (k.file) k.file = keyFile(k.file);
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
+  if (cfg.secrets.file) cfg.secrets.file = abs(cfg.secrets.file);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
   cfg.policy.dir = abs(cfg.policy.dir);
   cfg.pricing.table = abs(cfg.pricing.table);

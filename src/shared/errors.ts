@@ -47,16 +47,24 @@ const ERRORS = {
   PLAN_FAILED: { http: 422, retryable: false },
   APPLY_FAILED: { http: 422, retryable: false },
   APPLY_INTERRUPTED: { http: 409, retryable: false },
+  /** The worker is shutting down: the tool keeps running and the next attempt (on any worker) takes it over. */
+  APPLY_HANDED_OVER: { http: 503, retryable: true },
+  /** Another writer changed the stack's state first (compare-and-swap lost): never overwrite it blindly. */
+  STATE_CONFLICT: { http: 409, retryable: false },
   VERIFY_FAILED: { http: 422, retryable: false },
   INIT_FAILED: { http: 422, retryable: false },
   SYNTH_FAILED: { http: 422, retryable: false },
   PROVIDER_UNAVAILABLE: { http: 503, retryable: false },
   TOOL_NOT_FOUND: { http: 500, retryable: false },
+  /** A `{ secret: NAME }` variable the worker's environment and secrets file do not hold (the message names it, never a value). */
+  SECRET_NOT_FOUND: { http: 422, retryable: false },
   // Failover
   FAILOVER_IN_PROGRESS: { http: 409, retryable: false },
   FAILOVER_NOT_READY: { http: 409, retryable: false },
   FAILOVER_STEP_FAILED: { http: 500, retryable: true },
   FAILOVER_GROUP_NOT_FOUND: { http: 404, retryable: false },
+  /** The failover lost its global lock mid-way: it neither commits nor undoes (another run may act). */
+  FAILOVER_LOCK_LOST: { http: 409, retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -73,6 +81,14 @@ export function httpStatusOf(code: string): number {
 export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.entries(ERRORS as Record<string, ErrorSpec>)
   .filter(([, spec]) => !spec.retryable)
   .map(([code]) => code);
+
+/**
+ * The non-retryable codes minus `retryHere`: for callers where a code means "try again" (the failover saga
+ * retries PROVIDER_UNAVAILABLE, an unreachable side, while a stack change treats it as final).
+ */
+export function nonRetryableExcept(...retryHere: ErrorCode[]): string[] {
+  return NON_RETRYABLE_ERROR_TYPES.filter((c) => !(retryHere as string[]).includes(c));
+}
 
 /** An error raised outside workflows that carries a taxonomy code (services, config loading, executors). */
 export class StrataError extends Error {

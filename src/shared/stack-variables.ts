@@ -31,6 +31,8 @@ export interface DeclaredVariable {
   required: boolean;
   /** OpenTofu: null is a valid value (the default unless `nullable = false`). */
   nullable: boolean;
+  /** Declared sensitive (tofu `sensitive = true`, stack.yaml `sensitive: true`): its value is shown as `(sensitive)`. */
+  sensitive?: boolean;
   description?: string;
 }
 
@@ -156,6 +158,7 @@ interface HclVariableBlock {
   type?: unknown;
   default?: unknown;
   nullable?: unknown;
+  sensitive?: unknown;
   description?: unknown;
 }
 
@@ -166,6 +169,7 @@ function fromHclBlock(block: HclVariableBlock): DeclaredVariable {
     // `default = null` on a nullable variable is a default too: the variable may be left out.
     required: !('default' in block),
     nullable,
+    sensitive: block.sensitive === true || block.sensitive === '${true}',
     description: typeof block.description === 'string' ? block.description : undefined,
   };
 }
@@ -203,6 +207,7 @@ const simulatedDefinition = z.object({
       z.object({
         type: z.enum(['number', 'string', 'bool', 'list']),
         default: z.unknown().optional(),
+        sensitive: z.boolean().optional(),
         description: z.string().optional(),
       }),
     )
@@ -220,7 +225,13 @@ function readSimulatedVariables(dir: string): StackVariables | undefined {
     const variables: Record<string, DeclaredVariable> = {};
     for (const [name, v] of Object.entries(parsed.data.variables)) {
       const type: VariableType = v.type === 'list' ? { kind: 'string-list' } : { kind: v.type };
-      variables[name] = { type, required: v.default === undefined, nullable: false, description: v.description };
+      variables[name] = {
+        type,
+        required: v.default === undefined,
+        nullable: false,
+        sensitive: v.sensitive === true,
+        description: v.description,
+      };
     }
     return { files: [file], variables };
   }

@@ -7,10 +7,20 @@ import { FsStateStore } from './fs-state-store';
 import { S3ArtifactStore } from './s3-artifact-store';
 import { S3StateStore } from './s3-state-store';
 import { createS3Client } from './s3-util';
-import type { StateStore } from './state-store';
+import type { StateStore, StateStoreConnection } from './state-store';
 
 export type { ArtifactStore } from './artifact-store';
-export type { CurrentState, NewStateVersion, StateStore, StateVersion, StateVersionKind } from './state-store';
+export type {
+  ApplyLease,
+  CurrentState,
+  ExpectedState,
+  NewStateVersion,
+  StateStore,
+  StateStoreConnection,
+  StateVersion,
+  StateVersionKind,
+} from './state-store';
+export { expectedOf } from './state-cas';
 export { FsArtifactStore } from './fs-artifact-store';
 export { FsStateStore, type StateStoreOptions } from './fs-state-store';
 export { S3ArtifactStore } from './s3-artifact-store';
@@ -48,8 +58,21 @@ export function createStores(cfg: StateStoreConfig, artifactsDir: string, opts: 
     state: new S3StateStore(client, {
       bucket: cfg.bucket,
       prefix: cfg.prefix,
+      region: cfg.region,
+      endpoint: cfg.endpoint,
       retainVersions: cfg.retainVersions,
       now: opts.now,
     }),
   };
+}
+
+/** Opens the state store another process described with StateStore.connection() (credentials: the environment). */
+export function openStateStore(conn: StateStoreConnection, opts: CreateStoresOptions = {}): StateStore {
+  if (conn.kind === 'filesystem')
+    return new FsStateStore(conn.path, { retainVersions: conn.retainVersions, now: opts.now });
+  const client = createS3Client(
+    { region: conn.region, endpoint: conn.endpoint, forcePathStyle: conn.forcePathStyle },
+    opts.s3,
+  );
+  return new S3StateStore(client, { ...conn, now: opts.now });
 }

@@ -3,22 +3,36 @@
  *
  *   <prefix>state/<stack>/<env>/current.json
  *   <prefix>state/<stack>/<env>/versions/0000000007.json
+ *   <prefix>state/<stack>/<env>/apply-lease.json   the apply lease (see ApplyLease), updated with If-Match
  *
  * The version listing itself is the index (ListObjectsV2 is strongly consistent), so there is no separate
  * index object that could disagree with it. Numbers never repeat: pruning only removes the oldest, so the
  * highest number always survives and the next one is highest + 1. Each version object is created with
  * `If-None-Match: *`, so even two processes racing for the same number cannot overwrite each other: the
  * loser re-reads the listing and takes the next number. In-process calls are additionally serialized.
+ * current.json is a compare-and-swap: the serial/lineage check is made on the object read, and the write is
+ * conditional on that object's ETag (`If-Match`, or `If-None-Match: *` when there was none).
+ * One version per (run, kind): recording it again returns the version already recorded.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode, StrataError } from '../shared/errors';
 import type { StateStoreOptions } from './fs-state-store';
 import { checkName, checkVersion, parseVersionFileName, versionFileName } from './keys';
 import { KeyedQueue } from './keyed-queue';
-import { isPreconditionFailed, normalizePrefix, S3Objects } from './s3-util';
-import type { CurrentState, NewStateVersion, StateStore, StateVersion } from './state-store';
+import { isNotFound, isPreconditionFailed, normalizePrefix, S3Objects } from './s3-util';
+import { compareForWrite, currentDoc, stateConflict } from './state-cas';
+import type {
+  ApplyLease,
+  CurrentState,
+  ExpectedState,
+  NewStateVersion,
+  StateStore,
+  StateStoreConnection,
+  StateVersion,
+} from './state-store';
 
 const MAX_CREATE_ATTEMPTS = 5;
+const MAX_LEASE_ATTEMPTS = 10;
 
 /** S3 StateStore for multi-worker setups. */
 export class S3StateStore implements StateStore {
@@ -28,7 +42,27 @@ export class S3StateStore implements StateStore {
   private readonly now: () => Date;
   private readonly queue = new KeyedQueue();
 
-  constructor(client: S3Client, opts: { bucket: string; prefix?: string } & StateStoreOptions) {
+  /** Where this store lives, for another process to open it (StateStore.connection). */
+  private readonly location: Omit<Extract<StateStoreConnection, { kind: 's3' }>, 'retainVersions'>;
+
+  constructor(
+    client: S3Client,
+    opts: {
+      bucket: string;
+      prefix?: string;
+      region?: string;
+      endpoint?: string;
+      forcePathStyle?: boolean;
+    } & StateStoreOptions,
+  ) {
+    this.location = {
+      kind: 's3',
+      bucket: opts.bucket,
+      prefix: opts.prefix,
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle,
+    };
     this.objects = new S3Objects(client, opts.bucket);
     this.base = `${normalizePrefix(opts.prefix)}state/`;
     this.retainVersions = opts.retainVersions ?? 10;
@@ -60,10 +94,61 @@ export class S3StateStore implements StateStore {
     return this.readJson<CurrentState>(`${this.dir(stack, environment)}current.json`);
   }
 
-  async putCurrentState(stack: string, environment: string, state: CurrentState): Promise<void> {
-    const doc: CurrentState = { body: state.body, serial: state.serial, lineage: state.lineage };
-    if (state.updatedBy !== undefined) doc.updatedBy = state.updatedBy;
-    await this.objects.put(`${this.dir(stack, environment)}current.json`, JSON.stringify(doc));
+  async putCurrentState(
+    stack: string,
+    environment: string,
+    state: CurrentState,
+    expected: ExpectedState,
+  ): Promise<void> {
+    const key = `${this.dir(stack, environment)}current.json`;
+    const where = `${stack}/${environment}`;
+    const doc = currentDoc(state);
+    const stored = await this.objects.getWithEtag(key);
+    const current = stored ? (JSON.parse(stored.data.toString('utf8')) as CurrentState) : undefined;
+    if (compareForWrite(where, current, doc, expected) === 'same') return;
+    try {
+      // The ETag read above is what we compared; the write lands only if the object is still that one.
+      await this.objects.put(key, JSON.stringify(doc), stored ? { ifMatch: stored.etag } : { ifNoneMatch: true });
+    } catch (err) {
+      // 412, or 404 for If-Match on an object deleted meanwhile: another writer got there first.
+      if (isPreconditionFailed(err) || isNotFound(err)) {
+        throw stateConflict(where, expected, await this.getCurrentState(stack, environment));
+      }
+      throw err;
+    }
+  }
+
+  async getApplyLease(stack: string, environment: string): Promise<ApplyLease | undefined> {
+    return this.readJson<ApplyLease>(`${this.dir(stack, environment)}apply-lease.json`);
+  }
+
+  async updateApplyLease(
+    stack: string,
+    environment: string,
+    update: (current: ApplyLease | undefined) => ApplyLease | undefined,
+  ): Promise<ApplyLease | undefined> {
+    const key = `${this.dir(stack, environment)}apply-lease.json`;
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.objects.getWithEtag(key);
+      const current = stored ? (JSON.parse(stored.data.toString('utf8')) as ApplyLease) : undefined;
+      const next = update(current);
+      if (next === undefined) return current;
+      try {
+        await this.objects.put(key, JSON.stringify(next), stored ? { ifMatch: stored.etag } : { ifNoneMatch: true });
+        return next;
+      } catch (err) {
+        // Someone else changed the lease since we read it: decide again on what is there now.
+        if ((isPreconditionFailed(err) || isNotFound(err)) && attempt < MAX_LEASE_ATTEMPTS) continue;
+        if (isPreconditionFailed(err) || isNotFound(err)) {
+          throw new StrataError(ErrorCode.CONFLICT, `apply lease of ${stack}/${environment} kept changing under us`);
+        }
+        throw err;
+      }
+    }
+  }
+
+  connection(): StateStoreConnection {
+    return { ...this.location, retainVersions: this.retainVersions };
   }
 
   async recordVersion(v: NewStateVersion): Promise<StateVersion> {
@@ -72,6 +157,8 @@ export class S3StateStore implements StateStore {
       const createdAt = v.createdAt ?? this.now().toISOString();
       for (let attempt = 1; ; attempt++) {
         const existing = await this.numbers(dir);
+        const earlier = await this.recordedBy(dir, existing, v);
+        if (earlier) return earlier;
         const version: StateVersion = { ...v, version: (existing[0] ?? 0) + 1, createdAt };
         try {
           await this.objects.put(`${dir}versions/${versionFileName(version.version)}`, JSON.stringify(version), {
@@ -87,12 +174,33 @@ export class S3StateStore implements StateStore {
           }
           throw err;
         }
+        // Another process recording the same run and kind at the same moment claimed a lower number: the lowest
+        // one stands (each racer sees the other's number, so exactly one survives) and ours goes.
+        const seen = new Set(existing);
+        const racing = (await this.numbers(dir)).filter((n) => n < version.version && !seen.has(n));
+        const twin = await this.recordedBy(dir, racing, v);
+        if (twin) {
+          await this.objects.delete(`${dir}versions/${versionFileName(version.version)}`);
+          return twin;
+        }
         const all = [version.version, ...existing];
         for (const n of all.slice(this.retainVersions))
           await this.objects.delete(`${dir}versions/${versionFileName(n)}`);
         return version;
       }
     });
+  }
+
+  /**
+   * The version this run already recorded with this kind, among `numbers`: a retried recordVersion (its first
+   * attempt wrote the version, then lost its completion) must get that one back, not a second one.
+   */
+  private async recordedBy(dir: string, numbers: number[], v: NewStateVersion): Promise<StateVersion | undefined> {
+    for (const n of [...numbers].sort((a, b) => a - b)) {
+      const found = await this.readJson<StateVersion>(`${dir}versions/${versionFileName(n)}`);
+      if (found && found.deploymentId === v.deploymentId && found.kind === v.kind) return found;
+    }
+    return undefined;
   }
 
   async listVersions(stack: string, environment: string, limit?: number): Promise<StateVersion[]> {

@@ -86,7 +86,22 @@ export class S3Objects {
     }
   }
 
-  async put(key: string, body: Buffer | string, opts: { ifNoneMatch?: boolean } = {}): Promise<void> {
+  /** The object's bytes and ETag (for a later conditional write), or undefined when absent. */
+  async getWithEtag(key: string): Promise<{ data: Buffer; etag: string } | undefined> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { data: Buffer.from(await res.Body!.transformToByteArray()), etag: res.ETag ?? '' };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw explain(err, this.bucket);
+    }
+  }
+
+  /**
+   * Writes an object; `ifNoneMatch` only if it does not exist, `ifMatch` only if its ETag is still that one
+   * (S3 conditional writes). A lost condition throws PreconditionFailed (see isPreconditionFailed).
+   */
+  async put(key: string, body: Buffer | string, opts: { ifNoneMatch?: boolean; ifMatch?: string } = {}): Promise<void> {
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -94,6 +109,7 @@ export class S3Objects {
           Key: key,
           Body: body,
           ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
         }),
       );
     } catch (err) {

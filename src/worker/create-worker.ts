@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
-import { dataConverterFor } from '../client';
+import { createGateway, dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
 import { costEstimator, priceTableSource } from '../activities/cost';
 import { createPolicyActivities } from '../activities/policy';
@@ -16,6 +16,8 @@ import { readTools } from '../shared/tools';
 import { createStores } from '../store';
 import { createFsRunLog } from '../store/run-log';
 import { buildFailoverActivities } from './failover-wiring';
+import type { Tracing } from '../shared/telemetry';
+import { tracingPlugin } from './telemetry';
 
 export interface StrataWorkerOptions {
   connection: NativeConnection;
@@ -30,6 +32,8 @@ export interface StrataWorkerOptions {
   lockContinueAsNewAfterGrants?: number;
   /** How long in-flight activities get to finish on shutdown before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Traces workflows and activities (src/shared/telemetry.ts); a prebuilt bundle must include the interceptors. */
+  tracing?: Tracing;
 }
 
 /** Every activity a Strata worker serves, wired from config. */
@@ -54,15 +58,14 @@ export function buildActivities(
         : undefined,
     }),
     ...createTemporalActivities({
-      client: opts.client,
-      taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      locks: createGateway(opts.client, { namespace: config.temporal.namespace, taskQueue: opts.taskQueue ?? config.temporal.taskQueue }).runs,
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
     ...createNotifyActivities({ config }),
     ...createDecisionActivities({ config }),
     ...createReleaseActivities({ client: opts.client, config }),
-    ...buildFailoverActivities(opts.config, opts.client, opts.taskQueue ?? config.temporal.taskQueue),
+    ...buildFailoverActivities(opts.config),
   };
 }
 
@@ -76,9 +79,14 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     activities: buildActivities({ ...opts, taskQueue }),
     // Inputs, results, signals and queries leave the worker encrypted when the config names codec keys.
     dataConverter: dataConverterFor(opts.config),
+    // Short activities (plans, lock requests, recording a version) finish within the grace time. An apply still
+    // running after it is cancelled *by the worker* (cancellationDetails.workerShutdown): the executors tell that
+    // apart from the run's own cancellation and hand the apply over (the tool runs on, the attempt fails
+    // retryably, the next attempt on any worker takes it over), so a restart is quick and never ends an apply.
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
     // Cancellation reaches an activity only in a heartbeat response; the default throttle (80% of the
     // heartbeat timeout) would let a cancelled apply run on for many seconds.
     maxHeartbeatThrottleInterval: '1s',
+    ...(opts.tracing ? { plugins: [tracingPlugin(opts.tracing)] } : {}),
   });
 }

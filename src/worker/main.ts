@@ -1,11 +1,13 @@
 /** The worker process: connects (waiting for the server), serves the task queue, shuts down gracefully. */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { createStrataWorker } from './create-worker';
 import { createGateway, dataConverterFor } from '../client';
 import { ensureFailoverMonitors, reconcileDriftSchedules } from './schedules';
+import { startTracing } from '../shared/telemetry';
+import { workerRuntimeOptions } from './telemetry';
 
 async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
   const deadline = Date.now() + 120_000;
@@ -23,14 +25,15 @@ async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log:
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('worker');
-  Runtime.install({
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
-  });
+  // Core logs at WARN; SDK metrics for Prometheus when telemetry.workerMetricsAddress is set.
+  Runtime.install(workerRuntimeOptions(config));
+  const tracing = startTracing(config, 'worker');
+  if (config.telemetry.workerMetricsAddress) log.info({ metrics: `http://${config.telemetry.workerMetricsAddress}/metrics` }, 'worker metrics for Prometheus');
   const { address, namespace, taskQueue } = config.temporal;
   const connection = await connectWithRetry(`Temporal at ${address}`, () => NativeConnection.connect({ address }), log);
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace, dataConverter: dataConverterFor(config) });
-  const worker = await createStrataWorker({ connection, client, config });
+  const worker = await createStrataWorker({ connection, client, config, tracing });
   const gateway = createGateway(client, config.temporal);
   const schedules = await reconcileDriftSchedules(gateway, config);
   if (schedules.length) log.info({ schedules }, 'drift scan schedules in place');
@@ -38,10 +41,12 @@ async function main(): Promise<void> {
   if (monitors.length) log.info({ monitors }, 'failover health monitors running');
   log.info({ address, namespace, taskQueue }, 'worker polling');
   // Runtime's default shutdown signals (SIGINT, SIGTERM...) call worker.shutdown(): in-flight activities get
-  // shutdownGraceTime to finish, then are cancelled (the IaC tools are interrupted cleanly), and run() resolves.
+  // shutdownGraceTime to finish, then are cancelled as a worker shutdown, which never interrupts an IaC tool
+  // mid-apply (it is handed over to the next attempt, see create-worker.ts), and run() resolves.
   await worker.run();
   await clientConnection.close();
   await connection.close();
+  await tracing?.shutdown();
   log.info('worker stopped');
 }
 

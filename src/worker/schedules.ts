@@ -31,7 +31,7 @@ export async function ensureFailoverMonitors(gateway: Pick<TemporalGateway, 'fai
   const started: string[] = [];
   for (const [name, g] of Object.entries(config.failoverGroups)) {
     if (!g.health.autoStart) continue;
-    await gateway.failovers.startMonitor(monitorInputFor(name, g));
+    await gateway.failovers.startMonitor(monitorInputFor(name, g, config));
     started.push(name);
   }
   return started;

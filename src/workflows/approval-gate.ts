@@ -3,7 +3,8 @@
  * Updates (validated, so the caller gets a reason) or as Signals (bots, the CLI; refused ones are logged).
  * Expiry is a durable timer: `condition(pred, timeout)`.
  */
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { DecisionActivities } from '../activities/auth';
 import {
   APPROVAL_ERRORS,
   approveSignal,
@@ -17,10 +18,30 @@ import {
   type ApprovalView,
   type ApproveInput,
   type RejectInput,
+  type RefusedDecision,
   type Rejection,
 } from '../contracts/approval';
 
-export type ApprovalOutcome = 'approved' | 'rejected' | 'expired' | 'cancelled';
+/** Signature checks hold the keys, so they run as an activity; they are quick and safe to retry. */
+const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+
+/** patched() id: wire name, never change or reuse. */
+const PATCH_SIGNED_DECISIONS = 'signed-decisions';
+
+/** Refused decisions kept in the run (newest last); enough to see an attack, bounded so history stays small. */
+const MAX_REFUSED = 50;
+
+type Decision = 'approve' | 'reject';
+type Transport = 'update' | 'signal';
+/** Who decided, as proven: the signer's word where the policy requires signatures, the caller's claim otherwise. */
+interface Proven {
+  by: string;
+  roles: string[];
+  via: string;
+}
+
+/** How the gate closed; a cancelled run never gets here (the wait throws the cancellation instead). */
+export type ApprovalOutcome = 'approved' | 'rejected' | 'expired';
 
 export interface ApprovalGateOptions {
   requestedBy: string;
@@ -47,26 +68,77 @@ export class ApprovalGate {
 
   /** Registers the Update and Signal handlers; call once, at the top of the workflow. */
   install(): void {
-    setHandler(approveUpdate, (input) => this.approve(input, 'update'), {
+    setHandler(approveUpdate, (input) => this.decide('approve', input, 'update'), {
       validator: (input) => this.validateApprove(input),
     });
-    setHandler(rejectUpdate, (input) => this.reject(input), { validator: (input) => this.validateReject(input) });
-    setHandler(approveSignal, (input) => {
+    setHandler(rejectUpdate, (input) => this.decide('reject', input, 'update'), {
+      validator: (input) => this.validateReject(input),
+    });
+    // Signals cannot answer the sender, so a refusal is recorded in the run instead.
+    setHandler(approveSignal, async (input) => {
       try {
         this.validateApprove(input);
-        this.approve(input, 'signal');
+        await this.decide('approve', input, 'signal');
       } catch (err) {
-        this.opts.log?.('warn', `approval signal from ${input?.by ?? 'unknown'} refused: ${(err as Error).message}`);
+        this.recordRefusal('approve', input, 'signal', (err as Error).message);
       }
     });
-    setHandler(rejectSignal, (input) => {
+    setHandler(rejectSignal, async (input) => {
       try {
         this.validateReject(input);
-        this.reject(input);
+        await this.decide('reject', input, 'signal');
       } catch (err) {
-        this.opts.log?.('warn', `rejection signal from ${input?.by ?? 'unknown'} refused: ${(err as Error).message}`);
+        this.recordRefusal('reject', input, 'signal', (err as Error).message);
       }
     });
+  }
+
+  /** Decisions refused so far (forged, unsigned, stale), with the identity they claimed. */
+  refused: RefusedDecision[] = [];
+
+  private recordRefusal(decision: Decision, input: Partial<ApproveInput> | undefined, transport: Transport, reason: string): void {
+    const claimedBy = typeof input?.by === 'string' && input.by ? input.by : 'unknown';
+    this.refused.push({ claimedBy, at: new Date().toISOString(), decision, reason, transport });
+    if (this.refused.length > MAX_REFUSED) this.refused.splice(0, this.refused.length - MAX_REFUSED);
+    this.opts.log?.('warn', `${decision} by ${claimedBy} (${transport}) refused: ${reason}`);
+    this.opts.onChange?.();
+  }
+
+  /**
+   * Proves the decision's identity, then applies it. Where the policy requires signatures the decision counts
+   * only as the signer vouched for it (identity, roles, run, plan); the checks run again after the
+   * verification, since another decision may have landed while it ran.
+   */
+  private async decide(decision: Decision, input: ApproveInput | RejectInput, transport: Transport): Promise<ApprovalView> {
+    const proven = await this.prove(decision, input, transport);
+    const actor = { ...input, by: proven.by, roles: proven.roles };
+    if (decision === 'approve') {
+      this.validateApprove(actor);
+      return this.approve(actor, proven.via, transport);
+    }
+    this.validateReject(actor);
+    return this.reject(actor, proven.via);
+  }
+
+  private async prove(decision: Decision, input: ApproveInput | RejectInput, transport: Transport): Promise<Proven> {
+    if (!this.policy?.signed) return { by: input.by, roles: input.roles, via: transport };
+    // Signed runs recorded before the gate verified assertions (their decisions scheduled no activity) replay as
+    // they ran; every decision taken from now on is verified. Asked only where signing applies, so unsigned
+    // runs' histories gain no marker.
+    if (!patched(PATCH_SIGNED_DECISIONS)) return { by: input.by, roles: input.roles, via: transport };
+    const verdict = await signatures.verifyDecisionSignature({
+      assertion: input.assertion,
+      runId: workflowInfo().workflowId,
+      decision,
+      planHash: this.planHash,
+    });
+    if (!verdict.ok) {
+      const reason = `unsigned or forged decision: ${verdict.reason}`;
+      if (transport === 'update') this.recordRefusal(decision, input, transport, reason);
+      refuse(APPROVAL_ERRORS.forbidden, reason);
+    }
+    if (verdict.by !== input.by) refuse(APPROVAL_ERRORS.forbidden, `decision claims ${input.by} but is signed for ${verdict.by}`);
+    return verdict;
   }
 
   view(): ApprovalView {
@@ -77,18 +149,21 @@ export class ApprovalGate {
       rejection: this.rejection,
       expiresAt: this.expiresAt,
       planHash: this.planHash,
+      refused: [...this.refused],
     };
   }
 
+  /** Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once. */
+  async waitForDecision(policy: ApprovalPolicy, planHash: string | undefined): Promise<ApprovalOutcome> {
+    if (this.open(policy, planHash) === 'approved') return 'approved';
+    return this.decision();
+  }
+
   /**
-   * Opens the gate for one plan and waits for the decision. With `required: 0` it approves at once.
-   * `cancelled` is returned when `isCancelled` turns true while waiting.
+   * Opens the gate for one plan: from here on approvals and rejections are accepted. Returns `approved` at once
+   * when the policy requires none, else `pending`.
    */
-  async waitForDecision(
-    policy: ApprovalPolicy,
-    planHash: string | undefined,
-    isCancelled: () => boolean = () => false,
-  ): Promise<ApprovalOutcome> {
+  open(policy: ApprovalPolicy, planHash: string | undefined): 'approved' | 'pending' {
     this.policy = policy;
     this.planHash = planHash;
     this.approvals = [];
@@ -101,10 +176,18 @@ export class ApprovalGate {
     this.state = 'pending';
     this.expiresAt = new Date(Date.now() + policy.timeoutMs).toISOString();
     this.opts.onChange?.();
-    const decided = await condition(() => this.state !== 'pending' || isCancelled(), policy.timeoutMs);
+    return 'pending';
+  }
+
+  /** Waits until the open gate is decided or its window (from `open`) runs out. */
+  async decision(): Promise<ApprovalOutcome> {
+    const timeoutMs = this.policy!.timeoutMs;
+    const remainingMs = Date.parse(this.expiresAt!) - Date.now();
+    if (this.state === 'pending' && remainingMs > 0) await condition(() => this.state !== 'pending', remainingMs);
+    // Still pending means the timer won; a decision that arrived with the timer in one activation counts.
     if (this.state === 'pending') {
-      this.state = isCancelled() ? 'cancelled' : decided ? this.state : 'expired';
-      if (!decided) this.opts.log?.('warn', `approval expired after ${Math.round(policy.timeoutMs / 1000)}s`);
+      this.state = 'expired';
+      this.opts.log?.('warn', `approval expired after ${Math.round(timeoutMs / 1000)}s`);
     }
     this.opts.onChange?.();
     return this.state as ApprovalOutcome;
@@ -140,24 +223,19 @@ export class ApprovalGate {
     this.checkActor(input);
   }
 
-  private approve(input: ApproveInput, via: Approval['via']): ApprovalView {
-    this.approvals.push({ by: input.by, at: new Date().toISOString(), comment: input.comment, planHash: this.planHash, via });
+  private approve(input: ApproveInput, via: string, transport: Transport): ApprovalView {
+    this.approvals.push({ by: input.by, at: new Date().toISOString(), comment: input.comment, planHash: this.planHash, via, transport });
     this.opts.log?.('info', `approved by ${input.by} (${this.approvals.length}/${this.policy!.required})`);
     if (this.approvals.length >= this.policy!.required) this.state = 'approved';
     this.opts.onChange?.();
     return this.view();
   }
 
-  private reject(input: RejectInput): ApprovalView {
-    this.rejection = { by: input.by, at: new Date().toISOString(), reason: input.reason };
+  private reject(input: RejectInput, via: string): ApprovalView {
+    this.rejection = { by: input.by, at: new Date().toISOString(), reason: input.reason, via };
     this.state = 'rejected';
     this.opts.log?.('info', `rejected by ${input.by}${input.reason ? `: ${input.reason}` : ''}`);
     this.opts.onChange?.();
     return this.view();
   }
-}
-
-/** Converts the config's approval policy (durations as text already parsed) into the gate's input. */
-export function approvalPolicy(p: { required: number; roles: string[]; fourEyes?: boolean; timeoutMs: number }): ApprovalPolicy {
-  return { required: p.required, roles: p.roles, fourEyes: p.fourEyes ?? false, timeoutMs: p.timeoutMs };
 }

@@ -22,9 +22,18 @@ export function errorOf(err: unknown): FailoverError {
   return failureOf(err);
 }
 
+/**
+ * When a compensation runs relative to traffic returning to the source: first everything the source needs to
+ * serve (capacity, its database writable, the target's replica re-attached), then the traffic, and only then
+ * what the target no longer needs once traffic has left it.
+ */
+export type UndoPhase = 'before_traffic' | 'traffic' | 'after_traffic';
+const UNDO_PHASES: readonly UndoPhase[] = ['before_traffic', 'traffic', 'after_traffic'];
+
 interface Compensation {
   name: string;
   stage: FailoverStageName;
+  phase?: UndoPhase;
   run: () => Promise<{ detail: string; manual?: boolean }>;
 }
 
@@ -46,7 +55,10 @@ export class FailoverRecorder {
 
   setStatus(status: FailoverStatus, message?: string): void {
     this.f.status = status;
-    this.event(status === 'failed' ? 'error' : 'info', message ?? `status → ${status}`);
+    this.event(
+      status === 'failed' ? 'error' : status === 'needs_attention' ? 'warn' : 'info',
+      message ?? `status → ${status}`,
+    );
     upsertSearchAttributes([{ key: StatusKey, value: status }]);
   }
 
@@ -116,9 +128,28 @@ export class FailoverRecorder {
     }
   }
 
+  /** True when `step` of `stage` ran to success (a best-effort failure or a step never reached is false). */
+  stepSucceeded(stage: FailoverStageName, step: string): boolean {
+    return this.stage(stage).steps.some((x) => x.name === step && x.status === 'succeeded');
+  }
+
+  /**
+   * The planned changes that did not happen, in plan order, as `<stage>/<step>: <what to do>` lines for the
+   * operator who has to finish them (readiness, lock, lag and commit are the run's own bookkeeping, not changes).
+   */
+  unfinishedSteps(): string[] {
+    const bookkeeping = ['readiness', 'acquire_lock', 'replication_lag', 'commit'];
+    return this.f.plan
+      .filter((a) => !bookkeeping.includes(a.step) && !this.stepSucceeded(a.stage, a.step))
+      .map((a) => {
+        const failed = this.stage(a.stage).steps.find((x) => x.name === a.step && x.status === 'failed');
+        return `${a.stage}/${a.step}: ${a.description} (${failed ? `failed: ${failed.error?.message}` : 'not run'})`;
+      });
+  }
+
   /** Registers the undo of a step BEFORE the step runs: a step that failed half-way is undone too. */
-  compensate(stage: FailoverStageName, name: string, run: Compensation['run']): void {
-    this.saga.push({ name, stage, run });
+  compensate(stage: FailoverStageName, name: string, run: Compensation['run'], phase?: UndoPhase): void {
+    this.saga.push({ name, stage, run, phase });
   }
 
   /** How many compensations would run now. */
@@ -126,16 +157,31 @@ export class FailoverRecorder {
     return this.saga.length;
   }
 
+  /** The compensations that would run now, in the order they would run (see runCompensations). */
+  pendingUndo(byPhase: boolean): { stage: FailoverStageName; name: string }[] {
+    return this.undoOrder(byPhase).map(({ stage, name }) => ({ stage, name }));
+  }
+
+  private undoOrder(byPhase: boolean): Compensation[] {
+    const reversed = [...this.saga].reverse();
+    if (!byPhase) return reversed;
+    return UNDO_PHASES.flatMap((p) => reversed.filter((c) => (c.phase ?? 'before_traffic') === p));
+  }
+
   /** After the commit nothing is undone any more. */
   clearCompensations(): void {
     this.saga.length = 0;
   }
 
-  /** Runs every registered compensation in reverse, even when the run is being cancelled; records each outcome. */
-  async runCompensations(): Promise<CompensationRecord[]> {
+  /**
+   * Runs every registered compensation, even when the run is being cancelled, and records each outcome. In
+   * reverse registration order; with `byPhase`, phase by phase (UndoPhase), in reverse order within a phase.
+   */
+  async runCompensations(byPhase = false): Promise<CompensationRecord[]> {
     const done: CompensationRecord[] = [];
+    const order = this.undoOrder(byPhase);
     await CancellationScope.nonCancellable(async () => {
-      for (const c of [...this.saga].reverse()) {
+      for (const c of order) {
         const rec: CompensationRecord = { name: c.name, stage: c.stage, status: 'succeeded', startedAt: this.now() };
         this.f.compensations.push(rec);
         try {

@@ -5,7 +5,7 @@
  * nobody has to approve, a denied plan does not slip through: it waits for an override and an approval where
  * overrides are allowed, and fails with POLICY_DENIED elsewhere.
  */
-import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { DecisionActivities } from '../activities/auth';
 import type { AssessPlanInput, PolicyActivities } from '../activities/policy';
 import { APPROVAL_ERRORS, type ApprovalPolicy } from '../contracts/approval';
@@ -27,8 +27,6 @@ const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '3
 
 /** Where the policy gate sits: the run or release, its environment's override rule, its findings. */
 export interface PolicyGateOptions {
-  /** The run (or release) id a signed override must name. */
-  runId: string;
   /** `environments.<env>.policy.allowOverride`. */
   allowOverride: boolean;
   /** The approval policy: whether decisions must be signed, and whether approval is delegated to a release. */
@@ -104,7 +102,8 @@ export class PolicyGate {
     if (this.opts.approvalPolicy.signed) {
       const verdict = await signatures.verifyDecisionSignature({
         assertion: input.assertion,
-        runId: this.opts.runId,
+        // Signed for this workflow's id (`strata-run/<id>`, `strata-release/<id>`), as approvals are.
+        runId: workflowInfo().workflowId,
         decision: 'override',
       });
       if (!verdict.ok) refuse(APPROVAL_ERRORS.forbidden, `unsigned or forged override: ${verdict.reason}`);

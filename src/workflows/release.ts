@@ -91,7 +91,6 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<Release> {
   /** While one stack's changed plan waits for the release's approvers: that plan's findings. */
   let reapprovalReport: PolicyReport | undefined;
   const policy = new PolicyGate({
-    runId: input.id,
     allowOverride: input.allowPolicyOverride,
     approvalPolicy: input.approvalPolicy,
     report: () =>

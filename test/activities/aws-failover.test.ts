@@ -3,6 +3,7 @@
  * idempotent, and the DynamoDB global state refusing a second lock holder.
  */
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import {
   createAwsFailoverActivities,
@@ -77,6 +78,19 @@ describe('AWS failover activities (moto)', () => {
     expect(plan.plan.map((a) => a.description).join('\n')).toContain(fx.asg.west);
   });
 
+  it('a resource the configuration names but the account lacks is CONFIG_INVALID, not retried', async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const group = { ...fx.group, secondary: { ...fx.group.secondary, asg: 'no-such-group' } };
+    const acts = createFailoverActivities({ groups: { [fx.name]: group }, aws: () => fx.clients });
+    const step = { group: fx.name, failoverId: 'f-missing', stage: 'target_activation' as const, step: 'scale_target', side: 'secondary' as const };
+    const err = await acts.failoverScale({ ...step, capacity: { min: 0, max: 3, desired: 3 } }).then(
+      () => undefined,
+      (e: unknown) => e as { type?: string; nonRetryable?: boolean; message?: string },
+    );
+    expect(err).toMatchObject({ type: 'CONFIG_INVALID', nonRetryable: true });
+    expect(err?.message).toMatch(/no-such-group/);
+  });
+
   it('global state: a conditional lock, renewals, expiry takeover, and one epoch per failover', async () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const { cloud, g } = setup(fx);
@@ -118,6 +132,87 @@ describe('AWS failover activities (moto)', () => {
     await cloud.acquireLock(g, { owner: 'c', ttlMs: 1 });
     await new Promise((r) => setTimeout(r, 5)); // let a 1 ms lease lapse
     expect((await cloud.acquireLock(g, { owner: 'd', ttlMs: 60_000 })).lock?.owner).toBe('d'); // an expired lock is taken over
+  });
+
+  it('global state: a failover that ended part-way records its new epoch and what is left; the next commit clears it', async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const { cloud, g } = setup(fx);
+    const entry = (failoverId: string, from: 'primary' | 'secondary', to: 'primary' | 'secondary') => ({
+      failoverId,
+      from,
+      to,
+      mode: 'emergency' as const,
+      completedAt: new Date().toISOString(),
+    });
+    await cloud.acquireLock(g, { owner: 'e', ttlMs: 60_000 });
+    const attention = {
+      failoverId: 'e',
+      at: new Date().toISOString(),
+      manualSteps: ['target_activation/switch_traffic'],
+    };
+    await cloud.commit(g, {
+      owner: 'e',
+      entry: { ...entry('e', 'primary', 'secondary'), incomplete: true },
+      attention,
+    });
+    await cloud.releaseLock(g, 'e');
+    const s = await cloud.readState(g);
+    expect(s).toMatchObject({ activeSide: 'secondary', epoch: 1, attention });
+    expect(s.history).toEqual([expect.objectContaining({ failoverId: 'e', epoch: 1, incomplete: true })]);
+
+    await cloud.acquireLock(g, { owner: 'f', ttlMs: 60_000 });
+    await cloud.commit(g, { owner: 'f', entry: entry('f', 'secondary', 'primary') });
+    const after = await cloud.readState(g);
+    expect(after).toMatchObject({ activeSide: 'primary', epoch: 2 });
+    expect(after.attention).toBeUndefined();
+  });
+
+  it('global state: a commit is refused once the committing failover lock has expired, even if no one took it', async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const { cloud, g } = setup(fx);
+    await cloud.acquireLock(g, { owner: 'late', ttlMs: 1 });
+    await new Promise((r) => setTimeout(r, 5)); // let a 1 ms lease lapse
+    const entry = { failoverId: 'late', from: 'primary' as const, to: 'secondary' as const, mode: 'planned' as const };
+    await expect(cloud.commit(g, { owner: 'late', entry: { ...entry, completedAt: '' } })).rejects.toMatchObject({
+      name: 'LockExpiredError',
+    });
+    expect(await cloud.readState(g)).toMatchObject({ activeSide: 'primary', epoch: 0 });
+  });
+
+  it("global state: kept in the standby's region unless configured; state an older default left in the primary's is refused, not forked", async () => {
+    const fx = await createAwsFailoverFixture(moto.endpoint);
+    const { cloud, g } = setup(fx);
+    await cloud.acquireLock(g, { owner: 'w', ttlMs: 60_000 });
+    const inWest = await fx.clients
+      .dynamodb(WEST)
+      .send(new GetItemCommand({ TableName: fx.table, Key: { group: { S: fx.name } }, ConsistentRead: true }));
+    expect(inWest.Item?.lockOwner?.S).toBe('w');
+
+    const old = await createAwsFailoverFixture(moto.endpoint);
+    await old.clients.dynamodb(EAST).send(
+      new CreateTableCommand({
+        TableName: old.table,
+        KeySchema: [{ AttributeName: 'group', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'group', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await old.clients.dynamodb(EAST).send(
+      new PutItemCommand({
+        TableName: old.table,
+        Item: { group: { S: old.name }, activeSide: { S: 'secondary' }, epoch: { N: '3' } },
+      }),
+    );
+    const { cloud: oldCloud } = setup(old);
+    await expect(oldCloud.readState({ name: old.name, cfg: old.group })).rejects.toMatchObject({
+      type: 'CONFIG_INVALID',
+      message: expect.stringContaining(`globalStateRegion: ${EAST}`),
+    });
+    // Said where it is, the state is read as it was left.
+    expect(await oldCloud.readState({ name: old.name, cfg: { ...old.group, globalStateRegion: EAST } })).toMatchObject({
+      activeSide: 'secondary',
+      epoch: 3,
+    });
   });
 
   it('traffic: weighted records drain and switch idempotently; failover records swap roles', async () => {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { poll } from '../helpers/poll';
 import { eventually } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -93,6 +94,10 @@ function start(ports: Ports): Instance {
     TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
     TEMPORAL_UI_PORT: String(ports.ui),
     STRATA_DATA_DIR: dataDir,
+    // The supervisor's restart delay doubles from 1 s. Here it starts at 3 s, so an outage outlasts /ready's 2 s
+    // probe and is seen, and stops at 4 s, so the crash-loop test stays short.
+    STRATA_RESTART_BASE_DELAY: '3',
+    STRATA_RESTART_MAX_DELAY: '4',
   });
   // detached: start.sh leads its own process group, like a shell job; SIGINT reaches only the script.
   const child = spawn('bash', ['scripts/start.sh'], {
@@ -142,18 +147,20 @@ async function startAndWait(ports: Ports): Promise<Instance> {
   const inst = start(ports);
   let exitCode: number | null | undefined;
   void inst.exited.then((c) => (exitCode = c));
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (inst.output().includes('Strata is running') && (await status(ports, '/ready')) === 200) return inst;
-    const why =
-      exitCode !== undefined
-        ? `start.sh exited with ${exitCode}`
-        : Date.now() > deadline
-          ? 'not ready after 120 s'
-          : '';
-    if (why) throw new Error(`${why}\n${inst.output()}\n${logsTail()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await poll(
+    async () => {
+      if (inst.output().includes('Strata is running') && (await status(ports, '/ready')) === 200) return true;
+      if (exitCode !== undefined) throw new Error(`start.sh exited with ${exitCode}\n${inst.output()}\n${logsTail()}`);
+      return false;
+    },
+    {
+      what: () => `start.sh to be ready\n${inst.output()}\n${logsTail()}`,
+      timeoutMs: 120_000,
+      everyMs: 250,
+      errors: 'throw',
+    },
+  );
+  return inst;
 }
 
 function readProc(pid: string, file: string): string {
@@ -334,6 +341,60 @@ describe('npm start (scripts/start.sh) as a user runs it', () => {
       const d = await http(ports, `/api/v1/deployments/${deploymentId}`, { headers: ALICE });
       expect(d.body.status).toBe('succeeded');
       console.info(`dev server killed: /ready 503 after ${downAfter} ms, 200 again after ${upAfter} ms`);
+    }));
+
+  it('a worker killed 6 times in a row comes back each time; API and dev server stay up; /ready names the worker', () =>
+    step(first, async () => {
+      const { ports } = first;
+      const apiPids = startedPids(first.output(), 'api');
+      const temporalPids = startedPids(first.output(), 'temporal');
+      let exitCode: number | null | undefined;
+      void first.exited.then((c) => (exitCode = c));
+      const kills = 6;
+      const namedDown: boolean[] = [];
+      for (let i = 0; i < kills; i++) {
+        const before = startedPids(first.output(), 'worker');
+        // Each replacement is killed as soon as it is started: a worker that crash-loops.
+        process.kill(-before[before.length - 1], 'SIGKILL');
+        let sawDown = false;
+        await eventually(
+          async () => {
+            if (exitCode !== undefined) throw new Error(`start.sh exited with ${exitCode} after kill ${i + 1}`);
+            const r = await http(ports, '/ready').catch(() => undefined);
+            if (r?.status === 503 && Array.isArray(r.body?.down) && r.body.down.includes('worker')) sawDown = true;
+            return startedPids(first.output(), 'worker').length > before.length;
+          },
+          `the supervisor to restart the worker after kill ${i + 1}`,
+          60_000,
+          100,
+        );
+        namedDown.push(sawDown);
+        expect(await status(ports, '/health')).toBe(200);
+      }
+      // The crash loop is over: the last replacement lives, polls, and the deployment can make progress again.
+      await eventually(async () => (await status(ports, '/ready')) === 200, '/ready to answer 200 again', 90_000, 250);
+      expect(startedPids(first.output(), 'worker').length).toBeGreaterThanOrEqual(kills + 1);
+      expect(startedPids(first.output(), 'api')).toEqual(apiPids);
+      expect(startedPids(first.output(), 'temporal')).toEqual(temporalPids);
+      // The ones started last are the live ones (an earlier test killed the first dev server on purpose).
+      for (const pid of [apiPids.at(-1), temporalPids.at(-1)]) expect(readProc(String(pid), 'stat')).not.toBe('');
+      expect(exitCode).toBeUndefined();
+      expect(namedDown).toEqual(Array(kills).fill(true));
+      expect(first.output()).toMatch(/\[strata\] worker is down/);
+      expect(first.output()).toMatch(/\[strata\] worker is crash-looping/);
+      expect(first.output()).toMatch(/\[strata\] worker is up again/);
+      const res = await http(ports, '/api/v1/deployments', {
+        method: 'POST',
+        headers: { ...ALICE, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 1 } }),
+      });
+      expect(res.status).toBe(202);
+      await eventually(
+        async () =>
+          (await http(ports, `/api/v1/deployments/${res.body.id}`, { headers: ALICE })).body.status === 'succeeded',
+        'a deployment after the crash loop to succeed',
+        90_000,
+      );
     }));
 
   it('SIGINT stops everything within 15 s and leaves no process behind', () =>

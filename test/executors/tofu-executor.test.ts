@@ -263,3 +263,82 @@ describe('tofu executor: cancelling an apply', () => {
     expect([...details.resourcesInState, ...details.unrecorded]).toContain('local_file.before');
   });
 });
+
+describe('tofu executor: an apply handed over by a stopping worker', () => {
+  let h: Harness;
+  const spec = (outDir: string, environment: string, sleep: string): StackSpec => ({
+    stack: 'slow',
+    environment,
+    executor: 'tofu',
+    path: path.join(projectRoot, 'test', 'fixtures', 'tofu-slow'),
+    variables: { output_dir: outDir, sleep },
+  });
+
+  beforeAll(() => {
+    h = createHarness('tofu-handover', 'slow');
+  });
+  afterAll(() => h.cleanup());
+
+  /** Plans, starts the apply and waits until the tool sleeps (the first file exists). */
+  async function applying(runId: string, environment: string, sleep: string) {
+    const executor = createTofuExecutor({ bin, cliConfigFile, heartbeatMs: 500, leaseTtlMs: 3_000 });
+    const run = h.context(runId, { environment });
+    const outDir = path.join(h.root, `out-${environment}`);
+    const s = spec(outDir, environment, sleep);
+    const plan = await executor.plan(s, await executor.prepare(s, run.ctx), run.ctx);
+    const result = failureOf(executor.apply(s, plan, run.ctx));
+    await waitFor(
+      () => run.logs.some((l) => l.resource === 'time_sleep.wait' && /Creating/.test(l.message)),
+      'time_sleep.wait to start',
+    );
+    const pid = run.beats.find((b) => b.phase === 'apply')?.pid as number;
+    return { executor, run, s, plan, result, pid, outDir };
+  }
+
+  test('worker shutdown: retryable APPLY_HANDED_OVER, the tool runs on and stores its state; the retry takes it over', async () => {
+    const a = await applying('run-ho', 'handover', '4s');
+    a.run.ctx.cancelledByRun = () => false; // the SDK's workerShutdown cancellation
+    a.run.abort.abort();
+    const err = await a.result;
+    expect(err.type).toBe('APPLY_HANDED_OVER');
+    expect(err.nonRetryable).toBe(false);
+    expect(isAlive(a.pid)).toBe(true);
+
+    // The retry of the same run: it waits for the lease the tool's watchdog renews, then finds the state it stored.
+    const retry = h.context('run-ho', { environment: 'handover' });
+    const stale = await failureOf(a.executor.apply(a.s, a.plan, retry.ctx));
+    expect(stale.type).toBe('PLAN_STALE');
+    expect(stale.message).toMatch(/earlier attempt of this run/);
+    expect(retry.logs.some((l) => /waiting for the apply lease/.test(l.message))).toBe(true);
+    expect(fs.readdirSync(a.outDir).sort()).toEqual(['after.txt', 'before.txt']);
+    const current = (await h.state.getCurrentState('slow', 'handover'))!;
+    expect(current.updatedBy).toBe('run-ho');
+    expect(current.body).toContain('"after"');
+    expect(await h.state.getApplyLease('slow', 'handover')).toMatchObject({ released: { outcome: 'no-tool' } });
+    expect(processesInGroup(a.pid)).toEqual([]);
+  });
+
+  test('cancelling the run from another machine interrupts the handed-over tool through its lease', async () => {
+    const a = await applying('run-x', 'remote-cancel', '300s');
+    a.run.ctx.cancelledByRun = () => false;
+    a.run.abort.abort();
+    expect((await a.result).type).toBe('APPLY_HANDED_OVER');
+
+    // The retry on another machine (its own workDir) waits for the lease; then the run is cancelled.
+    const other = h.context('run-x', { environment: 'remote-cancel', workDir: path.join(h.root, 'work-other') });
+    const waiting = failureOf(a.executor.apply(a.s, a.plan, other.ctx));
+    await waitFor(() => other.logs.some((l) => /waiting for the apply lease/.test(l.message)), 'the wait');
+    other.abort.abort();
+    const err = await waiting;
+    expect(err.type).toBe('APPLY_INTERRUPTED');
+    expect(err.message).toMatch(/asked to stop/);
+    // The watchdog sees the request at its next renewal, stops the tool and stores what it left.
+    await waitFor(() => !isAlive(a.pid), 'the handed-over tool to stop', 30_000);
+    await waitFor(() => processesInGroup(a.pid).length === 0, 'its group to be gone', 10_000);
+    const lease = await h.state.getApplyLease('slow', 'remote-cancel');
+    expect(lease).toMatchObject({ interrupt: true, released: { outcome: 'state-stored' } });
+    const current = (await h.state.getCurrentState('slow', 'remote-cancel'))!;
+    expect(current.body).toContain('"before"');
+    expect(fs.readdirSync(a.outDir)).toEqual(['before.txt']);
+  });
+});

@@ -2,6 +2,7 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { TERMINAL_STATUSES, type Deployment, type DeploymentStatus } from '../../src/contracts/runs';
+import { poll } from './poll';
 
 export const TOKENS = {
   alice: 'alice-deployer-dev-token',
@@ -31,16 +32,22 @@ export function api(app: Express) {
 
     /** Polls until the run reaches one of `statuses`; fails at once if it ends in another terminal status. */
     async waitFor(id: string, statuses: DeploymentStatus[], timeoutMs = 90_000): Promise<Deployment> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const d = await this.run(id);
-        if (statuses.includes(d.status)) return d;
-        if (TERMINAL_STATUSES.includes(d.status)) {
-          throw new Error(`run ${id} ended ${d.status}, expected ${statuses.join('|')}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`);
-        }
-        if (Date.now() > deadline) throw new Error(`run ${id} still ${d.status} after ${timeoutMs} ms, expected ${statuses.join('|')}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      let last: Deployment | undefined;
+      return poll(
+        async () => {
+          const d = (last = await this.run(id));
+          if (TERMINAL_STATUSES.includes(d.status) && !statuses.includes(d.status)) {
+            throw new Error(`run ${id} ended ${d.status}, expected ${statuses.join('|')}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`);
+          }
+          return statuses.includes(d.status) && d;
+        },
+        {
+          what: () => `run ${id} to reach ${statuses.join('|')} (still ${last?.status})`,
+          timeoutMs,
+          everyMs: 200,
+          errors: 'throw',
+        },
+      );
     },
   };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ExecutorContext, LogEntry } from '../../src/executors/types';
 import { FsArtifactStore } from '../../src/store/fs-artifact-store';
 import { FsStateStore } from '../../src/store/fs-state-store';
+import { poll } from './poll';
 
 /** One temp root with the stores every context of a test file shares. */
 export interface Harness {
@@ -56,13 +57,9 @@ export function createHarness(prefix: string, stack: string, environment = 'test
   };
 }
 
-/** Polls `pred` until it holds or the deadline passes (no fixed sleeps in tests). */
+/** Polls `pred` until it holds or the deadline passes: `poll` with positional options. */
 export async function waitFor(pred: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await poll(pred, { what, timeoutMs, everyMs: 50 });
 }
 
 /** Pids of live processes in process group `pgid` (Linux /proc), zombies excluded. */

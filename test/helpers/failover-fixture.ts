@@ -56,6 +56,8 @@ export function parseGroup(name: string, raw: Record<string, unknown>): Failover
 
 export interface FixtureOptions {
   routing?: 'weighted' | 'failover';
+  /** Weighted routing only: the weights the records start with (default primary 100, secondary 0). */
+  weights?: { primary: number; secondary: number };
   capacity?: number;
   globalStateRegion?: string;
   /** Seconds before now of the last confirmed replication checkpoint (the RPO fallback); undefined = none. */
@@ -84,7 +86,7 @@ export async function createAwsFailoverFixture(
     TTL: 60,
     ResourceRecords: [{ Value: value }],
     ...(routing === 'weighted'
-      ? { Weight: side === 'primary' ? 100 : 0 }
+      ? { Weight: (opts.weights ?? { primary: 100, secondary: 0 })[side] }
       : { Failover: side === 'primary' ? ('PRIMARY' as const) : ('SECONDARY' as const) }),
   });
   await clients.route53().send(
@@ -158,7 +160,8 @@ export async function createAwsFailoverFixture(
   );
 
   const table = `strata-failover-${sfx}`;
-  const stateRegion = opts.globalStateRegion ?? EAST;
+  // Where the activities look unless told otherwise: the standby's region, which an emergency never abandons.
+  const stateRegion = opts.globalStateRegion ?? WEST;
   await clients.dynamodb(stateRegion).send(
     new CreateTableCommand({
       TableName: table,

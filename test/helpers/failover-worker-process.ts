@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createAwsClients } from '../../src/activities/cloud/aws';
 import { createFailoverActivities } from '../../src/activities/cloud/failover-activities';
-import type { FailoverGroupConfig } from '../../src/shared/config';
+import { createDecisionActivities } from '../../src/activities/auth';
+import { parseConfig, type FailoverGroupConfig } from '../../src/shared/config';
+import path from 'node:path';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -43,12 +45,16 @@ async function main(): Promise<void> {
     connection,
     taskQueue: env.TASK_QUEUE!,
     workflowBundle: { codePath: env.STRATA_WORKFLOW_BUNDLE! },
-    activities: createFailoverActivities({
-      groups: { [name]: group },
-      aws: () => clients,
-      awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 },
-      healthPollIntervalMs: 200,
-    }),
+    activities: {
+      ...createFailoverActivities({
+        groups: { [name]: group },
+        aws: () => clients,
+        awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 },
+        healthPollIntervalMs: 200,
+      }),
+      // The signer keys every test process of this checkout shares (keysDir), as the test API uses.
+      ...createDecisionActivities({ config: parseConfig({ environments: {}, stacks: {} }, path.resolve(__dirname, '..', '..'), {}) }),
+    },
   });
   process.stdout.write('ready\n');
   await worker.run();

@@ -2,14 +2,17 @@
  * A worker serving the failover workflows with explicitly injected failover activities (AWS clients per
  * group, a simulated data dir), plus helpers to start failovers and wait for them without fixed sleeps.
  */
+import { createGateway } from '../../src/client';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createFailoverActivities, type FailoverActivityDeps } from '../../src/activities/cloud/failover-activities';
+import { createDecisionActivities } from '../../src/activities/auth';
 import { createTemporalActivities } from '../../src/activities/temporal';
-import { runWorker } from './temporal';
+import { poll } from './poll';
+import { runWorker, testConfig } from './temporal';
 import { parseDuration } from '../../src/shared/duration';
 import type { FailoverGroupConfig } from '../../src/shared/config';
 import { FailoverGroupKey, KindKey, RequestedByKey, StatusKey } from '../../src/shared/search-attributes';
@@ -29,11 +32,15 @@ export interface FailoverWorker {
   stop(): Promise<void>;
 }
 
-/** Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup. */
+/**
+ * Starts a worker on `taskQueue` with the failover + Temporal activities; uses the bundle built by global setup.
+ * `temporalClient` is the client of the Temporal activities (default: the env's).
+ */
 export async function startFailoverWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   deps: FailoverActivityDeps,
+  opts: { temporalClient?: Client } = {},
 ): Promise<FailoverWorker> {
   const bundle = process.env.STRATA_WORKFLOW_BUNDLE;
   const worker = await Worker.create({
@@ -41,7 +48,9 @@ export async function startFailoverWorker(
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') }),
     activities: {
-      ...createTemporalActivities({ client: env.client, taskQueue }),
+      ...createTemporalActivities({ locks: createGateway(opts.temporalClient ?? env.client, { namespace: 'default', taskQueue }).runs }),
+      // The same signer keys as the API of testConfig(): approvals through the API are signed and verified.
+      ...createDecisionActivities({ config: testConfig() }),
       ...createFailoverActivities({
         healthPollIntervalMs: 200,
         awsOptions: { pollIntervalMs: 200, promotionLinkGraceMs: 0 },
@@ -102,34 +111,25 @@ export async function waitForStatus(
   statuses: FailoverStatus[],
   timeoutMs = 60_000,
 ): Promise<Failover> {
-  const deadline = Date.now() + timeoutMs;
   let last: Failover | undefined;
-  for (;;) {
-    try {
-      last = await h.query(failoverStatusQuery);
-      if (statuses.includes(last.status)) return last;
-    } catch {
-      // not started yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `failover still ${last?.status} after ${timeoutMs} ms (want ${statuses.join('|')}): ${JSON.stringify(last?.events.slice(-5))}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return poll(
+    async () => {
+      last = await h.query(failoverStatusQuery); // throws until the workflow has started: retried
+      return statuses.includes(last.status) && last;
+    },
+    {
+      what: () =>
+        `failover to reach ${statuses.join('|')} (still ${last?.status}): ${JSON.stringify(last?.events.slice(-5))}`,
+      timeoutMs,
+    },
+  );
 }
 
-/** Polls `fn` until truthy or the deadline passes. */
-export async function until<T>(
+/** Polls `fn` until truthy or the deadline passes; an error from `fn` fails at once. */
+export function until<T>(
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   what: string,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return poll(fn, { what, timeoutMs, errors: 'throw' });
 }

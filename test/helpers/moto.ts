@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { readTools } from '../../src/shared/tools';
+import { poll } from './poll';
 
 /** Static credentials moto accepts; keeps tests away from the developer's real AWS profile. */
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -108,20 +109,20 @@ async function startOnce(bin: string, timeoutMs: number): Promise<MotoServer> {
   let spawnError: Error | undefined;
   child.once('error', (err) => (spawnError = err));
 
-  const deadline = Date.now() + timeoutMs;
-  let wait = 50;
-  while (!(await answers(endpoint))) {
-    if (spawnError || child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      await stopChild(child);
-      const why = spawnError
-        ? `could not run ${bin}: ${spawnError.message}`
-        : Date.now() > deadline
-          ? `did not answer on ${endpoint} within ${timeoutMs} ms`
-          : `exited with ${child.exitCode ?? child.signalCode}`;
-      throw new Error(`moto_server ${why}\n${stderr.trim()}`);
-    }
-    await delay(wait);
-    wait = Math.min(wait * 2, 500);
+  try {
+    await poll(
+      async () => {
+        if (await answers(endpoint)) return true;
+        if (spawnError) throw new Error(`could not run ${bin}: ${spawnError.message}`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
+        return false;
+      },
+      { what: `moto_server to answer on ${endpoint}`, timeoutMs, everyMs: 100, errors: 'throw' },
+    );
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`moto_server ${(err as Error).message}\n${stderr.trim()}`);
   }
   child.stderr!.resume();
   // If the test process dies without calling stop(), do not leave a detached server behind.

@@ -13,6 +13,7 @@ import { parseConfig, type StrataConfig } from '../../src/shared/config';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
 import { createStrataWorker } from '../../src/worker/create-worker';
 import { api } from './api-client';
+import { poll } from './poll';
 import { toolPath } from './tools';
 
 let runtimeInstalled = false;
@@ -109,20 +110,9 @@ export function runWorker(worker: Worker): RunningWorker {
   };
 }
 
-/** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps in tests). */
-export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Polls `fn` until it returns a truthy value or the deadline passes: `poll` with positional options. */
+export function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  return poll(fn, { what, timeoutMs, everyMs });
 }
 
 /** What `useStrata` gives a test file once its beforeAll has run. */

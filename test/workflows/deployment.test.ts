@@ -3,10 +3,12 @@
  * stacks/hello-local. Each status path of the HTTP API is reached through the routes a user calls.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { recordHistory } from '../helpers/histories';
 import { deploymentWorkflowId } from '../../src/contracts/runs';
-import { testConfig, useStrata } from '../helpers/temporal';
+import { eventually, testConfig, useStrata } from '../helpers/temporal';
 
 describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   const config = testConfig({
@@ -139,5 +141,42 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect(res.status).toBe(200);
     expect(res.body.items.length).toBeGreaterThanOrEqual(1);
     for (const d of res.body.items) expect(d).toMatchObject({ environment: 'prod', status: 'succeeded' });
+  });
+});
+
+describe('the approval window (Slack slow to answer)', () => {
+  // A Slack API stub that holds every chat.postMessage until the test lets it answer.
+  const held: http.ServerResponse[] = [];
+  const answer = () => held.splice(0).forEach((res) => res.end(JSON.stringify({ ok: true, ts: '1.2' })));
+  const stub = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('Content-Type', 'application/json');
+      held.push(res);
+    });
+  });
+  const config = testConfig({
+    environments: { qa: { approvals: { required: 1, timeout: '1h' } } },
+    slack: { signingSecret: 'test-signing-secret', botToken: 'xoxb-test', channel: '#deploys', apiUrl: 'http://127.0.0.1:9' },
+  });
+  beforeAll(async () => {
+    await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
+    config.slack!.apiUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    answer();
+    stub.close();
+  });
+  const s = useStrata(config);
+
+  it('an approval sent as soon as the run says awaiting_approval is accepted while the approvers are still being told', async () => {
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    await s.http.waitFor(id, ['awaiting_approval']);
+    const res = await s.http.post('bob', `/api/v1/deployments/${id}/approve`);
+    expect([res.status, res.body.error]).toEqual([200, undefined]);
+    // The Slack message was still on its way: the approval did not wait for it.
+    await eventually(() => held.length > 0, 'the Slack message to arrive');
+    await s.http.waitFor(id, ['succeeded']);
+    answer();
   });
 });

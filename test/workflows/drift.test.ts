@@ -11,6 +11,7 @@ describe('drift scans', () => {
     environments: {
       dev: { approvals: { required: 0 }, autoRollback: true, drift: { every: '2s', remediate: false } },
       qa: { approvals: { required: 0 } },
+      stage: { approvals: { required: 0 }, autoRollback: false },
     },
   });
 
@@ -44,6 +45,31 @@ describe('drift scans', () => {
     expect(report.drifted).toBe(true);
     const fix = await s.http.waitFor(report.remediationId, ['succeeded']);
     expect(fix).toMatchObject({ kind: 'rollback', targetVersion: 1 });
+  });
+
+  it('a remediation planned while a newer version applied never reverts that version', async () => {
+    const instances = async () =>
+      ((await s.http.get('alice', '/api/v1/stacks/sim-multicloud/environments/stage/state')).body.resources as { address: string }[]).filter((r) => /_instance\.web\[/.test(r.address)).length;
+    const v1 = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'stage', variables: { instance_count: 2, drift_after_apply: true } });
+    await s.http.waitFor(v1, ['succeeded']);
+    // Version 2 is applying (slowly) when the scan runs: the scan compares reality with version 1.
+    const v2 = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'stage', variables: { instance_count: 5, latency_ms_per_resource: 1500 } });
+    await s.http.waitFor(v2, ['applying']);
+    await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/stage/drift-scan', { remediate: true });
+    const report = await eventually(async () => {
+      const r = await s.http.get('alice', '/api/v1/stacks/sim-multicloud/environments/stage/drift');
+      return r.status === 200 && r.body.remediationId && r.body;
+    }, 'a drift report with remediation');
+    expect(report).toMatchObject({ drifted: true, version: 1 });
+    expect((await s.http.waitFor(v2, ['succeeded'])).stateVersion).toBe(2);
+
+    // The remediation waited for the lock behind version 2; once it has it, version 1 is no longer current.
+    const fix = await s.http.waitFor(report.remediationId, ['no_changes']);
+    expect(fix.applyStartedAt).toBeUndefined();
+    expect(fix.events.some((e) => /version 2 is current/.test(e.message))).toBe(true);
+    expect(await instances()).toBe(5);
+    const history = (await s.http.get('alice', '/api/v1/stacks/sim-multicloud/environments/stage/state/history')).body.items;
+    expect(history.map((v: { version: number; kind: string }) => [v.version, v.kind])).toEqual([[2, 'deploy'], [1, 'deploy']]);
   });
 
   it('reconciles a Temporal Schedule per stack/environment with drift.every and the schedule runs scans', async () => {

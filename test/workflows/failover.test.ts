@@ -40,7 +40,10 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
   let moto: MotoServer;
   let worker: FailoverWorker;
   const taskQueue = `failover-${randomUUID()}`;
-  const fx: Record<'planned' | 'emergency' | 'injected' | 'concurrent', AwsFailoverFixture> = {} as never;
+  const fx: Record<
+    'planned' | 'emergency' | 'emergencyDefault' | 'injected' | 'concurrent' | 'split',
+    AwsFailoverFixture
+  > = {} as never;
   const clients: Record<string, AwsFailoverClients> = {};
   const promoteCalls: Record<string, number> = {};
 
@@ -65,19 +68,23 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       targetCapacity: 3,
       checkpointAgeSeconds: 7,
     });
+    fx.emergencyDefault = await createAwsFailoverFixture(moto.endpoint, { targetCapacity: 2 });
     fx.injected = await createAwsFailoverFixture(moto.endpoint);
     fx.concurrent = await createAwsFailoverFixture(moto.endpoint, { approvals: 1 });
+    fx.split = await createAwsFailoverFixture(moto.endpoint, { weights: { primary: 80, secondary: 20 } });
     for (const f of Object.values(fx)) clients[f.name] = counted(f.name, f.clients);
-    // The emergency group's source region is down: every us-east-1 call is refused at once.
-    clients[fx.emergency.name] = counted(
-      fx.emergency.name,
-      createAwsClients({
-        endpoint: moto.endpoint,
-        credentials: MOTO_CREDENTIALS,
-        regionEndpoints: { [EAST]: 'http://127.0.0.1:1' },
-        maxAttempts: 1,
-      }),
-    );
+    // The emergency groups' source region is down: every us-east-1 call is refused at once.
+    for (const f of [fx.emergency, fx.emergencyDefault]) {
+      clients[f.name] = counted(
+        f.name,
+        createAwsClients({
+          endpoint: moto.endpoint,
+          credentials: MOTO_CREDENTIALS,
+          regionEndpoints: { [EAST]: 'http://127.0.0.1:1' },
+          maxAttempts: 1,
+        }),
+      );
+    }
     const groups = Object.fromEntries(Object.values(fx).map((f) => [f.name, f.group]));
     worker = await startFailoverWorker(env, taskQueue, { groups, aws: (name) => clients[name] });
   });
@@ -94,7 +101,7 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     (await f.clients.rds(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
   const dnsSides = async (f: AwsFailoverFixture) =>
     answerOf((await readRecords(f.clients.route53(), { name: f.name, cfg: f.group }))!).sides;
-  const globalState = (f: AwsFailoverFixture, region = EAST) =>
+  const globalState = (f: AwsFailoverFixture, region = WEST) =>
     createAwsFailoverActivities({ clients: f.clients }).readState({
       name: f.name,
       cfg: { ...f.group, globalStateRegion: f.group.globalStateRegion ?? region },
@@ -171,6 +178,17 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     expect(await globalState(f, WEST)).toMatchObject({ activeSide: 'secondary', epoch: 1 });
   });
 
+  it('emergency: the global state defaults to the standby region, so losing the primary region never loses it', async () => {
+    const f = fx.emergencyDefault;
+    expect(f.group.globalStateRegion).toBeUndefined();
+    const h = await startFailover(env.client, taskQueue, failoverInput(f.name, f.group, { mode: 'emergency' }));
+    const done = await h.result();
+    expect(done.status).toBe('succeeded');
+    expect(done.epoch).toBe(1);
+    expect(await dnsSides(f)).toEqual(['secondary']);
+    expect(await globalState(f, WEST)).toMatchObject({ activeSide: 'secondary', epoch: 1, lastFailoverId: done.id });
+  });
+
   it('planned: a failure injected in target_activation is compensated in reverse and leaves the source active', async () => {
     const f = fx.injected;
     const h = await startFailover(
@@ -192,15 +210,19 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
       'failed',
       'skipped',
     ]);
+    // The source serves again (replica, database, capacity) before traffic returns; the target is released last.
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
-      ['route_traffic_back', 'succeeded'],
-      ['restore_target_capacity', 'succeeded'],
       ['reattach_replica', 'manual'], // RDS cannot demote a promoted replica: reported, never hidden
       ['unfence_source_database', 'succeeded'],
       ['restore_source_capacity', 'succeeded'],
       ['restore_traffic', 'succeeded'],
+      ['restore_target_capacity', 'succeeded'],
     ]);
     for (const c of done.compensations) expect(c.completedAt).toBeDefined();
+    // Rolled back, but not clean: the one step only a human can do is named in the result.
+    expect(done.manualSteps).toEqual([
+      expect.stringMatching(new RegExp(`^promotion/reattach_replica: ${f.db.west} was promoted.*new read replica`)),
+    ]);
     expect(await dnsSides(f)).toEqual(['primary']);
     const east = await capacity(f, EAST, f.asg.east);
     expect([east.MinSize, east.DesiredCapacity]).toEqual([1, 3]);
@@ -210,6 +232,31 @@ describe('FailoverWorkflow on AWS (Temporal dev server + moto)', () => {
     expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(st.lock).toBeUndefined();
     await recordHistory(env.address, h.workflowId, 'failover-aws-injected-target-activation-rolled-back');
+  });
+
+  it('planned: compensations make the source serve again before traffic returns, at the weights it had', async () => {
+    const f = fx.split;
+    const h = await startFailover(
+      env.client,
+      taskQueue,
+      failoverInput(f.name, f.group, { injectFailure: { stage: 'target_activation' } }),
+    );
+    const done = await h.result();
+    expect(done.status).toBe('rolled_back');
+    const names = done.compensations.map((c) => c.name);
+    const trafficBack = names.findIndex((n) => n === 'restore_traffic' || n === 'route_traffic_back');
+    expect(names.indexOf('restore_source_capacity')).toBeLessThan(trafficBack);
+    expect(names.indexOf('unfence_source_database')).toBeLessThan(trafficBack);
+    // The target keeps its capacity until traffic has left it.
+    expect(names.indexOf('restore_target_capacity')).toBeGreaterThan(trafficBack);
+    expect(done.compensations.filter((c) => c.status === 'failed')).toEqual([]);
+    const r = (await readRecords(f.clients.route53(), { name: f.name, cfg: f.group }))!;
+    expect(r.records.map((x) => [x.SetIdentifier, x.Weight])).toEqual([
+      ['primary', 80],
+      ['secondary', 20],
+    ]);
+    const east = await capacity(f, EAST, f.asg.east);
+    expect([east.MinSize, east.DesiredCapacity]).toEqual([1, 3]);
   });
 
   it('a second failover of the same group is refused while the first holds the global lock', async () => {

@@ -5,9 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { deploymentWorkflowId, type DeploymentStatus } from '../../src/contracts/runs';
+import { deploymentWorkflowId, TERMINAL_STATUSES, type DeploymentStatus } from '../../src/contracts/runs';
+import { SimulatedCloud } from '../../src/executors/simulated/persistence';
+import { createStores } from '../../src/store';
 import { recordHistory } from '../helpers/histories';
-import { testConfig, useStrata } from '../helpers/temporal';
+import { eventually, startWorker, testConfig, useStrata } from '../helpers/temporal';
 
 describe('rollback, destroy and state history', () => {
   const config = testConfig({
@@ -15,6 +17,8 @@ describe('rollback, destroy and state history', () => {
       dev: { approvals: { required: 0 }, autoRollback: true },
       stage: { approvals: { required: 0 }, autoRollback: false },
       prod: { approvals: { required: 2, fourEyes: true, timeout: '72h' }, autoRollback: true },
+      scratch: { approvals: { required: 0 }, autoRollback: true },
+      fresh: { approvals: { required: 0 }, autoRollback: true },
     },
   });
   const outDir = path.join(config.stacks['hello-local'].variables.strata_data_dir as string, 'out');
@@ -36,6 +40,18 @@ describe('rollback, destroy and state history', () => {
     (await s.http.get('alice', `/api/v1/stacks/${stack}/environments/${environment}/state/history`)).body.items as { version: number; kind: string; restoredFrom?: number }[];
 
   const s = useStrata(config);
+  /** What the simulated cloud really holds, whatever the state versions say. */
+  const reality = async (environment: string) =>
+    Object.keys((await new SimulatedCloud(createStores(config.stateStore, config.artifactsDir).artifacts).read('sim-multicloud', environment)).resources).sort();
+  /** Waits for any end of the run (recording its history before the test's assertions look at it). */
+  const ended = async (id: string, historyName?: string) => {
+    const d = await eventually(async () => {
+      const r = await s.http.run(id);
+      return TERMINAL_STATUSES.includes(r.status) && r;
+    }, `run ${id} to end`, 90_000);
+    if (historyName) await recordHistory(s.env.address, deploymentWorkflowId(id), historyName);
+    return d;
+  };
 
   it('hello-local: v1 "one", v2 "two", rollback to v1, then rollback of the rollback to v2', async () => {
     expect((await s.http.get('alice', '/api/v1/stacks/hello-local/environments/dev/state')).status).toBe(404);
@@ -136,6 +152,63 @@ describe('rollback, destroy and state history', () => {
     const f = await deployAndWait('sim-multicloud', 'stage', { instance_count: 3, fail_apply_on_resource: 2 }, 'failed');
     expect(f.error).toMatchObject({ code: 'APPLY_FAILED' });
     expect(f.rollback).toBeUndefined();
+  });
+
+  it('an apply interrupted by a worker shutting down is never rolled back automatically', async () => {
+    await deployAndWait('sim-multicloud', 'dev', { instance_count: 2 }, 'succeeded', 'no_changes');
+    const before = (await history('sim-multicloud', 'dev'))[0].version;
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 8, latency_ms_per_resource: 2000 } });
+    await s.http.waitFor(id, ['applying']);
+    await eventually(async () => {
+      const { body } = await s.http.get('alice', `/api/v1/deployments/${id}/logs`);
+      return body.items.some((l: { resource?: string }) => l.resource?.includes('instance.web'));
+    }, 'the apply to have started on a resource');
+    // The worker restarts: its shutdown grace (5 s) runs out mid-apply and it interrupts the apply it was
+    // running; the new worker takes the run over. Nobody cancelled the run and nothing about the change failed.
+    await s.worker.stop();
+    s.worker = await startWorker(s.env, config);
+    const d = await eventually(async () => {
+      const r = await s.http.run(id);
+      return TERMINAL_STATUSES.includes(r.status) && r;
+    }, 'the interrupted run to end', 90_000);
+    await recordHistory(s.env.address, deploymentWorkflowId(id), 'deployment-apply-interrupted-no-rollback');
+    expect(d.status).not.toBe('rolled_back');
+    expect(d.rollback?.status).not.toBe('succeeded');
+    if (d.status === 'failed') {
+      expect(d.error).toMatchObject({ code: 'APPLY_INTERRUPTED' });
+      expect(d.events.some((e) => /no automatic rollback/.test(e.message))).toBe(true);
+    } else {
+      expect(d.status).toBe('succeeded'); // a worker that lets the apply finish before it stops
+    }
+    // No rollback version was recorded: nothing was applied that nobody approved.
+    expect((await history('sim-multicloud', 'dev')).filter((v) => v.version > before && v.kind === 'rollback')).toEqual([]);
+  });
+
+  it('a failed deploy after a destroy removes what it created instead of re-creating the destroyed stack', async () => {
+    await deployAndWait('sim-multicloud', 'scratch', { instance_count: 2 });
+    const del = await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/scratch/destroy', { reason: 'teardown' });
+    await s.http.waitFor(del.body.id, ['succeeded']);
+    expect(await reality('scratch')).toEqual([]);
+
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'scratch', variables: { instance_count: 4, fail_apply_on_resource: 3 } });
+    const d = await ended(id, 'deployment-after-destroy-failed-removes-leftovers');
+    expect(d.error).toMatchObject({ code: 'APPLY_FAILED' });
+    // The last good state is the empty one: whatever the failed apply created is gone, nothing destroyed came back.
+    expect(await reality('scratch')).toEqual([]);
+    expect(d).toMatchObject({ status: 'rolled_back', rollback: { status: 'succeeded' } });
+    const h = await history('sim-multicloud', 'scratch');
+    expect(h[0].kind).toBe('destroy');
+    expect(h.filter((v) => v.kind === 'rollback')).toEqual([]);
+    expect(await instances('sim-multicloud', 'scratch')).toEqual([]);
+  });
+
+  it('a failed first deploy removes what it created', async () => {
+    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'fresh', variables: { instance_count: 3, fail_apply_on_resource: 3 } });
+    const d = await ended(id);
+    expect(d.error).toMatchObject({ code: 'APPLY_FAILED' });
+    expect(await reality('fresh')).toEqual([]);
+    expect(d).toMatchObject({ status: 'rolled_back', rollback: { status: 'succeeded' } });
+    expect(d.events.some((e) => /removed \d+ leftover resource/.test(e.message))).toBe(true);
   });
 
   it('plans on the next provider when the preferred one is unavailable, and records the decision', async () => {

@@ -18,6 +18,7 @@ import { createStores } from '../../src/store';
 import { StatusKey } from '../../src/shared/search-attributes';
 import { deploymentWorkflowId, type Deployment } from '../../src/contracts/runs';
 import { api } from '../helpers/api-client';
+import { poll } from '../helpers/poll';
 import { eventually, startTemporal, testConfig } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -118,21 +119,28 @@ describe('worker SIGKILLed mid-apply, then restarted', () => {
    */
   let unavailable = 0;
   async function succeeded(id: string, timeoutMs = 120_000): Promise<Deployment> {
-    const deadline = Date.now() + timeoutMs;
     unavailable = 0;
     const fail = (why: string) => new Error(`run ${id}: ${why}\n${workerLogs().join('\n')}`);
-    for (;;) {
-      const res = await http.get('alice', `/api/v1/deployments/${id}`);
-      if (res.status !== 200 && res.status !== 503)
-        throw fail(`GET answered ${res.status} ${JSON.stringify(res.body)}`);
-      if (res.status === 503) unavailable++;
-      const d = res.status === 200 ? (res.body as Deployment) : undefined;
-      if (d?.status === 'succeeded') return d;
-      if (d?.completedAt)
-        throw fail(`ended ${d.status}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`);
-      if (Date.now() > deadline) throw fail(`still ${d?.status ?? 'not answering (503)'} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    let d: Deployment | undefined;
+    return poll(
+      async () => {
+        const res = await http.get('alice', `/api/v1/deployments/${id}`);
+        if (res.status !== 200 && res.status !== 503)
+          throw fail(`GET answered ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status === 503) unavailable++;
+        d = res.status === 200 ? (res.body as Deployment) : undefined;
+        if (d?.status === 'succeeded') return d;
+        if (d?.completedAt)
+          throw fail(`ended ${d.status}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`);
+        return undefined;
+      },
+      {
+        what: () => `run ${id} to succeed (still ${d?.status ?? 'not answering (503)'})\n${workerLogs().join('\n')}`,
+        timeoutMs,
+        everyMs: 250,
+        errors: 'throw',
+      },
+    );
   }
 
   const hasEvent = (d: Deployment, text: string) => d.events.some((e) => e.message.includes(text));

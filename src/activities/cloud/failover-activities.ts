@@ -17,9 +17,11 @@ import type {
 import { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './aws/clients';
 import { createAwsFailoverActivities, type AwsFailoverOptions } from './aws';
 import {
+  LockExpiredError,
   LockHeldError,
   SideUnreachableError,
   type Capacity,
+  type FailoverAttention,
   type FailoverCloud,
   type FailoverHistoryEntry,
   type FailoverIntent,
@@ -30,6 +32,7 @@ import {
   type OpContext,
   type PromoteOutcome,
   type StepOutcome,
+  type TrafficSnapshot,
 } from './failover-cloud';
 import { probeGroup, waitHealthy } from './failover-health';
 import { buildPlan, targetCapacityOf } from './failover-plan';
@@ -74,6 +77,8 @@ export interface FailoverReadiness {
   plan: PlannedAction[];
   capacity: Partial<Record<FailoverSide, Capacity>>;
   targetCapacity: Capacity;
+  /** Where traffic went when readiness was checked: what a rollback restores. */
+  trafficBefore?: TrafficSnapshot;
   state: GlobalState;
 }
 
@@ -90,12 +95,25 @@ function toFailure(err: unknown, what: string): unknown {
       details: [{ holder: err.holder, expiresAt: err.expiresAt }],
     });
   }
+  if (err instanceof LockExpiredError) {
+    return ApplicationFailure.create({ type: ErrorCode.FAILOVER_LOCK_LOST, message: err.message, nonRetryable: true });
+  }
   const e = err as Error & { code?: string; $metadata?: unknown };
   const network =
     err instanceof SideUnreachableError ||
     /ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed|TimeoutError/.test(
       `${e?.name} ${e?.code} ${e?.message}`,
     );
+  // A zone, group, database or table the configuration names but the account lacks: retrying cannot create
+  // it, so say so at once instead of after every attempt.
+  const missing = !network && /NotFound|NoSuch|not found/i.test(`${e?.name} ${e?.code} ${e?.message}`);
+  if (missing) {
+    return ApplicationFailure.create({
+      type: ErrorCode.CONFIG_INVALID,
+      message: `${what}: ${e?.message ?? String(err)} (check the failover group's configuration)`,
+      nonRetryable: true,
+    });
+  }
   return ApplicationFailure.create({
     type: network ? ErrorCode.PROVIDER_UNAVAILABLE : ErrorCode.FAILOVER_STEP_FAILED,
     message: `${what}: ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`,
@@ -220,6 +238,7 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
           plan: buildPlan(g, from, to, req.mode, r, targetCapacity),
           capacity: r.capacity,
           targetCapacity,
+          trafficBefore: r.trafficSnapshot,
           state,
         };
       } catch (err) {
@@ -246,9 +265,13 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
       }
     },
 
-    /** Stage 6: the new active side, epoch + 1 (exactly once per failover id), history. */
-    async failoverCommit(req: StepRequest & { entry: Omit<FailoverHistoryEntry, 'epoch'> }): Promise<GlobalState> {
-      return step(req, (cloud, g) => cloud.commit(g, { owner: req.failoverId, entry: req.entry }));
+    /** Stage 6: the new active side, epoch + 1 (exactly once per failover id), history; `attention` when it ended part-way. */
+    async failoverCommit(
+      req: StepRequest & { entry: Omit<FailoverHistoryEntry, 'epoch'>; attention?: FailoverAttention },
+    ): Promise<GlobalState> {
+      return step(req, (cloud, g) =>
+        cloud.commit(g, { owner: req.failoverId, entry: req.entry, attention: req.attention }),
+      );
     },
 
     async failoverDrainTraffic(req: StepRequest): Promise<StepOutcome> {
@@ -257,6 +280,11 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     async failoverRouteTraffic(req: StepRequest): Promise<StepOutcome> {
       return step(req, (cloud, g, ctx) => cloud.routeTraffic(g, req.side, ctx));
+    },
+
+    /** The compensation of drain and switch: traffic back the way readiness found it. */
+    async failoverRestoreTraffic(req: StepRequest & { snapshot: TrafficSnapshot }): Promise<StepOutcome> {
+      return step(req, (cloud, g, ctx) => cloud.restoreTraffic(g, req.snapshot, ctx));
     },
 
     async failoverScale(req: StepRequest & { capacity: Capacity }): Promise<StepOutcome> {

@@ -4,12 +4,7 @@
  * acts), because Temporal retries activities and a worker may die half-way through any of them.
  */
 import type { FailoverGroupConfig } from '../../shared/config';
-import type {
-  FailoverMode,
-  FailoverSide,
-  FailoverStageName,
-  ReadinessCheck,
-} from '../../contracts/failover';
+import type { FailoverMode, FailoverSide, FailoverStageName, ReadinessCheck } from '../../contracts/failover';
 
 export type { FailoverSide };
 
@@ -50,6 +45,15 @@ export interface FailoverHistoryEntry {
   completedAt: string;
   rtoSeconds?: number;
   rpoSeconds?: number;
+  /** The failover ended part-way (an emergency that failed after promotion): see GlobalState.attention. */
+  incomplete?: boolean;
+}
+
+/** Left in global state by a failover that ended part-way: what is still to be done by hand. Cleared by the next commit. */
+export interface FailoverAttention {
+  failoverId: string;
+  at: string;
+  manualSteps: string[];
 }
 
 /** The group's global state: which side is active, a monotonically increasing epoch (the fencing token) and the lock. */
@@ -61,6 +65,7 @@ export interface GlobalState {
   intent?: FailoverIntent;
   lastFailoverId?: string;
   history: FailoverHistoryEntry[];
+  attention?: FailoverAttention;
   /** Last time a canary write on the primary was confirmed on the replica (the RPO fallback). */
   replicationCheckpointAt?: string;
 }
@@ -88,12 +93,26 @@ export interface HealthReport {
   detail: string;
 }
 
+/**
+ * Where the group's traffic went before a failover touched it, so a rollback restores exactly that (a 70/30
+ * split stays 70/30) instead of sending everything to the source. Each cloud reads back only its own fields.
+ */
+export interface TrafficSnapshot {
+  detail: string;
+  /** Per-side weights (the simulated world). */
+  weights?: Partial<Record<FailoverSide, number>>;
+  /** The record sets as found (Route53), restored verbatim. */
+  records?: unknown[];
+}
+
 export interface CloudReadiness {
   checks: ReadinessCheck[];
   /** Capacity of each side as found (undefined when unreachable): the compensations restore these values. */
   capacity: Partial<Record<FailoverSide, Capacity>>;
   /** Human-readable description of where traffic goes now, for the plan. */
   traffic?: string;
+  /** Where traffic goes now, in a form `restoreTraffic` takes back (undefined when unreadable). */
+  trafficSnapshot?: TrafficSnapshot;
   /** Names of the resources the plan will touch, per side (ASG, record, database). */
   resources: Partial<Record<FailoverSide, { capacity?: string; database?: string; health?: string }>> & {
     dns?: string;
@@ -108,6 +127,17 @@ export class LockHeldError extends Error {
   ) {
     super(`failover lock is held by ${holder ?? 'another failover'}${expiresAt ? ` until ${expiresAt}` : ''}`);
     this.name = 'LockHeldError';
+  }
+}
+
+/** Thrown by commit when the committing failover's own lock has expired; becomes FAILOVER_LOCK_LOST. */
+export class LockExpiredError extends Error {
+  constructor(
+    readonly owner: string,
+    readonly expiredAt: string | undefined,
+  ) {
+    super(`the failover lock of ${owner} expired${expiredAt ? ` at ${expiredAt}` : ''}: refusing to commit`);
+    this.name = 'LockExpiredError';
   }
 }
 
@@ -128,12 +158,21 @@ export interface FailoverCloud {
   acquireLock(g: GroupRef, req: { owner: string; ttlMs: number; intent?: FailoverIntent }): Promise<GlobalState>;
   /** Releases the lock and clears the intent when `owner` holds it; false when it did not. */
   releaseLock(g: GroupRef, owner: string): Promise<boolean>;
-  /** Records the new active side, increments the epoch once per failover id, appends history. Lock must be ours. */
-  commit(g: GroupRef, req: { owner: string; entry: Omit<FailoverHistoryEntry, 'epoch'> }): Promise<GlobalState>;
+  /**
+   * Records the new active side, increments the epoch once per failover id, appends history. The lock must be
+   * ours and unexpired (LockHeldError, LockExpiredError).
+   * With `attention` the failover ended part-way and the state says what is left; without it, it clears any.
+   */
+  commit(
+    g: GroupRef,
+    req: { owner: string; entry: Omit<FailoverHistoryEntry, 'epoch'>; attention?: FailoverAttention },
+  ): Promise<GlobalState>;
   /** Stops sending new traffic to `side` (weight 0). */
   drainTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
   /** Points the group's record at `side` only (the DNS switch; also the compensation that returns traffic). */
   routeTraffic(g: GroupRef, side: FailoverSide, ctx: OpContext): Promise<StepOutcome>;
+  /** Puts traffic back the way `snapshot` found it (the compensation of drain and switch). */
+  restoreTraffic(g: GroupRef, snapshot: TrafficSnapshot, ctx: OpContext): Promise<StepOutcome>;
   scale(g: GroupRef, side: FailoverSide, capacity: Capacity, ctx: OpContext): Promise<StepOutcome>;
   /** Fences (or unfences) the side's database so it takes no more writes: the "demotion". */
   fenceDatabase(g: GroupRef, side: FailoverSide, fenced: boolean, ctx: OpContext): Promise<StepOutcome>;

@@ -76,8 +76,9 @@ export function createReleaseActivities({ client, config, pollMs = 1000 }: Relea
     async decideReleaseRun(t: ReleaseDecision): Promise<void> {
       const by = `release:${t.releaseId}`;
       const roles = [RELEASE_ROLE];
+      // Signed for the run's workflow id: the run's gates verify against their own workflow id.
       const assertion: DecisionAssertion | undefined = sign({
-        runId: t.runId,
+        runId: deploymentWorkflowId(t.runId),
         decision: t.decision,
         planHash: t.planHash,
         by,

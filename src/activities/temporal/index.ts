@@ -1,57 +1,52 @@
-/** Activities that look at Temporal itself, for workflows that must notice other runs dying. */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
-import { EnvironmentKey, KindKey, StackKey } from '../../shared/search-attributes';
-import { acquireSignal, stackLockWorkflowId } from '../../contracts/lock';
+/**
+ * Activities that look at Temporal itself, for workflows that must notice other runs dying: the stack lock's
+ * requests, holder checks and recovery look-ups. The Temporal calls are the gateway's (src/client), injected by
+ * the worker as the small port below, so activities never import the gateway.
+ */
+import { lockReRequestIntervalMs, type LockRequest, type LockRequestReply, type StackLockInput } from '../../contracts/lock';
+
+/** What these activities need from the Temporal gateway (RunGateway satisfies it). */
+export interface StackLockPort {
+  requestLock(
+    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean; priority?: LockRequest['priority'] },
+    options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'>,
+  ): Promise<void>;
+  isRunning(workflowId: string): Promise<boolean>;
+  inFlight(stack: string, environment: string): Promise<{ workflowId: string; status: string }[]>;
+}
 
 export interface TemporalActivityDeps {
-  client: Client;
-  taskQueue: string;
+  locks: StackLockPort;
   /** How often a held stack lock checks its holder is alive (tests shorten it). */
   lockHolderCheckIntervalMs?: number;
   /** Tests force the lock workflow to continue-as-new early. */
   lockContinueAsNewAfterGrants?: number;
 }
 
-/** Factory over an injected Temporal client. */
-export function createTemporalActivities({ client, taskQueue, lockHolderCheckIntervalMs, lockContinueAsNewAfterGrants }: TemporalActivityDeps) {
+/** Factory over the injected gateway port. */
+export function createTemporalActivities({ locks, lockHolderCheckIntervalMs, lockContinueAsNewAfterGrants }: TemporalActivityDeps) {
   return {
-    /**
-     * Queues the run on its stack+environment lock, creating the lock workflow if none runs (signal-with-start
-     * is atomic, so two runs racing here still get one lock). The grant arrives later as a signal.
-     */
-    async requestStackLock(req: { stack: string; environment: string; workflowId: string; priority?: 'normal' | 'high' }): Promise<void> {
-      await client.workflow.signalWithStart('stackLockWorkflow', {
-        workflowId: stackLockWorkflowId(req.stack, req.environment),
-        taskQueue,
-        args: [
-          {
-            stack: req.stack,
-            environment: req.environment,
-            holderCheckIntervalMs: lockHolderCheckIntervalMs,
-            continueAsNewAfterGrants: lockContinueAsNewAfterGrants,
-          },
-        ],
-        typedSearchAttributes: new TypedSearchAttributes([
-          { key: StackKey, value: req.stack },
-          { key: EnvironmentKey, value: req.environment },
-          { key: KindKey, value: 'lock' },
-        ]),
-        signal: acquireSignal,
-        signalArgs: [{ workflowId: req.workflowId, requestedAt: new Date().toISOString(), priority: req.priority }],
-        staticSummary: `lock for ${req.stack}/${req.environment}`,
-      });
+    /** Queues the run on its stack+environment lock (or, with `holding`, re-asserts the holder); `priority` orders the queue. */
+    async requestStackLock(req: {
+      stack: string;
+      environment: string;
+      workflowId: string;
+      requestedAt?: string;
+      holding?: boolean;
+      priority?: LockRequest['priority'];
+    }): Promise<LockRequestReply> {
+      await locks.requestLock(req, { holderCheckIntervalMs: lockHolderCheckIntervalMs, continueAsNewAfterGrants: lockContinueAsNewAfterGrants });
+      return { reRequestEveryMs: lockReRequestIntervalMs(lockHolderCheckIntervalMs) };
     },
 
     /** True while the workflow's latest run is RUNNING; false when it completed, failed, was terminated or never existed. */
     async isWorkflowRunning(workflowId: string): Promise<boolean> {
-      try {
-        const d = await client.workflow.getHandle(workflowId).describe();
-        return d.status.name === 'RUNNING';
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      }
+      return locks.isRunning(workflowId);
+    },
+
+    /** The running runs of a stack+environment that take its lock, with the status each reports. */
+    async stackRunsInFlight(req: { stack: string; environment: string }): Promise<{ workflowId: string; status: string }[]> {
+      return locks.inFlight(req.stack, req.environment);
     },
   };
 }

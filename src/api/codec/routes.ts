@@ -17,7 +17,8 @@ const payloadJson = z.strictObject({
   metadata: z.record(z.string(), z.string().max(4096)).optional(),
   data: z.string().optional(),
 });
-const payloadsBody = z.strictObject({ payloads: z.array(payloadJson).max(1000) });
+// Proto JSON omits an empty repeated field: the temporal CLI encodes a query without arguments as `{}`.
+const payloadsBody = z.strictObject({ payloads: z.array(payloadJson).max(1000).default([]) });
 type PayloadJson = z.infer<typeof payloadJson>;
 
 const toPayload = (p: PayloadJson) => ({

@@ -60,9 +60,10 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
       responses: { 202: { description: 'run accepted', schema: createdRunSchema } },
     },
     async (req, res) => {
-      const { id } = await runs.start({ kind: 'deploy', ...req.body }, req.principal!);
-      const d = await runs.get(id);
-      res.status(202).json({ id, status: d.status, stack: d.stack, environment: d.environment, links: runLinks(id) });
+      // The 202 answers from what the start itself knows: no worker query on the request path (a burst of
+      // starts would otherwise wait on, and fail with, busy workers).
+      const { id, status } = await runs.start({ kind: 'deploy', ...req.body }, req.principal!);
+      res.status(202).json({ id, status, stack: req.body.stack, environment: req.body.environment, links: runLinks(id) });
     },
   );
 

@@ -22,6 +22,7 @@ import {
 } from '../../contracts/runs';
 import type { StackLockState } from '../../contracts/lock';
 import type { DecisionAssertion, DecisionClaims } from '../../contracts/approval';
+import { decisionSigner, loadSignerKeys } from '../../shared/decision-signing';
 import { hasRole, rolesFor, type Principal } from '../../shared/principal';
 
 export type { StartRunRequest };
@@ -32,12 +33,20 @@ export type DecisionSigner = (
   claims: Omit<DecisionClaims, 'v' | 'keyId' | 'via' | 'expiresAt'>,
 ) => DecisionAssertion | undefined;
 
+/** The config's own signers: the Slack handler's key for Slack users, the API's for everyone else. */
+export function configSigner(config: Pick<StrataConfig, 'approvalSigning' | 'baseDir'>): DecisionSigner {
+  const keys = loadSignerKeys(config);
+  const asApi = decisionSigner(keys, 'api');
+  const asSlack = decisionSigner(keys, 'slack');
+  return (principal, claims) => (principal.via === 'slack' ? asSlack(claims) : asApi(claims));
+}
+
 export class RunService {
   constructor(
     private readonly runs: RunGateway,
     private readonly config: StrataConfig,
     private readonly runLog: RunLog,
-    private readonly signer: DecisionSigner = () => undefined,
+    private readonly signer: DecisionSigner = configSigner(config),
   ) {}
 
   /** Validates stack/environment against strata.yaml and resolves the environment's policies into the run's input. */
@@ -46,7 +55,7 @@ export class RunService {
   }
 
   /** Starts a run; the same idempotency key always yields the same run. Returns the run id and whether it is new. */
-  async start(req: StartRunRequest, principal: Principal): Promise<{ id: string; created: boolean }> {
+  async start(req: StartRunRequest, principal: Principal): Promise<{ id: string; created: boolean; status: DeploymentStatus }> {
     const id = req.idempotencyKey
       ? `${req.kind[0]}-${createHash('sha256').update(`${req.kind}\0${req.stack}\0${req.environment}\0${req.idempotencyKey}`).digest('hex').slice(0, 24)}`
       : `${req.kind[0]}-${randomUUID()}`;
@@ -60,7 +69,12 @@ export class RunService {
     if (req.priority === 'high' && !allowed.some((r) => hasRole(principal, r, req.environment))) {
       throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not ask for priority high (runQueue.highPriorityRoles: ${allowed.join(', ')})`);
     }
-    return { id, created: await this.runs.start(input) };
+    const initial: DeploymentStatus = input.dryRun ? 'planning' : 'queued';
+    if (await this.runs.start(input)) return { id, created: true, status: initial };
+    // The same idempotency key: the run that exists. Its status needs a worker to answer a query; under a burst
+    // that can take long, and a run that exists must never be reported as a failure to start it.
+    const existing = await this.get(id).catch(() => undefined);
+    return { id, created: false, status: existing?.status ?? initial };
   }
 
   /** The run's `Deployment`: live from the status query, or the result once it has closed. */
@@ -112,12 +126,20 @@ export class RunService {
     return this.runs.lockState(stack, environment);
   }
 
-  /** Drops the lock's holder (admin); returns the run id it held, if any. */
-  async forceUnlock(stack: string, environment: string, principal: Principal, reason?: string): Promise<string | undefined> {
+  /**
+   * Drops the lock's holder (admin) — only the holder named (default: the one holding it now), so an unlock that
+   * races a hand-over frees nobody else. Returns the run id it held, if any.
+   */
+  async forceUnlock(stack: string, environment: string, principal: Principal, opts: { reason?: string; holder?: string } = {}): Promise<string | undefined> {
     const lock = await this.runs.lockState(stack, environment);
-    if (!lock?.holder) return undefined;
-    await this.runs.forceUnlock(stack, environment, principal.subject, reason);
-    return runIdFromWorkflowId(lock.holder.workflowId);
+    const holder = lock?.holder?.workflowId;
+    if (!holder) return undefined;
+    const holderRun = runIdFromWorkflowId(holder);
+    if (opts.holder && opts.holder !== holder && opts.holder !== holderRun) {
+      throw new StrataError(ErrorCode.CONFLICT, `the lock of ${stack}/${environment} is held by ${holderRun}, not ${opts.holder}`);
+    }
+    await this.runs.forceUnlock(stack, environment, { by: principal.subject, via: principal.via ?? 'api', reason: opts.reason, expectedHolder: holder });
+    return holderRun;
   }
 
   private async queuePosition(d: Deployment): Promise<number | undefined> {
@@ -141,7 +163,7 @@ export class RunService {
     // The workflow trusts only what a configured signer vouches for: sign for the caller this API authenticated,
     // bound to the run and to the plan the caller approves (the one awaiting approval unless they named one).
     const planHash = body.planHash ?? d.plan?.planHash;
-    const assertion = this.signer(principal, { runId: id, decision: 'approve', planHash, by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'approve', planHash, by: principal.subject, roles });
     await this.runs.approve(id, { by: principal.subject, roles, planHash: body.planHash, comment: body.comment, assertion });
     return this.get(id);
   }
@@ -149,7 +171,7 @@ export class RunService {
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
     const d = await this.ensureOpen(id);
     const roles = rolesFor(principal, d.environment);
-    const assertion = this.signer(principal, { runId: id, decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
     await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
@@ -158,7 +180,8 @@ export class RunService {
   async overridePolicy(id: string, principal: Principal, body: { reason: string }): Promise<Deployment> {
     const d = await this.ensureOpen(id);
     const roles = rolesFor(principal, d.environment);
-    const assertion = this.signer(principal, { runId: id, decision: 'override', planHash: d.plan?.planHash, by: principal.subject, roles });
+    // Signed for the workflow, as approvals are: the policy gate verifies against its own workflow id.
+    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'override', planHash: d.plan?.planHash, by: principal.subject, roles });
     await this.runs.overridePolicy(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Approval, Rejection } from '../../contracts/approval';
 import { DEPLOYMENT_STATUSES, type Deployment, type PlanView, type RunEvent } from '../../contracts/runs';
 import type { StrataConfig } from '../../shared/config';
+import { secretRefSchema } from '../../shared/secrets';
 import { declaredVariables, type StackVariables, type VariableType } from '../../shared/stack-variables';
 import {
   boundedJson,
@@ -98,6 +99,24 @@ export function variableValueSchema(t: VariableType, depth: number = VARIABLE_LI
   }
 }
 
+const looksLikeReference = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && 'secret' in v;
+
+/**
+ * A value or a `{ secret: NAME }` reference. Not a union: a union that fails reports itself ("Invalid input") for a
+ * missing value or a nested mistake, where the value schema names the field and what it must be. Documented as anyOf.
+ */
+function referenceOr(value: z.ZodType): z.ZodType {
+  return z
+    .any()
+    .superRefine((v, ctx) => {
+      const r = (looksLikeReference(v) ? secretRefSchema : value).safeParse(v);
+      for (const issue of r.error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    })
+    .meta({
+      anyOf: [secretRefSchema, value].map((t) => z.toJSONSchema(t, { target: 'openapi-3.0', unrepresentable: 'any' })),
+    });
+}
+
 /** The `variables` a stack takes: exactly its declared names, each with its type; undeclared names are refused by name. */
 export function declaredVariablesSchema(
   stack: string,
@@ -107,8 +126,17 @@ export function declaredVariablesSchema(
   const names = Object.keys(declared.variables);
   const shape: Record<string, z.ZodType> = {};
   for (const [name, v] of Object.entries(declared.variables)) {
-    let s = variableValueSchema(v.type);
-    if (v.nullable) s = s.nullable();
+    // Any declared variable may be given by reference (`{ "secret": "NAME" }`): the worker resolves it when the
+    // tool runs, so whether the secret exists is known only there. A sensitive one only that way: a plain value
+    // would be stored in the run's history.
+    let s: z.ZodType = v.sensitive
+      ? z.strictObject(secretRefSchema.shape, {
+          error: () => `variable ${name} is sensitive: give it by reference, { "secret": "NAME" } (NAME: A-Z, 0-9, _)`,
+        })
+      : v.type.kind === 'any'
+        ? variableValueSchema(v.type) // any JSON, a reference included
+        : referenceOr(variableValueSchema(v.type));
+    if (v.nullable && !v.sensitive) s = s.nullable();
     if (v.description) s = s.describe(v.description);
     // strata.yaml may give a value the stack declares without a default; then the request need not.
     shape[name] = v.required && !(name in preset) ? s : s.optional();
@@ -170,6 +198,15 @@ export const approvalSchema = z.object({
 const _approval: Same<z.infer<typeof approvalSchema>, Approval> = true;
 
 export const rejectionSchema = z.object({ by: z.string(), at: z.string(), reason: z.string().optional(), via: z.string().optional() });
+
+/** A decision the gate refused: who it claimed to be, what it tried, why it did not count. */
+export const refusedDecisionSchema = z.object({
+  claimedBy: z.string(),
+  at: z.string(),
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string(),
+  transport: z.enum(['update', 'signal']),
+});
 const _rejection: Same<z.infer<typeof rejectionSchema>, Rejection> = true;
 
 export const runEventSchema = z.object({
@@ -241,6 +278,7 @@ export const deploymentSchema = z.object({
   approvalsRequired: z.number(),
   rejection: rejectionSchema.optional(),
   policyOverride: policyOverrideSchema.optional(),
+  refusedDecisions: z.array(refusedDecisionSchema).optional(),
   approvalExpiresAt: z.string().optional(),
   resources: z.array(
     z.object({

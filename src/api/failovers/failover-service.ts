@@ -11,6 +11,8 @@ import { ErrorCode, StrataError } from '../../shared/errors';
 import { groupApprovalPolicy, monitorInputFor } from '../../shared/failover-input';
 import {
   FAILOVER_TERMINAL_STATUSES,
+  failoverGroupOf,
+  failoverWorkflowId,
   newFailoverId,
   type Failover,
   type FailoverInput,
@@ -19,7 +21,7 @@ import {
   type InjectFailure,
 } from '../../contracts/failover';
 import type { FailoverMonitorState } from '../../contracts/monitor';
-import type { DecisionSigner } from '../deployments/run-service';
+import { configSigner, type DecisionSigner } from '../deployments/run-service';
 import { rolesFor, type Principal } from '../../shared/principal';
 
 export interface StartFailoverRequest {
@@ -35,7 +37,7 @@ export class FailoverService {
   constructor(
     private readonly failovers: FailoverGateway,
     private readonly config: StrataConfig,
-    private readonly signer: DecisionSigner = () => undefined,
+    private readonly signer: DecisionSigner = configSigner(config),
   ) {}
 
   private group(name: string): FailoverGroupConfig {
@@ -74,7 +76,7 @@ export class FailoverService {
       requestedBy: principal.subject,
       trigger: 'api',
       decidedAt: new Date().toISOString(),
-      approvalPolicy: groupApprovalPolicy(g),
+      approvalPolicy: groupApprovalPolicy(g, this.config),
       to: req.to,
       injectFailure: req.injectFailure,
     };
@@ -107,7 +109,7 @@ export class FailoverService {
   async approve(id: string, principal: Principal, body: { comment?: string }): Promise<Failover> {
     await this.ensureOpen(id);
     const roles = rolesFor(principal);
-    const assertion = this.signer(principal, { runId: id, decision: 'approve', by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id), decision: 'approve', by: principal.subject, roles });
     await this.failovers.approve(id, { by: principal.subject, roles, comment: body.comment, assertion });
     return this.get(id);
   }
@@ -115,13 +117,13 @@ export class FailoverService {
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Failover> {
     await this.ensureOpen(id);
     const roles = rolesFor(principal);
-    const assertion = this.signer(principal, { runId: id, decision: 'reject', by: principal.subject, roles });
+    const assertion = this.signer(principal, { runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id), decision: 'reject', by: principal.subject, roles });
     await this.failovers.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
 
   async startMonitor(group: string): Promise<void> {
-    await this.failovers.startMonitor(monitorInputFor(group, this.group(group)));
+    await this.failovers.startMonitor(monitorInputFor(group, this.group(group), this.config));
   }
 
   async stopMonitor(group: string, principal: Principal): Promise<void> {

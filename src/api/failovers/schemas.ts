@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { FAILOVER_STAGES, FAILOVER_STATUSES, type Failover } from '../../contracts/failover';
 import type { FailoverMonitorState } from '../../contracts/monitor';
-import { approvalSchema, rejectionSchema } from '../deployments/schemas';
+import { approvalSchema, refusedDecisionSchema, rejectionSchema } from '../deployments/schemas';
 import { freeText, groupName, limit, type Same } from '../schemas';
 
 const side = z.enum(['primary', 'secondary']);
@@ -113,8 +113,10 @@ export const failoverSchema = z.object({
   approvals: z.array(approvalSchema),
   approvalsRequired: z.number(),
   rejection: rejectionSchema.optional(),
+  refusedDecisions: z.array(refusedDecisionSchema).optional(),
   approvalExpiresAt: z.string().optional(),
   error: error.optional(),
+  manualSteps: z.array(z.string()).optional(),
   events: z.array(z.object({ ts: z.string(), level: z.enum(['info', 'warn', 'error']), message: z.string() })),
 }) satisfies z.ZodType<Failover>;
 const _failover: Same<z.infer<typeof failoverSchema>, Failover> = true;
@@ -145,6 +147,25 @@ export const monitorSchema = z.object({
     .optional(),
   activeFailoverWorkflowId: z.string().optional(),
   generations: z.number().optional(),
+  config: z
+    .object({
+      intervalMs: z.number(),
+      failuresToTrigger: z.number(),
+      probeTimeoutMs: z.number(),
+      failover: z.object({
+        mode: z.enum(['planned', 'emergency']),
+        reason: z.string().optional(),
+        requestedBy: z.string(),
+        approvalPolicy: z.object({ required: z.number(), roles: z.array(z.string()), fourEyes: z.boolean(), timeoutMs: z.number(), signed: z.boolean().optional() }),
+        to: side.optional(),
+        injectFailure: z.object({ stage: stageName, step: z.string().optional() }).optional(),
+        lockTtlMs: z.number().optional(),
+        healthTimeoutMs: z.number().optional(),
+      }),
+    })
+    .optional(),
+  lastConfigChange: z.object({ at: z.string(), changes: z.array(z.string()) }).optional(),
+  lastError: z.object({ at: z.string(), message: z.string(), probe: z.number() }).optional(),
 });
 type MonitorView = { group: string; running: boolean } & Partial<Omit<FailoverMonitorState, 'group'>>;
 const _monitor: Same<z.infer<typeof monitorSchema>, { [K in keyof MonitorView]: MonitorView[K] }> = true;

@@ -4,7 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { ReleaseGateway } from '../../client';
-import { TERMINAL_RELEASE_STATUSES, type Release, type ReleaseStack } from '../../contracts/release';
+import { releaseWorkflowId, TERMINAL_RELEASE_STATUSES, type Release, type ReleaseStack } from '../../contracts/release';
 import { TERMINAL_STATUSES } from '../../contracts/runs';
 import type { StrataConfig } from '../../shared/config';
 import { ErrorCode, StrataError } from '../../shared/errors';
@@ -151,7 +151,7 @@ export class ReleaseService {
     const roles = rolesFor(principal, r.environment);
     const planHash = body.planHash ?? r.planHash;
     const assertion = this.signer(principal, {
-      runId: id,
+      runId: releaseWorkflowId(id),
       decision: 'approve',
       planHash,
       by: principal.subject,
@@ -175,7 +175,7 @@ export class ReleaseService {
     }
     const roles = rolesFor(principal, r.environment);
     const assertion = this.signer(principal, {
-      runId: id,
+      runId: releaseWorkflowId(id),
       decision: 'reject',
       planHash: r.planHash,
       by: principal.subject,
@@ -190,7 +190,7 @@ export class ReleaseService {
     const r = await this.ensureOpen(id);
     const roles = rolesFor(principal, r.environment);
     const assertion = this.signer(principal, {
-      runId: id,
+      runId: releaseWorkflowId(id),
       decision: 'override',
       planHash: r.planHash,
       by: principal.subject,

@@ -104,23 +104,22 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     }
     if (versions[0]?.version === target.version) throw conflict(`version ${target.version} is already the current version of ${stack}/${env}`);
     if (target.kind === 'destroy') throw badRequest(`version ${target.version} is a destroy; deploy instead to recreate the stack`);
-    const { id } = await runs.start({ kind: 'rollback', stack, environment: env, targetVersion: target.version, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey, priority: req.body.priority, policyFlags: req.body.policyFlags }, req.principal!);
-    const d = await runs.get(id);
-    res.status(202).json({ id, status: d.status, stack, environment: env, targetVersion: target.version, links: runLinks(id) });
+    const { id, status } = await runs.start({ kind: 'rollback', stack, environment: env, targetVersion: target.version, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey, priority: req.body.priority, policyFlags: req.body.policyFlags }, req.principal!);
+    res.status(202).json({ id, status, stack, environment: env, targetVersion: target.version, links: runLinks(id) });
   });
 
   registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/destroy', summary: 'Destroy everything the stack manages in the environment (plan -destroy → approval → apply)', tags, roles: ['deployer'], params: envParams, body: destroyBody, responses: { 202: { description: 'destroy run accepted', schema: createdRunSchema } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
-    const { id } = await runs.start({ kind: 'destroy', stack, environment: env, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey, policyFlags: req.body.policyFlags }, req.principal!);
-    const d = await runs.get(id);
-    res.status(202).json({ id, status: d.status, stack, environment: env, links: runLinks(id) });
+    const { id, status } = await runs.start({ kind: 'destroy', stack, environment: env, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey, policyFlags: req.body.policyFlags }, req.principal!);
+    res.status(202).json({ id, status, stack, environment: env, links: runLinks(id) });
   });
 
-  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin)', tags, roles: ['admin'], params: envParams, body: unlockBody, responses: { 200: { description: 'unlocked', schema: unlockedSchema } } }, async (req, res) => {
+  registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/unlock', summary: 'Force-unlock the stack lock (admin), naming the holder to drop (default: the current one)', tags, roles: ['admin'], params: envParams, body: unlockBody, responses: { 200: { description: 'unlocked', schema: unlockedSchema }, 409: { description: 'the lock is held by another run than the one named' } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
-    const previousHolder = await runs.forceUnlock(stack, env, req.principal!, (req.body as { reason?: string } | undefined)?.reason);
+    const body = req.body as { reason?: string; holder?: string } | undefined;
+    const previousHolder = await runs.forceUnlock(stack, env, req.principal!, { reason: body?.reason, holder: body?.holder });
     res.json({ stack, environment: env, unlocked: true, previousHolder });
   });
 

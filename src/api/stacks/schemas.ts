@@ -35,7 +35,13 @@ export const destroyBody = z.strictObject({
   /** A destroy deletes databases: policies/database_deletion.rego wants `{"allow_database_deletion": true}`. */
   policyFlags: policyFlags.optional(),
 });
-export const unlockBody = z.strictObject({ reason: freeText().optional() }).optional();
+export const unlockBody = z
+  .strictObject({
+    reason: freeText().optional(),
+    /** The run expected to hold the lock (run or workflow id); default: whoever holds it when the request is read. */
+    holder: z.string().min(1).max(300).regex(/^[A-Za-z0-9._:/-]+$/).optional(),
+  })
+  .optional();
 export const driftScanBody = z.strictObject({ remediate: z.boolean().optional() }).optional();
 
 const versionKind = z.enum(['deploy', 'rollback', 'destroy']);

@@ -7,6 +7,9 @@
  * it: replacing it (plain HCL, or another generator emitting *.tf.json) touches this folder alone.
  */
 import fs from 'node:fs';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorCode } from '../../shared/errors';
+import { secretRefsOf } from '../../shared/secrets';
 import type {
   ApplyResult,
   ConfigSnapshot,
@@ -41,6 +44,15 @@ export class CdktfExecutor implements IacExecutor {
   }
 
   async prepare(spec: StackSpec, ctx: ExecutorContext): Promise<ConfigSnapshot> {
+    // Synth bakes variables into the synthesized JSON, which is snapshotted: a secret would be stored with it.
+    const refs = Object.entries(secretRefsOf(spec.variables));
+    if (refs.length > 0) {
+      throw ApplicationFailure.create({
+        type: ErrorCode.VALIDATION_FAILED,
+        nonRetryable: true,
+        message: `CDKTF stacks cannot take secrets by reference (variable ${refs.map(([v]) => v).join(', ')}): synth would bake the value into the snapshot`,
+      });
+    }
     const outdir = `${workspaceDir(ctx)}.synth`;
     try {
       const { stackId, config } = await synthStack({

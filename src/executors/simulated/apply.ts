@@ -3,8 +3,10 @@
  * and the state second, so a crash in between leaves a resource the cloud has and the state lacks; the next
  * attempt finds it under its deterministic id and adopts it instead of creating a duplicate.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode } from '../../shared/errors';
 import type { ApplyResult, ExecutorContext, PlanSummary, StackSpec } from '../types';
+import { acquireApplyLease, type HeldLease } from '../apply-lease';
 import { injectDrift } from './drift';
 import { failure } from './failures';
 import { sha256, type PlanDocument, type PlannedChange } from './model';
@@ -13,6 +15,12 @@ import { DONE, perform } from './perform';
 import { loadState, persistState } from './persistence';
 import type { SimDeps } from './plan';
 import { availability } from './providers';
+
+/**
+ * Shorter than a tool's lease: renewed in this process (no watchdog, no tool to stop), and a retry after a crash
+ * waits it out on top of the heartbeat timeout (waiters read the TTL from the lease itself).
+ */
+const SIM_LEASE_TTL_MS = 10_000;
 
 const ING = { create: 'Creating', update: 'Modifying', replace: 'Replacing', delete: 'Destroying' } as const;
 
@@ -57,12 +65,34 @@ async function fetchPlan(plan: PlanSummary, ctx: ExecutorContext): Promise<PlanD
   return doc;
 }
 
-/** Applies the saved plan; see the module comment for crash safety and README.md for the faults. */
+/**
+ * Applies the saved plan under the stack/environment's apply lease (see executors/apply-lease.ts): an attempt
+ * still running on a worker that lost touch with Temporal, while its retry starts elsewhere, stops at its next
+ * change once the lease is gone, and the retry waits for it meanwhile. The lease never enters the 'tool' phase:
+ * every change is in the state the moment it is made, so a lease that runs out hides nothing.
+ */
 export async function applyPlan(
   spec: StackSpec,
   plan: PlanSummary,
   ctx: ExecutorContext,
   deps: SimDeps,
+  opts: { leaseTtlMs?: number } = {},
+): Promise<ApplyResult> {
+  const lease = await acquireApplyLease(ctx, { ttlMs: opts.leaseTtlMs ?? SIM_LEASE_TTL_MS });
+  try {
+    return await applyLeased(plan, ctx, deps, lease);
+  } finally {
+    await lease.release('state-stored').catch((e: unknown) => {
+      ctx.log({ level: 'warn', message: `could not release the apply lease (it expires): ${String(e)}` });
+    });
+  }
+}
+
+async function applyLeased(
+  plan: PlanSummary,
+  ctx: ExecutorContext,
+  deps: SimDeps,
+  lease: HeldLease,
 ): Promise<ApplyResult> {
   const started = Date.now();
   const doc = await fetchPlan(plan, ctx);
@@ -116,9 +146,33 @@ export async function applyPlan(
     });
   };
 
+  // Only the run's own cancellation ends the apply. A worker shutting down stops it between two changes (every
+  // finished one is in the state) with a retryable failure: the next attempt, on any worker, resumes this very
+  // plan from its marker above. The apply runs in this process, so it cannot outlive it the way a tool can.
+  const cancelled = async (message: string): Promise<never> => {
+    if (ctx.cancelledByRun?.() ?? true) return stop(ErrorCode.APPLY_INTERRUPTED, message);
+    const full = `the worker is stopping: ${message}; applied ${applied.length} of ${total} change(s), the next attempt resumes the rest`;
+    ctx.log({ level: 'warn', message: full });
+    throw ApplicationFailure.create({
+      type: ErrorCode.APPLY_HANDED_OVER,
+      nonRetryable: false,
+      message: full,
+      details: [{ applied, remaining: remaining(), stateSerial: state.serial, stateLineage: state.lineage }],
+    });
+  };
+
   for (let i = 0; i < total; i++) {
     const c = doc.changes[i];
-    if (ctx.signal.aborted) await stop(ErrorCode.APPLY_INTERRUPTED, `apply cancelled before ${c.address}`);
+    if (ctx.signal.aborted) await cancelled(`apply cancelled before ${c.address}`);
+    if (lease.lost()) {
+      // Someone else took the lease over (this attempt was given up on): every change so far is in the state.
+      throw ApplicationFailure.create({
+        type: ErrorCode.APPLY_HANDED_OVER,
+        nonRetryable: false,
+        message: `lost the apply lease before ${c.address}; applied ${applied.length} of ${total} change(s)`,
+        details: [{ applied, remaining: remaining() }],
+      });
+    }
     if (!(await isAvailable(c.provider, c.region))) {
       await stop(
         ErrorCode.PROVIDER_UNAVAILABLE,
@@ -133,10 +187,7 @@ export async function applyPlan(
     const t0 = Date.now();
     await sleep(doc.faults.latencyMsPerResource, ctx.signal);
     if (ctx.signal.aborted)
-      await stop(
-        ErrorCode.APPLY_INTERRUPTED,
-        `apply cancelled while ${ING[c.action].toLowerCase()} ${c.address} (not started in the cloud)`,
-      );
+      await cancelled(`apply cancelled while ${ING[c.action].toLowerCase()} ${c.address} (not started in the cloud)`);
     const outcome = perform(c, state, reality, doc.providers[c.provider]?.dryRun ?? false);
     if (outcome.cloudChanged) await cloud.write(ctx.stack, ctx.environment, reality);
     await persistState(ctx, state);

@@ -9,7 +9,9 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../../shared/config';
 import { ErrorCode } from '../../shared/errors';
+import { isSecretRef, SENSITIVE } from '../../shared/secrets';
 import { failure } from './failures';
+import { sha256 } from './model';
 
 export const RESOURCE_KINDS = ['bucket', 'database', 'instance', 'dns_record'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
@@ -17,6 +19,8 @@ export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 const variableSchema = z.strictObject({
   type: z.enum(['number', 'string', 'bool', 'list']),
   default: z.unknown().optional(),
+  /** Shown as `(sensitive)`; a value for it should come by reference (`{ secret: NAME }`). */
+  sensitive: z.boolean().optional(),
   description: z.string().optional(),
 });
 
@@ -114,9 +118,56 @@ export function resolveVariables(def: StackDefinition, given: Record<string, unk
   for (const [name, v] of Object.entries(def.variables)) {
     const value = given[name] !== undefined ? given[name] : v.default;
     if (value === undefined) throw failure(ErrorCode.VALIDATION_FAILED, `variable ${name} has no default and no value`);
-    out[name] = coerce(name, v.type, value);
+    // A reference stays a reference (a name) in the snapshot; the plan resolves it for the cloud alone.
+    if (isSecretRef(value)) {
+      if (v.type !== 'string') {
+        throw failure(ErrorCode.VALIDATION_FAILED, `variable ${name} is a ${v.type}: only a string can be a secret`);
+      }
+      out[name] = value;
+      continue;
+    }
+    const coerced = coerce(name, v.type, value);
+    out[name] = v.sensitive ? sensitiveDigest(String(coerced)) : coerced;
   }
   return out;
+}
+
+/**
+ * What the simulated cloud keeps of a secret or sensitive value: its digest, as a real service keeps a password's
+ * hash. Proves which value the cloud got without the value itself being stored, planned or shown.
+ */
+export function sensitiveDigest(value: string): string {
+  return `sha256:${sha256(value)}`;
+}
+
+/**
+ * The variables as the cloud sees them: references replaced by the digests of the values the activity resolved.
+ * SECRET_NOT_FOUND when a reference was not resolved for this call.
+ */
+export function cloudVariables(
+  variables: Record<string, unknown>,
+  secretValues: Readonly<Record<string, string>> | undefined,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(variables)) {
+    if (!isSecretRef(v)) {
+      out[name] = v;
+      continue;
+    }
+    const value = secretValues?.[name];
+    if (value === undefined) {
+      throw failure(ErrorCode.SECRET_NOT_FOUND, `secret ${v.secret} (variable ${name}) was not resolved for this call`);
+    }
+    out[name] = sensitiveDigest(value);
+  }
+  return out;
+}
+
+/** The variables fit for a log line: references by name, sensitive values as `(sensitive)`. */
+export function loggableVariables(def: StackDefinition, variables: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([k, v]) => [k, def.variables[k]?.sensitive && !isSecretRef(v) ? SENSITIVE : v]),
+  );
 }
 
 /** Names available to `${...}` besides `var.*`. */

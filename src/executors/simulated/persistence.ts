@@ -5,7 +5,7 @@
  * out-of-band change edits reality only, and the next refresh sees state and reality disagree.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode } from '../../shared/errors';
+import { ErrorCode, StrataError } from '../../shared/errors';
 import type { ArtifactStore } from '../../store/artifact-store';
 import type { ExecutorContext } from '../types';
 import { failure } from './failures';
@@ -36,14 +36,24 @@ export async function loadState(ctx: ExecutorContext): Promise<SimState> {
 
 /** Writes state with serial + 1 (a new lineage on the first write), marking this run as the writer. */
 export async function persistState(ctx: ExecutorContext, state: SimState): Promise<void> {
-  state.serial += 1;
-  if (!state.lineage) state.lineage = randomUUID();
-  await ctx.state.putCurrentState(ctx.stack, ctx.environment, {
-    body: JSON.stringify(state),
-    serial: state.serial,
-    lineage: state.lineage,
-    updatedBy: ctx.runId,
-  });
+  // Compare-and-swap over the state this apply loaded or last wrote: a lost race means another writer moved it.
+  const expected = state.lineage ? { serial: state.serial, lineage: state.lineage } : ('absent' as const);
+  const next = { ...state, serial: state.serial + 1, lineage: state.lineage || randomUUID() };
+  try {
+    await ctx.state.putCurrentState(
+      ctx.stack,
+      ctx.environment,
+      { body: JSON.stringify(next), serial: next.serial, lineage: next.lineage, updatedBy: ctx.runId },
+      expected,
+    );
+  } catch (err) {
+    if (err instanceof StrataError && err.code === ErrorCode.STATE_CONFLICT) {
+      throw failure(ErrorCode.STATE_CONFLICT, err.message, err.details as Record<string, unknown>);
+    }
+    throw err;
+  }
+  state.serial = next.serial;
+  state.lineage = next.lineage;
 }
 
 /** The simulated providers' side: what exists, by resource id, per stack/env. */

@@ -1,6 +1,7 @@
 /** Planning: refresh the state against the simulated cloud, diff with the desired resources, save the plan. */
 import { ErrorCode } from '../../shared/errors';
 import type { ConfigSnapshot, ExecutorContext, PlanSummary, StackSpec } from '../types';
+import { cloudVariables } from './definition';
 import { buildDesired } from './desired';
 import { diff, refresh } from './diff';
 import { failure } from './failures';
@@ -75,7 +76,7 @@ export async function makePlan(
   if (!destroy) {
     choice = await chooseProvider(spec, doc.variables, isAvailable);
     notes.push(...choice.notes);
-    desired = buildDesired(doc.definition, doc.variables, {
+    desired = buildDesired(doc.definition, cloudVariables(doc.variables, ctx.secretValues), {
       stack: ctx.stack,
       environment: ctx.environment,
       provider: choice.provider,

@@ -16,7 +16,7 @@ import type {
   StateSnapshot,
 } from '../types';
 import { applyPlan } from './apply';
-import { loadDefinition, resolveVariables } from './definition';
+import { cloudVariables, loadDefinition, loggableVariables, resolveVariables } from './definition';
 import { buildDesired } from './desired';
 import { detectDrift } from './drift';
 import { readFaults, sha256, type ConfigDocument } from './model';
@@ -47,7 +47,7 @@ class SimulatedExecutor implements IacExecutor {
     const { file, definition } = await loadDefinition(spec.path);
     const variables = resolveVariables(definition, spec.variables ?? {});
     // Surface bad counts or references now rather than at plan time; the provider here is a placeholder.
-    buildDesired(definition, variables, {
+    buildDesired(definition, cloudVariables(variables, ctx.secretValues), {
       stack: spec.stack,
       environment: spec.environment,
       provider: 'check',
@@ -65,7 +65,7 @@ class SimulatedExecutor implements IacExecutor {
     await ctx.artifacts.put(ref, bytes);
     ctx.log({
       level: 'info',
-      message: `captured ${doc.source}: ${Object.keys(definition.resources).length} resource blocks, variables ${JSON.stringify(variables)}`,
+      message: `captured ${doc.source}: ${Object.keys(definition.resources).length} resource blocks, variables ${JSON.stringify(loggableVariables(definition, variables))}`,
     });
     return { ref, digest: sha256(bytes), executor: 'simulated', variables };
   }

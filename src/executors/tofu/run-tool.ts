@@ -9,7 +9,8 @@
  * Its output goes to unlinked temp files that we tail, not to pipes: if the worker is SIGKILLed, a pipe
  * breaks and the tool dies of SIGPIPE at its next line, mid-apply and without saving the state of what it
  * already created (a retry would then create it twice). Writing to a file, it finishes and leaves its state
- * in the workspace, where the retried attempt waits for it (waitForLeftTool) and recovers that state.
+ * in the workspace, where the retried attempt waits for it (waitForLeftTool) and recovers that state. The same
+ * holds when the worker shuts down gracefully: a tool it detached from (detachOnAbort) runs on the same way.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,8 +23,19 @@ export interface RunToolOptions {
   args: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
-  /** Aborting interrupts the tool: SIGINT, then SIGKILL to its whole group after `graceMs`. */
+  /** Aborting interrupts the tool: SIGINT, then SIGKILL to its whole group after `graceMs` (see detachOnAbort). */
   signal?: AbortSignal;
+  /**
+   * Asked when `signal` aborts. True leaves the tool running instead (in its own group, out of reach of the
+   * worker's exit hook) and resolves at once with `detached`: the cancellation was the worker's own (shutdown),
+   * not the run's, and the next attempt takes the tool over through `pidFile`.
+   */
+  detachOnAbort?: () => boolean;
+  /**
+   * Leave the tool to itself if the worker process exits (no SIGKILL from the exit hook): for a tool under a
+   * watchdog that finishes it alone (apply-watchdog.ts); killing an apply mid-way would lose its state.
+   */
+  outlivesWorker?: boolean;
   graceMs?: number;
   /** Called on start (with the pid) and every `heartbeatMs` while the tool runs. */
   heartbeat?: (info: { pid: number; elapsedMs: number }) => void;
@@ -45,6 +57,8 @@ export interface RunToolResult {
   pid: number;
   /** The run was aborted (or timed out) and the tool was asked to stop. */
   interrupted: boolean;
+  /** The tool was left running (detachOnAbort); `code` is null and the output is what it wrote so far. */
+  detached: boolean;
   /** The grace period ran out and the group got SIGKILL. */
   forceKilled: boolean;
   timedOut: boolean;
@@ -54,7 +68,10 @@ export interface RunToolResult {
 const DEFAULT_GRACE_MS = 10_000;
 const DEFAULT_HEARTBEAT_MS = 5_000;
 
-/** Process groups of tools still running; killed if the worker exits so none outlive it. */
+/**
+ * Process groups of tools still running; killed if the worker exits so none outlive it. Not listed: applies
+ * under a watchdog (outlivesWorker) and tools the worker detached from, which must finish on their own.
+ */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -151,18 +168,15 @@ function runsIn(pid: number, cwd: string): boolean {
 export async function waitForLeftTool(
   pidFile: string,
   cwd: string,
-  opts: Pick<RunToolOptions, 'heartbeat' | 'signal'> = {},
-): Promise<number | undefined> {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  opts: Pick<RunToolOptions, 'heartbeat' | 'signal' | 'detachOnAbort'> = {},
+): Promise<{ pid?: number; detached: boolean }> {
+  const pid = readPid(pidFile);
+  if (pid === undefined) return { detached: false };
   const started = Date.now();
   let interrupted = false;
   while (runsIn(pid, cwd)) {
+    // The worker stopping: the tool is still not ours to stop; the next attempt waits for it in turn.
+    if (opts.signal?.aborted && !interrupted && opts.detachOnAbort?.()) return { pid, detached: true };
     if (opts.signal?.aborted && !interrupted) {
       // A cancelled run stops it the way a live attempt would: SIGINT to the tool, which saves the state it has.
       interrupted = true;
@@ -177,8 +191,19 @@ export async function waitForLeftTool(
   }
   // With the leader gone its pid names no process, so a group still by that id is the tool's own leftovers.
   if (fs.existsSync('/proc/self') && !fs.existsSync(`/proc/${pid}`)) killGroup(pid, 'SIGKILL');
-  fs.rmSync(pidFile, { force: true });
-  return pid;
+  if (readPid(pidFile) === pid) fs.rmSync(pidFile, { force: true });
+  return { pid, detached: false };
+}
+
+/** The pid recorded in a pid file, if it holds a plausible one. */
+function readPid(pidFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
 }
 
 /** Spawns the tool and resolves when it (and its process group) is gone; never rejects for exit codes. */
@@ -205,7 +230,7 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
       child.once('error', reject);
       return;
     }
-    liveGroups.add(pid);
+    if (!opts.outlivesWorker) liveGroups.add(pid);
     if (opts.pidFile) fs.writeFileSync(opts.pidFile, String(pid));
 
     const out: Buffer[] = [];
@@ -228,7 +253,35 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
     let interrupted = false;
     let forceKilled = false;
     let timedOut = false;
+    let detached = false;
     let killTimer: NodeJS.Timeout | undefined;
+    const result = (code: number | null, exitSignal: NodeJS.Signals | null): RunToolResult => ({
+      code,
+      exitSignal,
+      stdout: Buffer.concat(out),
+      stderr: err,
+      pid,
+      interrupted,
+      detached,
+      forceKilled,
+      timedOut,
+      durationMs: Date.now() - started,
+    });
+    const detach = () => {
+      detached = true;
+      clearInterval(beatTimer);
+      clearInterval(pumpTimer);
+      if (timeout) clearTimeout(timeout);
+      // Not ours to kill any more: neither the exit hook nor a later abort may touch it.
+      liveGroups.delete(pid);
+      pump();
+      closeFiles();
+      outLines.end();
+      errLines.end();
+      // The worker process may now exit while the tool runs on.
+      child.unref();
+      resolve(result(null, null));
+    };
     const interrupt = () => {
       if (interrupted) return;
       interrupted = true;
@@ -244,8 +297,8 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
         killGroup(pid, 'SIGKILL');
       }, opts.graceMs ?? DEFAULT_GRACE_MS);
     };
-    if (opts.signal?.aborted) interrupt();
-    opts.signal?.addEventListener('abort', interrupt, { once: true });
+    const onAbort = () => (opts.detachOnAbort?.() ? detach() : interrupt());
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timeout =
       opts.timeoutMs !== undefined
         ? setTimeout(() => {
@@ -257,6 +310,8 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
     const beat = () => opts.heartbeat?.({ pid, elapsedMs: Date.now() - started });
     beat();
     const beatTimer = setInterval(beat, opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    // After the timers exist: a detach clears them.
+    if (opts.signal?.aborted) onAbort();
 
     child.once('error', (e) => {
       // An error after spawn (e.g. kill failures) is not fatal; 'close' still follows.
@@ -266,29 +321,21 @@ export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
     // itself is gone.
     child.once('exit', () => killGroup(pid, 'SIGKILL'));
     child.once('close', (code, exitSignal) => {
+      killGroup(pid, 'SIGKILL');
+      // A later attempt may already have put its own tool's pid there.
+      if (opts.pidFile && readPid(opts.pidFile) === pid) fs.rmSync(opts.pidFile, { force: true });
+      if (detached) return; // already resolved, files closed
       clearInterval(beatTimer);
       clearInterval(pumpTimer);
       if (killTimer) clearTimeout(killTimer);
       if (timeout) clearTimeout(timeout);
-      opts.signal?.removeEventListener('abort', interrupt);
-      killGroup(pid, 'SIGKILL');
+      opts.signal?.removeEventListener('abort', onAbort);
       liveGroups.delete(pid);
-      if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
       pump();
       closeFiles();
       outLines.end();
       errLines.end();
-      resolve({
-        code,
-        exitSignal,
-        stdout: Buffer.concat(out),
-        stderr: err,
-        pid,
-        interrupted,
-        forceKilled,
-        timedOut,
-        durationMs: Date.now() - started,
-      });
+      resolve(result(code, exitSignal));
     });
   });
 }

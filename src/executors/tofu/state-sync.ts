@@ -4,7 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CurrentState } from '../../store/state-store';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorCode, StrataError } from '../../shared/errors';
+import { expectedOf } from '../../store/state-cas';
+import type { CurrentState, ExpectedState } from '../../store/state-store';
 import type { ExecutorContext } from '../types';
 import { parseState, type ParsedState } from './plan-json';
 import { STATE_FILE } from './workspace';
@@ -23,6 +26,30 @@ function readLocalState(dir: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Stores the state the tool left, as a compare-and-swap over the state it started from. A lost race means
+ * another writer moved the state while this tool ran on it: retrying would only overwrite one of the two, so
+ * it is a non-retryable failure that says where the tool's state is kept.
+ */
+/** What the state functions need of an executor context (the watchdog has no more than this). */
+export type StateTarget = Pick<ExecutorContext, 'state' | 'stack' | 'environment' | 'runId' | 'log'>;
+
+async function putState(dir: string, ctx: StateTarget, state: CurrentState, expected: ExpectedState): Promise<void> {
+  try {
+    await ctx.state.putCurrentState(ctx.stack, ctx.environment, state, expected);
+  } catch (err) {
+    if (err instanceof StrataError && err.code === ErrorCode.STATE_CONFLICT) {
+      throw ApplicationFailure.create({
+        type: ErrorCode.STATE_CONFLICT,
+        nonRetryable: true,
+        message: `${err.message}; the state this run's tool wrote is kept in ${dir}`,
+        details: [err.details],
+      });
+    }
+    throw err;
+  }
+}
+
 function toCurrent(body: string, runId: string): CurrentState {
   const s = parseState(body);
   return { body, serial: s.serial, lineage: s.lineage, updatedBy: runId };
@@ -31,25 +58,26 @@ function toCurrent(body: string, runId: string): CurrentState {
 /**
  * A workspace state newer than the store's (same lineage, higher serial; or any state when the store has
  * none) was written by a tool whose worker died before it could persist it. Record it, or the resources
- * it lists would be forgotten; a plan made before it then correctly becomes stale.
+ * it lists would be forgotten; a plan made before it then correctly becomes stale. True when it recorded one.
  */
-export async function recoverLeftState(dir: string, ctx: ExecutorContext): Promise<void> {
+export async function recoverLeftState(dir: string, ctx: ExecutorContext): Promise<boolean> {
   const local = readLocalState(dir);
-  if (!local) return;
+  if (!local) return false;
   let found: CurrentState;
   try {
     found = toCurrent(local, ctx.runId);
   } catch {
-    return;
+    return false;
   }
   const current = await ctx.state.getCurrentState(ctx.stack, ctx.environment);
   const newer = current ? found.lineage === current.lineage && found.serial > current.serial : found.lineage !== '';
-  if (!newer) return;
+  if (!newer) return false;
   ctx.log({
     level: 'warn',
     message: `recovered state serial ${found.serial} left in the workspace by an earlier call`,
   });
-  await ctx.state.putCurrentState(ctx.stack, ctx.environment, found);
+  await putState(dir, ctx, found, expectedOf(current));
+  return true;
 }
 
 /** Writes the store's current state as the workspace's local backend state; returns it. */
@@ -68,16 +96,35 @@ export async function writeStateIn(dir: string, ctx: ExecutorContext): Promise<C
  */
 export async function persistStateOut(
   dir: string,
-  ctx: ExecutorContext,
+  ctx: StateTarget,
   before: CurrentState | undefined,
 ): Promise<ParsedState> {
   const body = readLocalState(dir);
   if (!body) return parseState(before?.body);
   if (body !== before?.body) {
-    await ctx.state.putCurrentState(ctx.stack, ctx.environment, toCurrent(body, ctx.runId));
+    await putState(dir, ctx, toCurrent(body, ctx.runId), expectedOf(before));
     // The errored copy is now in the store; leaving it would shadow the next run's state.
     fs.rmSync(path.join(dir, ERRORED_STATE_FILE), { force: true });
     fs.writeFileSync(path.join(dir, STATE_FILE), body);
   }
   return parseState(body);
+}
+
+/**
+ * For a tool's watchdog whose worker is gone: stores the state the tool left in `dir` if it moved past the state
+ * the apply started from (`from`), as a compare-and-swap over it. Returns the serial now stored, or undefined
+ * when the tool left nothing new.
+ */
+export async function storeToolState(dir: string, ctx: StateTarget, from: ExpectedState): Promise<number | undefined> {
+  const body = readLocalState(dir);
+  if (!body) return undefined;
+  const found = toCurrent(body, ctx.runId);
+  const moved =
+    from === 'absent' ? found.lineage !== '' : found.lineage !== from.lineage || found.serial !== from.serial;
+  if (!moved) return undefined;
+  await putState(dir, ctx, found, from);
+  // What the worker would have done: the store has it now, so the errored copy must not shadow it.
+  fs.rmSync(path.join(dir, ERRORED_STATE_FILE), { force: true });
+  fs.writeFileSync(path.join(dir, STATE_FILE), body);
+  return found.serial;
 }

@@ -19,6 +19,8 @@ export interface TofuToolOptions {
   graceMs?: number;
   /** Heartbeat interval while a tool runs (default 5 s). */
   heartbeatMs?: number;
+  /** How long an apply lease lasts without a renewal (default 30 s, see executors/apply-lease.ts). */
+  leaseTtlMs?: number;
 }
 
 /** Resolves the binary; TOOL_NOT_FOUND (non-retryable: another attempt on this worker would not help). */

@@ -17,6 +17,11 @@ export interface ConfigDocument {
   files: Record<string, string>;
   /** Written as `strata.auto.tfvars.json` in the workspace (empty for CDKTF: synth baked them in). */
   tfvars: Record<string, unknown>;
+  /**
+   * Variables given by reference, variable → secret name: kept in the snapshot (and its digest) as names, the values
+   * reach the tool only as TF_VAR_<variable> of its process.
+   */
+  secrets?: Record<string, string>;
 }
 
 export const TFVARS_FILE = 'strata.auto.tfvars.json';

@@ -12,7 +12,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import type { FailoverSide } from '../../../contracts/failover';
-import type { GroupRef, StepOutcome } from '../failover-cloud';
+import type { GroupRef, StepOutcome, TrafficSnapshot } from '../failover-cloud';
 
 export type Routing = 'weighted' | 'failover' | 'simple' | 'none';
 
@@ -144,6 +144,39 @@ export async function route(r53: Route53Client, g: GroupRef, side: FailoverSide,
     changed: true,
     detail: `${r.name} → ${side} (${mine.ResourceRecords?.map((v) => v.Value).join(', ') ?? mine.AliasTarget?.DNSName})`,
   };
+}
+
+/** The group's record sets as they are now, for a rollback to put back verbatim. */
+export async function snapshotTraffic(r53: Route53Client, g: GroupRef): Promise<TrafficSnapshot | undefined> {
+  const r = await readRecords(r53, g);
+  if (!r || r.routing === 'none') return undefined;
+  const a = answerOf(r);
+  return { detail: `${r.name} (${r.routing}) answers ${a.values.join(', ')}`, records: r.records };
+}
+
+const sameRecord = (a: ResourceRecordSet, b: ResourceRecordSet) =>
+  a.Weight === b.Weight &&
+  a.Failover === b.Failover &&
+  JSON.stringify(a.ResourceRecords ?? []) === JSON.stringify(b.ResourceRecords ?? []);
+
+/** UPSERTs the snapshot's record sets that differ from what the zone holds now, in one change batch. */
+export async function restore(
+  r53: Route53Client,
+  g: GroupRef,
+  snapshot: TrafficSnapshot,
+  why: string,
+): Promise<StepOutcome> {
+  const r = await readRecords(r53, g);
+  const saved = (snapshot.records ?? []) as ResourceRecordSet[];
+  if (!r || saved.length === 0) return { changed: false, detail: 'no Route53 record captured: nothing to restore' };
+  const key = (x: ResourceRecordSet) => x.SetIdentifier ?? '';
+  const changed = saved.filter((x) => {
+    const now = r.records.find((y) => key(y) === key(x));
+    return !now || !sameRecord(now, x);
+  });
+  if (changed.length === 0) return { changed: false, detail: `${r.name} already as captured: ${snapshot.detail}` };
+  await upsert(r53, r.zoneId, changed, why);
+  return { changed: true, detail: `${r.name} restored: ${snapshot.detail}` };
 }
 
 /** One line for the plan: where the record sends traffic now. */

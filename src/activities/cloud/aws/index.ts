@@ -10,15 +10,24 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { FailoverSide } from '../../../contracts/failover';
-import type { Capacity, CloudReadiness, FailoverCloud, GroupRef, HealthReport, LagReport } from '../failover-cloud';
+import type {
+  Capacity,
+  CloudReadiness,
+  FailoverCloud,
+  GroupRef,
+  HealthReport,
+  LagReport,
+  TrafficSnapshot,
+} from '../failover-cloud';
 import type { AwsFailoverClients } from './clients';
 import { dbIdOf, describeDb, fence, promote, reattach } from './database';
-import { describeTraffic, drain, readRecords, recordOf, route } from './dns';
-import { globalStateTable } from './global-state';
+import { describeTraffic, drain, readRecords, recordOf, restore, route, snapshotTraffic } from './dns';
+import { globalStateRegionOf, globalStateTable } from './global-state';
 
 export { createAwsClients, type AwsClientsOptions, type AwsFailoverClients } from './clients';
 export { answerOf, readRecords } from './dns';
 export { FENCE_TAG, PROMOTED_TAG } from './database';
+export { globalStateRegionOf } from './global-state';
 
 export interface AwsFailoverOptions {
   clients: AwsFailoverClients;
@@ -37,8 +46,12 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
   const { clients } = opts;
   const pollIntervalMs = opts.pollIntervalMs ?? 5000;
   const state = (g: GroupRef) =>
-    globalStateTable(clients.dynamodb(g.cfg.globalStateRegion ?? g.cfg.primary.region), g, {
+    globalStateTable(clients.dynamodb(globalStateRegionOf(g.cfg)), g, {
       createTableIfMissing: opts.createTableIfMissing,
+      formerDefault:
+        g.cfg.globalStateRegion || g.cfg.primary.region === g.cfg.secondary.region
+          ? undefined
+          : clients.dynamodb(g.cfg.primary.region),
     });
   const region = (g: GroupRef, s: FailoverSide) => g.cfg[s].region;
 
@@ -139,11 +152,13 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
         }
       }
       let traffic: string | undefined;
+      let trafficSnapshot: TrafficSnapshot | undefined;
       await check(
         'dns_record',
         to,
         async () => {
           traffic = await describeTraffic(clients.route53(), g);
+          trafficSnapshot = await snapshotTraffic(clients.route53(), g);
           const r = recordOf(g) ? await readRecords(clients.route53(), g) : undefined;
           const ok =
             !r || r.routing === 'none' ? !recordOf(g) : r.routing === 'simple' ? !!g.cfg[to].endpoint : !!r.of(to);
@@ -156,6 +171,7 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
         checks,
         capacity,
         traffic,
+        trafficSnapshot,
         resources: {
           dns: rec?.name,
           primary: {
@@ -175,12 +191,14 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
     readState: (g) => state(g).read(),
     acquireLock: (g, { owner, ttlMs, intent }) => state(g).acquire(owner, ttlMs, intent),
     releaseLock: (g, owner) => state(g).release(owner),
-    commit: (g, { owner, entry }) => state(g).commit(owner, entry),
+    commit: (g, { owner, entry, attention }) => state(g).commit(owner, entry, attention),
 
     drainTraffic: (g, side, ctx) =>
       drain(clients.route53(), g, side, `strata failover ${ctx.failoverId}: drain ${side}`),
     routeTraffic: (g, side, ctx) =>
       route(clients.route53(), g, side, `strata failover ${ctx.failoverId}: traffic → ${side}`),
+    restoreTraffic: (g, snapshot, ctx) =>
+      restore(clients.route53(), g, snapshot, `strata failover ${ctx.failoverId}: traffic restored`),
 
     async scale(g, side, cap) {
       const a = await asgOf(g, side);

@@ -7,6 +7,7 @@
 import type { FailoverSide, FailoverStageName } from '../../../contracts/failover';
 import { isInjectedStep } from '../../../contracts/failover';
 import {
+  LockExpiredError,
   LockHeldError,
   SideUnreachableError,
   type CloudReadiness,
@@ -94,10 +95,12 @@ export function createSimulatedFailoverActivities(
       const capacity: CloudReadiness['capacity'] = {};
       for (const s of ['primary', 'secondary'] as const) if (!down.has(s)) capacity[s] = { ...w.sides[s].capacity };
       const weights = (['primary', 'secondary'] as const).map((s) => `${s}=${w.sides[s].dnsWeight}`).join(', ');
+      const dnsWeights = { primary: w.sides.primary.dnsWeight, secondary: w.sides.secondary.dnsWeight };
       return {
         checks,
         capacity,
         traffic: `${w.record} weights ${weights}`,
+        trafficSnapshot: { detail: `${w.record} weights ${weights}`, weights: dnsWeights },
         resources: {
           dns: w.record,
           primary: {
@@ -141,14 +144,27 @@ export function createSimulatedFailoverActivities(
       });
     },
 
-    async commit(g, { owner, entry }) {
+    async commit(g, { owner, entry, attention }) {
       return store.mutate(g, (w) => {
         if (w.global.lastFailoverId === entry.failoverId) return structuredClone(w.global); // a retried commit
         if (w.global.lock?.owner !== owner) throw new LockHeldError(w.global.lock?.owner, w.global.lock?.expiresAt);
+        if (Date.parse(w.global.lock.expiresAt) <= Date.now())
+          throw new LockExpiredError(owner, w.global.lock.expiresAt);
         w.global.epoch += 1;
         w.global.activeSide = entry.to;
         w.global.lastFailoverId = entry.failoverId;
         w.global.history = [...w.global.history, { ...entry, epoch: w.global.epoch }].slice(-MAX_HISTORY);
+        if (attention) {
+          // A failover that ended part-way: the old side may be down, so nothing is re-seeded behind a human's back.
+          w.global.attention = attention;
+          logChange(
+            w,
+            'commit',
+            `${entry.to} active at epoch ${w.global.epoch}, incomplete: ${attention.manualSteps.length} manual steps`,
+          );
+          return structuredClone(w.global);
+        }
+        delete w.global.attention;
         // Simulated re-seed: the old side becomes a replica of the new primary, so failing back works later.
         const old = w.sides[entry.from].db;
         old.role = 'replica';
@@ -174,6 +190,21 @@ export function createSimulatedFailoverActivities(
         w.sides[side].dnsWeight = 100;
         w.sides[other(side)].dnsWeight = 0;
         const out = { changed, detail: `${w.record} → ${w.sides[side].endpoint} (${side} 100, ${other(side)} 0)` };
+        if (changed) logChange(w, 'dns', out.detail);
+        return out;
+      }),
+
+    restoreTraffic: (g, snapshot) =>
+      store.mutate(g, (w) => {
+        let changed = false;
+        for (const side of ['primary', 'secondary'] as const) {
+          const weight = snapshot.weights?.[side];
+          if (weight === undefined || w.sides[side].dnsWeight === weight) continue;
+          w.sides[side].dnsWeight = weight;
+          changed = true;
+        }
+        const now = (['primary', 'secondary'] as const).map((s) => `${s} ${w.sides[s].dnsWeight}`).join(', ');
+        const out = { changed, detail: `${w.record} weights restored (${now})` };
         if (changed) logChange(w, 'dns', out.detail);
         return out;
       }),

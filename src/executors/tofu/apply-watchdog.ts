@@ -1,0 +1,113 @@
+/**
+ * The watchdog beside an apply (a child process of the worker, leading the tool's process group; never imported
+ * by the worker). It runs the tool, renews the apply lease while the tool runs and stops the tool (SIGINT, then
+ * SIGKILL) when it cannot: the lease lost to someone else, the store unreachable for half the TTL, the run
+ * cancelled elsewhere (the lease's `interrupt`). If the worker that started it is gone when the tool exits (it
+ * was SIGKILLed, or detached on shutdown), the watchdog stores the state the tool left and releases the lease
+ * itself, so the next attempt, on any machine, takes that state over instead of applying the plan again.
+ *
+ * argv: <request.json> (WatchdogRequest). Its stdout and stderr are the tool's; its own notes go to `logFile`.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { openStateStore } from '../../store';
+import type { ExpectedState, StateStoreConnection } from '../../store/state-store';
+import { release, renewal, renewEveryMs } from '../apply-lease';
+import { storeToolState } from './state-sync';
+
+/** What the executor hands the watchdog (no secrets: credentials come from the inherited environment). */
+export interface WatchdogRequest {
+  bin: string;
+  args: string[];
+  stack: string;
+  environment: string;
+  runId: string;
+  /** The lease token the attempt took; the watchdog renews exactly that lease. */
+  token: string;
+  ttlMs: number;
+  /** SIGINT to SIGKILL, when the watchdog itself stops the tool. */
+  graceMs: number;
+  /** Longest the tool may run (the apply activity's own timeout); then it is stopped. */
+  maxMs: number;
+  store: StateStoreConnection;
+  /** The state the apply started from: what the final write compares against. */
+  from: ExpectedState;
+  /** The worker; when it is no longer our parent, it is gone. */
+  parentPid: number;
+  /** Exists once the worker detached (shutdown): the watchdog is on its own then too. */
+  detachedFile: string;
+  logFile: string;
+}
+
+async function main(): Promise<void> {
+  const req = JSON.parse(fs.readFileSync(process.argv[2], 'utf8')) as WatchdogRequest;
+  const note = (message: string) =>
+    fs.appendFileSync(req.logFile, `${new Date().toISOString()} [watchdog ${process.pid}] ${message}\n`);
+  const store = openStateStore(req.store);
+  const orphaned = () => process.ppid !== req.parentPid || fs.existsSync(req.detachedFile);
+
+  const tool = spawn(req.bin, req.args, { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    note(`stopping the tool: ${why}`);
+    tool.kill('SIGINT');
+    setTimeout(() => tool.kill('SIGKILL'), req.graceMs).unref();
+  };
+  // The worker interrupts an apply (a cancelled run) by signalling us: pass it on the way tofu expects it.
+  process.on('SIGINT', () => stop('interrupted by the worker'));
+  process.on('SIGTERM', () => stop('terminated'));
+  setTimeout(() => stop(`still running after ${req.maxMs} ms`), req.maxMs).unref();
+
+  let lastRenewed = Date.now();
+  const renew = async () => {
+    try {
+      const lease = await store.updateApplyLease(req.stack, req.environment, renewal(req.token));
+      if (lease?.token !== req.token || lease.released)
+        return stop(`lost the apply lease to ${lease?.holder ?? 'no one'}`);
+      lastRenewed = Date.now();
+      if (lease.interrupt) stop('the run was cancelled');
+    } catch (err) {
+      // Half the TTL without a renewal: before anyone may take the lease over, the tool must be stopping.
+      if (Date.now() - lastRenewed > req.ttlMs / 2) stop(`cannot renew the apply lease: ${String(err)}`);
+    }
+  };
+  const renewer = setInterval(() => void renew(), renewEveryMs(req.ttlMs));
+  void renew();
+
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    tool.once('exit', (c, s) => resolve([c, s])),
+  );
+  note(`tool exited (${code ?? signal})`);
+  if (orphaned()) {
+    // No worker to take over what the tool left: store its state, then let go of the lease, in that order.
+    try {
+      const serial = await storeToolState(
+        process.cwd(),
+        {
+          state: store,
+          stack: req.stack,
+          environment: req.environment,
+          runId: req.runId,
+          log: (e) => note(e.message),
+        },
+        req.from,
+      );
+      clearInterval(renewer);
+      await store.updateApplyLease(req.stack, req.environment, release(req.token, 'state-stored', serial));
+      note(`stored the state the tool left (serial ${serial ?? 'unchanged'}) and released the lease`);
+    } catch (err) {
+      // The state stays in this workspace; the lease runs out and the next attempt is told what is unknown.
+      note(`could not store the state the tool left: ${String(err)}`);
+    }
+  }
+  clearInterval(renewer);
+  process.exit(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`apply watchdog: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(70);
+});

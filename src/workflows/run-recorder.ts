@@ -1,0 +1,106 @@
+/**
+ * Bookkeeping every saga shares: the run document the status query returns, its bounded event list, and the
+ * status published to Temporal (search attribute for filtering, memo and current details for reading at a
+ * glance in the Web UI). Generic over the document so the stack-change and failover sagas keep one copy.
+ * Deterministic (workflow clock only), no I/O.
+ */
+import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { StatusKey } from '../shared/search-attributes';
+import type { Approval, RefusedDecision, Rejection } from '../contracts/approval';
+import { ApprovalGate } from './approval-gate';
+
+/** Appends `item` and drops the oldest entries beyond `max`, so a long run's history-bound state stays small. */
+export function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+export type EventLevel = 'info' | 'warn' | 'error';
+
+/** The part of a run document the recorder maintains. */
+export interface RecordedRun<S extends string> {
+  status: S;
+  updatedAt: string;
+  events: { ts: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }[];
+}
+
+/** How a status is made visible outside the workflow. */
+export interface StatusPublication<D> {
+  /** Memo shown in the Web UI; upserting it is a command, so it sits behind this patch id for older runs. */
+  memo?: { patchId: string; of: (doc: D) => Record<string, unknown> };
+  /** One markdown line for the Web UI's current details (not a command). */
+  details?: (doc: D) => string;
+}
+
+/** Owns status and events of one run document; every status change goes through `setStatus`. */
+export class RunRecorder<S extends string, D extends RecordedRun<S>> {
+  private memoPatched?: boolean;
+
+  constructor(
+    readonly doc: D,
+    private readonly publication: StatusPublication<D> = {},
+    private readonly maxEvents = 200,
+  ) {}
+
+  now(): string {
+    return new Date().toISOString();
+  }
+
+  event(level: EventLevel, message: string): void {
+    pushBounded(this.doc.events, { ts: this.now(), level, message }, this.maxEvents);
+    this.doc.updatedAt = this.now();
+  }
+
+  setStatus(status: S, message?: string): void {
+    this.doc.status = status;
+    this.doc.updatedAt = this.now();
+    this.event(status === 'failed' ? 'error' : 'info', message ?? `status → ${status}`);
+    this.publish();
+  }
+
+  /** Publishes the current status: search attribute, memo (patched), current details. */
+  publish(): void {
+    upsertSearchAttributes([{ key: StatusKey, value: this.doc.status }]);
+    const memo = this.publication.memo;
+    // Asked once per run: runs recorded before the memo existed keep replaying without it.
+    if (memo && (this.memoPatched ??= patched(memo.patchId))) upsertMemo(memo.of(this.doc));
+    if (this.publication.details) setCurrentDetails(this.publication.details(this.doc));
+  }
+}
+
+/** The approval fields a run document mirrors from its gate. */
+export interface ApprovalFields {
+  approvals: Approval[];
+  rejection?: Rejection;
+  refusedDecisions?: RefusedDecision[];
+  approvalExpiresAt?: string;
+  updatedAt: string;
+}
+
+/**
+ * Creates the run's approval gate with its Update/Signal handlers installed, mirroring every decision into
+ * `doc` and logging through `rec`.
+ */
+export function installApprovalGate(
+  requestedBy: string,
+  doc: ApprovalFields,
+  rec: { now(): string; event(level: EventLevel, message: string): void },
+  /** Why the plan may not be approved at all (a policy denies it), or undefined. */
+  denied?: () => string | undefined,
+): ApprovalGate {
+  const gate: ApprovalGate = new ApprovalGate({
+    requestedBy,
+    denied,
+    onChange: () => {
+      const v = gate.view();
+      doc.approvals = v.approvals;
+      doc.rejection = v.rejection;
+      doc.refusedDecisions = v.refused;
+      doc.approvalExpiresAt = v.expiresAt;
+      doc.updatedAt = rec.now();
+    },
+    log: (level, message) => rec.event(level, message),
+  });
+  gate.install();
+  return gate;
+}
