@@ -113,6 +113,16 @@ export class ReleaseService {
     return items.filter((r): r is Release => r !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
+  /**
+   * The plan the release's gate waits on, which a signed decision is bound to: the release's digest, or, while
+   * one stack's changed plan is asked about again, that run's plan.
+   */
+  private async awaitedPlanHash(r: Release): Promise<string | undefined> {
+    if (!r.reapproval) return r.planHash;
+    const d = await this.runs.get(await this.stackRun(r, r.reapproval.stack));
+    return d.plan?.planHash;
+  }
+
   /** The stack's run of the release, for decisions taken per stack. */
   private async stackRun(r: Release, stack: string): Promise<string> {
     const s = r.stacks.find((x) => x.stack === stack);
@@ -149,7 +159,7 @@ export class ReleaseService {
       return this.get(id);
     }
     const roles = rolesFor(principal, r.environment);
-    const planHash = body.planHash ?? r.planHash;
+    const planHash = body.planHash ?? (await this.awaitedPlanHash(r));
     const assertion = this.signer(principal, {
       runId: releaseWorkflowId(id),
       decision: 'approve',
@@ -177,7 +187,7 @@ export class ReleaseService {
     const assertion = this.signer(principal, {
       runId: releaseWorkflowId(id),
       decision: 'reject',
-      planHash: r.planHash,
+      planHash: await this.awaitedPlanHash(r),
       by: principal.subject,
       roles,
     });
