@@ -24,6 +24,8 @@ import { registerRunGauges } from './metrics/gauges';
 import { MetricsRegistry } from './metrics/registry';
 import { errorHandler, HttpError, methodNotAllowed } from './http-errors';
 import { openApiDocument, openApiPathOf, RouteRegistry } from './routes';
+import { ReleaseService } from './releases/release-service';
+import { releasesRouter } from './releases/routes';
 import { slackRouter } from './slack/routes';
 import { stacksRouter } from './stacks/routes';
 import { httpTracing } from './tracing';
@@ -105,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
     stacksRouter(registry, { config, state, artifacts, runs, drift: gateway.drift }),
     failoversRouter(registry, failovers, Object.keys(config.failoverGroups)),
     failoverGroupsRouter(registry, failovers, Object.keys(config.failoverGroups)),
+    releasesRouter(registry, new ReleaseService(gateway.releases, runs, config, state, sign)),
     ...webApiRouters(registry, runs, streamKey),
   ]) {
     app.use(mount, router);

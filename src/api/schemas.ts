@@ -4,6 +4,7 @@
  * never a visibility query that chokes (a NUL byte), a workflow input of megabytes, or a 5xx.
  */
 import { z } from 'zod';
+import { POLICY_FLAGS } from '../contracts/policy';
 
 /**
  * No C0 controls or DEL, except tab, newline and carriage return, which free text may carry. A pattern rather
@@ -84,6 +85,12 @@ export const boundedJson = boundedValue(VARIABLE_LIMITS.depth);
 export const variablesMap = z
   .record(variableName, boundedJson)
   .refine((o) => Object.keys(o).length <= VARIABLE_LIMITS.names, `at most ${VARIABLE_LIMITS.names} variables`);
+
+/** Explicit acknowledgements a run gives its policies (`input.flags`): the flags src/contracts/policy.ts declares. */
+export const policyFlags = z.strictObject(Object.fromEntries(POLICY_FLAGS.map((f) => [f, z.boolean().optional()])), {
+  error: (iss) =>
+    iss.code === 'unrecognized_keys' ? `unknown policy flag ${iss.keys.map((k) => `"${k}"`).join(', ')} (known: ${POLICY_FLAGS.join(', ')})` : undefined,
+});
 
 /** True when A and B are the same type: `const _: Same<A, B> = true` stops compiling when a schema and its type drift. */
 export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;

@@ -11,6 +11,7 @@ import type { Client } from '@temporalio/client';
 import { DriftGateway } from './drift';
 import { FailoverGateway } from './failovers';
 import { readiness, type Readiness } from './health';
+import { ReleaseGateway } from './releases';
 import { RunGateway } from './runs';
 
 export type { Readiness } from './health';
@@ -19,6 +20,7 @@ export type { ReadOutcome } from './workflow-reads';
 export { RunGateway } from './runs';
 export { FailoverGateway } from './failovers';
 export { DriftGateway } from './drift';
+export { ReleaseGateway, RELEASE_KIND } from './releases';
 export { AesGcmCodec, codecFor, dataConverterFor, ENCRYPTED_ENCODING } from './codec';
 
 export interface TemporalGateway {
@@ -26,6 +28,7 @@ export interface TemporalGateway {
   readonly runs: RunGateway;
   readonly failovers: FailoverGateway;
   readonly drift: DriftGateway;
+  readonly releases: ReleaseGateway;
   readiness(): Promise<Readiness>;
 }
 
@@ -36,6 +39,7 @@ export function createGateway(client: Client, opts: { namespace: string; taskQue
     runs: new RunGateway(client, opts.taskQueue),
     failovers: new FailoverGateway(client, opts.taskQueue),
     drift: new DriftGateway(client, opts.taskQueue),
+    releases: new ReleaseGateway(client, opts.taskQueue),
     readiness: () => readiness(client, opts.namespace, opts.taskQueue),
   };
 }

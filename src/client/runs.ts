@@ -12,6 +12,7 @@ import {
   type StackLockInput,
   type StackLockState,
 } from '../contracts/lock';
+import { overridePolicyUpdate, type OverridePolicyInput } from '../contracts/policy';
 import {
   deploymentWorkflowId,
   runIdFromWorkflowId,
@@ -88,6 +89,11 @@ export class RunGateway {
     return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }), `no run with id "${id}"`);
   }
 
+  /** An admin's override of the plan's policy denial (an Update the run's policy gate validates). */
+  overridePolicy(id: string, input: OverridePolicyInput): Promise<void> {
+    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(overridePolicyUpdate, { args: [input] }), `no run with id "${id}"`);
+  }
+
   async cancel(id: string): Promise<void> {
     await this.client.workflow.getHandle(deploymentWorkflowId(id)).cancel();
   }
@@ -107,7 +113,7 @@ export class RunGateway {
    * harmless (the lock drops duplicates); with `holding` the holder re-asserts itself.
    */
   async requestLock(
-    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean },
+    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean; priority?: LockRequest['priority'] },
     options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {},
   ): Promise<void> {
     await this.client.workflow.signalWithStart<typeof stackLockWorkflow, [LockRequest]>('stackLockWorkflow', {
@@ -120,7 +126,7 @@ export class RunGateway {
         { key: KindKey, value: 'lock' },
       ]),
       signal: acquireSignal,
-      signalArgs: [{ workflowId: req.workflowId, requestedAt: req.requestedAt ?? new Date().toISOString(), holding: req.holding }],
+      signalArgs: [{ workflowId: req.workflowId, requestedAt: req.requestedAt ?? new Date().toISOString(), holding: req.holding, priority: req.priority }],
       staticSummary: `lock for ${req.stack}/${req.environment}`,
     });
   }

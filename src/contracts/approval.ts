@@ -13,7 +13,8 @@ export interface DecisionClaims {
   /** The signer's key id: `api`, `slack`, or `bot:<id>`. */
   keyId: string;
   runId: string;
-  decision: 'approve' | 'reject';
+  /** `override`: an admin lifting a plan's policy denial (src/contracts/policy.ts). */
+  decision: 'approve' | 'reject' | 'override';
   planHash?: string;
   by: string;
   roles: string[];
@@ -106,4 +107,6 @@ export const APPROVAL_ERRORS = {
   expired: 'APPROVAL_EXPIRED',
   duplicate: 'DUPLICATE_APPROVER',
   forbidden: 'FORBIDDEN',
+  /** A policy denies the plan (src/contracts/policy.ts); an admin override lifts it where allowed. */
+  policyDenied: 'POLICY_DENIED',
 } as const;

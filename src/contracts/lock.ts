@@ -6,6 +6,8 @@ export interface LockRequest {
   workflowId: string;
   /** When the run first asked (its re-requests repeat it), so the queue keeps the runs' order. */
   requestedAt?: string;
+  /** `high` waits ahead of every normal waiter (behind earlier high ones), never ahead of the holder. */
+  priority?: 'normal' | 'high';
   /** Sent by the current holder to re-assert itself, e.g. to a lock workflow that started afresh. */
   holding?: boolean;
 }

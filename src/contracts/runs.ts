@@ -1,6 +1,7 @@
 /** Types, queries and ids of the runs that change a stack: deployment, rollback and destroy share one shape. */
 import { defineQuery } from '@temporalio/workflow';
 import type { Approval, ApprovalPolicy, RefusedDecision, Rejection } from './approval';
+import type { CostEstimate, PolicyOverride, PolicyReport } from './policy';
 
 export type RunKind = 'deploy' | 'rollback' | 'destroy';
 
@@ -36,6 +37,9 @@ export const TERMINAL_STATUSES: readonly DeploymentStatus[] = [
 
 export type Risk = 'low' | 'medium' | 'high';
 
+/** Where a run waits in its stack's queue: `high` goes ahead of normal waiters, never ahead of the holder. */
+export type RunPriority = 'normal' | 'high';
+
 export interface HealthCheck {
   type: 'http' | 'replan' | 'output';
   equals?: unknown;
@@ -69,6 +73,14 @@ export interface DeploymentInput {
   /** Environment has an approval gate (risk is "high" for destroys/replaces only there). */
   verify: HealthCheck[];
   createdAt: string;
+  /** Queue position among the stack lock's waiters (default normal). */
+  priority?: RunPriority;
+  /** Explicit acknowledgements policies look for (`input.flags`), e.g. `allow_database_deletion`. */
+  policyFlags?: Partial<Record<string, boolean>>;
+  /** The environment lets an admin override a plan's policy denial (`environments.<env>.policy.allowOverride`). */
+  allowPolicyOverride?: boolean;
+  /** The release this run is a stack of. */
+  releaseId?: string;
 }
 
 export interface PlanView {
@@ -79,6 +91,12 @@ export interface PlanView {
   risk: Risk;
   resources: { address: string; type: string; action: string }[];
   notes?: string[];
+  /** Monthly cost before/after/delta from the price table (src/contracts/policy.ts). */
+  cost?: CostEstimate;
+  /** What the policies in policies/ say about this plan. */
+  policy?: PolicyReport;
+  /** Outputs this plan changes, where the engine knows before applying. */
+  outputChanges?: string[];
 }
 
 export interface ResourceView {
@@ -119,6 +137,8 @@ export interface Deployment {
   approvals: Approval[];
   approvalsRequired: number;
   rejection?: Rejection;
+  /** An admin let this plan's policy denial go to approval. */
+  policyOverride?: PolicyOverride;
   /** Decisions the approval gate refused (unsigned, forged, stale), with the identity they claimed. */
   refusedDecisions?: RefusedDecision[];
   approvalExpiresAt?: string;
@@ -133,6 +153,9 @@ export interface Deployment {
   applyCompletedAt?: string;
   /** Workflow-level events (status changes, approvals); the executors' tool logs are stored beside the run. */
   events: RunEvent[];
+  priority?: RunPriority;
+  /** The release this run is a stack of. */
+  releaseId?: string;
 }
 
 /** The full `Deployment` of a run. */

@@ -75,6 +75,8 @@ const environmentSchema = z.strictObject({
   approvals: approvalPolicySchema.default({ required: 0, roles: ['approver', 'admin'], fourEyes: false, timeout: '72h' }),
   autoRollback: z.boolean().default(false),
   drift: z.strictObject({ every: duration, remediate: z.boolean().default(false) }).optional(),
+  /** An admin may override a plan's policy denial here (a recorded decision with a reason). */
+  policy: z.strictObject({ allowOverride: z.boolean().default(false) }).default({ allowOverride: false }),
 });
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 
@@ -283,7 +285,8 @@ export const configSchema = z.strictObject({
       signers: z
         .array(
           z.strictObject({
-            id: z.enum(['api', 'slack']),
+            // `release`: the worker's key for the approvals a release passes on to its stacks' runs.
+            id: z.enum(['api', 'slack', 'release']),
             key: z.string().optional(),
             file: z.string().optional(),
             generate: z.boolean().default(false),
@@ -303,6 +306,26 @@ export const configSchema = z.strictObject({
         .default([]),
     })
     .default({ required: true, signers: [], bots: [] }),
+  /** Policy as code: Rego files evaluated by OPA against every plan (`deny` blocks approval, `warn` is shown). */
+  policy: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      dir: z.string().default('policies'),
+      timeout: duration.default('30s'),
+    })
+    .default({ enabled: true, dir: 'policies', timeout: '30s' }),
+  /** Cost estimates: the dated offline price table every plan is priced from. */
+  pricing: z.strictObject({ table: z.string().default('pricing/2026-11-01.yaml') }).default({ table: 'pricing/2026-11-01.yaml' }),
+  /** Multi-stack releases: where `{name}` files live, and defaults of a release request. */
+  releases: z
+    .strictObject({
+      dir: z.string().default('releases'),
+      maxParallel: z.number().int().min(1).max(50).default(4),
+      approval: z.enum(['release', 'stack']).default('release'),
+    })
+    .default({ dir: 'releases', maxParallel: 4, approval: 'release' }),
+  /** The stack locks' run queue: who may ask for `priority: high` (rollbacks a person requests are high anyway). */
+  runQueue: z.strictObject({ highPriorityRoles: z.array(roleSchema).default(['admin']) }).default({ highPriorityRoles: ['admin'] }),
   environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), environmentSchema),
   providers: z.partialRecord(z.enum(PROVIDER_NAMES), providerSchema).default({}),
   stacks: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), stackSchema),
@@ -404,12 +427,15 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   // Signed decisions are on by default: without configured signers, the API and the Slack handler get local
   // keys generated once.
   if (cfg.approvalSigning.signers.length === 0) {
-    cfg.approvalSigning.signers = (['api', 'slack'] as const).map((id) => ({ id, file: `signer-${id}.key`, generate: true }));
+    cfg.approvalSigning.signers = (['api', 'slack', 'release'] as const).map((id) => ({ id, file: `signer-${id}.key`, generate: true }));
   }
   for (const k of [...cfg.codec.keys, ...cfg.approvalSigning.signers, ...cfg.approvalSigning.bots]) if (k.file) k.file = keyFile(k.file);
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
   if (cfg.secrets.file) cfg.secrets.file = abs(cfg.secrets.file);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
+  cfg.policy.dir = abs(cfg.policy.dir);
+  cfg.pricing.table = abs(cfg.pricing.table);
+  cfg.releases.dir = abs(cfg.releases.dir);
   return { ...cfg, baseDir };
 }
 

@@ -44,7 +44,7 @@ export type VerifyOutcome = { ok: true; by: string; roles: string[]; via: string
 /** Checks signature, expiry, the run and plan it names, and a bot key's bounds. Never throws for bad input. */
 export function verifyDecision(
   a: Partial<DecisionAssertion> | undefined,
-  expect: { runId: string; decision: 'approve' | 'reject'; planHash?: string },
+  expect: { runId: string; decision: DecisionClaims['decision']; planHash?: string },
   keys: Map<string, SignerKey>,
   now = Date.now(),
 ): VerifyOutcome {
@@ -101,8 +101,8 @@ export function loadSignerKeys(config: Pick<StrataConfig, 'approvalSigning' | 'b
   return out;
 }
 
-/** Signs a decision as one of the process's own signers (`api` or `slack`). */
-export function decisionSigner(keys: Map<string, SignerKey>, signerId: 'api' | 'slack') {
+/** Signs a decision as one of the process's own signers (`api`, `slack`, or the worker's `release`). */
+export function decisionSigner(keys: Map<string, SignerKey>, signerId: 'api' | 'slack' | 'release') {
   return (c: Omit<DecisionClaims, 'v' | 'keyId' | 'via' | 'expiresAt'>): DecisionAssertion | undefined => {
     const k = keys.get(signerId);
     if (!k) return undefined;

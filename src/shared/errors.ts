@@ -37,6 +37,8 @@ const ERRORS = {
   DUPLICATE_APPROVER: { http: 409, retryable: false },
   /** The approver looked at another plan than the one awaiting approval. */
   APPROVAL_PLAN_MISMATCH: { http: 409, retryable: false },
+  /** A Rego policy denies the plan: it cannot be approved until an admin overrides (where allowed). */
+  POLICY_DENIED: { http: 409, retryable: false },
   // Planning and applying
   PLAN_STALE: { http: 409, retryable: false },
   PLAN_NOT_FOUND: { http: 404, retryable: false },

@@ -1,5 +1,5 @@
 /** Resolves a run request against strata.yaml into the workflow input (policies frozen at request time). */
-import type { DeploymentInput, RunKind } from '../contracts/runs';
+import type { DeploymentInput, RunKind, RunPriority } from '../contracts/runs';
 import type { StrataConfig } from './config';
 import { parseDuration } from './duration';
 import { ErrorCode, StrataError } from './errors';
@@ -13,6 +13,9 @@ export interface StartRunRequest {
   idempotencyKey?: string;
   reason?: string;
   targetVersion?: number;
+  /** Default normal; rollbacks a person asks for default to high (they restore service). */
+  priority?: RunPriority;
+  policyFlags?: Partial<Record<string, boolean>>;
 }
 
 /** Throws VALIDATION_FAILED naming the unknown stack or environment and what exists. */
@@ -48,5 +51,8 @@ export function buildRunInput(config: StrataConfig, req: StartRunRequest, reques
           : { type: 'replan' as const },
     ),
     createdAt: new Date().toISOString(),
+    priority: req.priority ?? (req.kind === 'rollback' ? 'high' : 'normal'),
+    policyFlags: req.policyFlags,
+    allowPolicyOverride: env.policy.allowOverride,
   };
 }

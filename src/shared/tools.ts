@@ -12,11 +12,13 @@ export interface ToolPaths {
   TOFU_BIN_RESOLVED?: string;
   TF_CLI_CONFIG_FILE?: string;
   MOTO_SERVER?: string;
+  /** Open Policy Agent, for the Rego policies every plan is evaluated against. */
+  OPA_BIN?: string;
   /** Time-skipping test server (workflow unit tests only). */
   TEMPORAL_TEST_SERVER?: string;
 }
 
-const TOOL_KEYS: (keyof ToolPaths)[] = ['TEMPORAL_CLI', 'TOFU_BIN_RESOLVED', 'TF_CLI_CONFIG_FILE', 'MOTO_SERVER', 'TEMPORAL_TEST_SERVER'];
+const TOOL_KEYS: (keyof ToolPaths)[] = ['TEMPORAL_CLI', 'TOFU_BIN_RESOLVED', 'TF_CLI_CONFIG_FILE', 'MOTO_SERVER', 'OPA_BIN', 'TEMPORAL_TEST_SERVER'];
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
 

@@ -1,13 +1,18 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
+import fs from 'node:fs';
 import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { createGateway, dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
+import { costEstimator, priceTableSource } from '../activities/cost';
+import { createPolicyActivities } from '../activities/policy';
+import { createReleaseActivities } from '../activities/release';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
 import type { StrataConfig } from '../shared/config';
+import { readTools } from '../shared/tools';
 import { createStores } from '../store';
 import { createFsRunLog } from '../store/run-log';
 import { buildFailoverActivities } from './failover-wiring';
@@ -50,6 +55,17 @@ export function buildActivities(
   const executors = createExecutors();
   return {
     ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
+    ...createPolicyActivities({
+      config,
+      artifacts: stores.artifacts,
+      state: stores.state,
+      runLog,
+      opaBin: readTools().OPA_BIN,
+      // An invalid table stops the worker at start-up, naming the field; no table at all means no estimates.
+      estimateCost: fs.existsSync(config.pricing.table)
+        ? costEstimator(priceTableSource(config.pricing.table, config.baseDir))
+        : undefined,
+    }),
     ...createTemporalActivities({
       locks: createGateway(withConfigCodec(opts.client, config), { namespace: config.temporal.namespace, taskQueue: opts.taskQueue ?? config.temporal.taskQueue }).runs,
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
@@ -57,6 +73,7 @@ export function buildActivities(
     }),
     ...createNotifyActivities({ config }),
     ...createDecisionActivities({ config }),
+    ...createReleaseActivities({ client: opts.client, config }),
     ...buildFailoverActivities(opts.config),
   };
 }

@@ -3,7 +3,7 @@
  * Updates (validated, so the caller gets a reason) or as Signals (bots, the CLI; refused ones are logged).
  * Expiry is a durable timer: `condition(pred, timeout)`.
  */
-import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { DecisionActivities } from '../activities/auth';
 import {
   APPROVAL_ERRORS,
@@ -25,6 +25,9 @@ import {
 /** Signature checks hold the keys, so they run as an activity; they are quick and safe to retry. */
 const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
+/** patched() id: wire name, never change or reuse. */
+const PATCH_SIGNED_DECISIONS = 'signed-decisions';
+
 /** Refused decisions kept in the run (newest last); enough to see an attack, bounded so history stays small. */
 const MAX_REFUSED = 50;
 
@@ -45,6 +48,8 @@ export interface ApprovalGateOptions {
   /** Called after every accepted decision, so the owner can refresh search attributes and status. */
   onChange?: () => void;
   log?: (level: 'info' | 'warn', message: string) => void;
+  /** Why the plan may not be approved at all (a policy denies it), or undefined. */
+  denied?: () => string | undefined;
 }
 
 function refuse(type: string, message: string): never {
@@ -117,6 +122,10 @@ export class ApprovalGate {
 
   private async prove(decision: Decision, input: ApproveInput | RejectInput, transport: Transport): Promise<Proven> {
     if (!this.policy?.signed) return { by: input.by, roles: input.roles, via: transport };
+    // Signed runs recorded before the gate verified assertions (their decisions scheduled no activity) replay as
+    // they ran; every decision taken from now on is verified. Asked only where signing applies, so unsigned
+    // runs' histories gain no marker.
+    if (!patched(PATCH_SIGNED_DECISIONS)) return { by: input.by, roles: input.roles, via: transport };
     const verdict = await signatures.verifyDecisionSignature({
       assertion: input.assertion,
       runId: workflowInfo().workflowId,
@@ -200,6 +209,8 @@ export class ApprovalGate {
 
   private validateApprove(input: ApproveInput): void {
     this.checkActor(input);
+    const denial = this.opts.denied?.();
+    if (denial) refuse(APPROVAL_ERRORS.policyDenied, denial);
     if (input.planHash && this.planHash && input.planHash !== this.planHash) {
       refuse(APPROVAL_ERRORS.planMismatch, `plan hash ${input.planHash} is not the plan awaiting approval (${this.planHash})`);
     }

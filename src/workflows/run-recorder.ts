@@ -85,9 +85,12 @@ export function installApprovalGate(
   requestedBy: string,
   doc: ApprovalFields,
   rec: { now(): string; event(level: EventLevel, message: string): void },
+  /** Why the plan may not be approved at all (a policy denies it), or undefined. */
+  denied?: () => string | undefined,
 ): ApprovalGate {
   const gate: ApprovalGate = new ApprovalGate({
     requestedBy,
+    denied,
     onChange: () => {
       const v = gate.view();
       doc.approvals = v.approvals;

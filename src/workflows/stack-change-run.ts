@@ -14,6 +14,7 @@ import {
   type RunKind,
 } from '../contracts/runs';
 import type { ApprovalGate } from './approval-gate';
+import { PolicyGate } from './policy-gate';
 import { installApprovalGate, RunRecorder } from './run-recorder';
 
 /** patched() id: wire name, never change or reuse. */
@@ -25,6 +26,8 @@ export interface StackChangeRun {
   d: Deployment;
   rec: RunRecorder<DeploymentStatus, Deployment>;
   gate: ApprovalGate;
+  /** The plan's policy findings: a denial blocks the approval gate until an admin overrides it. */
+  policy: PolicyGate;
   /** What every IaC activity of this run gets. */
   target: { runId: string; stack: string; environment: string; variables: Record<string, unknown> };
 }
@@ -81,6 +84,8 @@ function newDeployment(input: DeploymentInput, now: string): Deployment {
     resources: [],
     outputs: {},
     events: [],
+    priority: input.priority,
+    releaseId: input.releaseId,
   };
 }
 
@@ -100,11 +105,19 @@ export function startRun(input: DeploymentInput): StackChangeRun {
       (doc.status === 'awaiting_approval' ? ` · approvals ${doc.approvals.length}/${doc.approvalsRequired}` : '') +
       (doc.error ? ` · ${doc.error.code}` : ''),
   });
-  const gate = installApprovalGate(input.requestedBy, d, rec);
+  const policy: PolicyGate = new PolicyGate({
+    allowOverride: input.allowPolicyOverride ?? false,
+    approvalPolicy: input.approvalPolicy,
+    report: () => d.plan?.policy,
+    log: (level, message) => rec.event(level, message),
+    onChange: () => (d.policyOverride = policy.override),
+  });
+  policy.install();
+  const gate = installApprovalGate(input.requestedBy, d, rec, () => policy.denial());
   setHandler(statusQuery, () => d);
   rec.publish();
   const target = { runId: input.id, stack: input.stack, environment: input.environment, variables: input.variables };
-  return { input, d, rec, gate, target };
+  return { input, d, rec, gate, policy, target };
 }
 
 /** Ends the run with `status` (terminal) and returns its document. */

@@ -14,6 +14,7 @@ import { cancelledBy, finish, riskOf, planView, type PlannedChange, type StackCh
 /** patched() ids: wire names, never change or reuse. */
 const PATCH_APPROVAL_NOTIFY = 'approval-notify';
 const PATCH_APPROVAL_GATE_FIRST = 'approval-gate-first';
+const PATCH_POLICY_COST = 'policy-cost';
 
 /** Ends a drift remediation whose stack moved on while it waited for the lock: reverting now would undo a newer version. */
 export function closeSuperseded(run: StackChangeRun, current: StateVersionSummary | undefined): Deployment {
@@ -35,6 +36,11 @@ export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
   const plan = await planning.planRun({ ...target, config, destroy: input.kind === 'destroy' });
   const risk = riskOf(input.kind, plan, input.approvalPolicy.required > 0);
   d.plan = planView(plan, risk);
+  // Cost and the Rego policies' findings join the plan view; a denial then blocks the approval gate.
+  if (patched(PATCH_POLICY_COST)) {
+    const assessed = await run.policy.assess({ ...target, kind: input.kind, requestedBy: input.requestedBy, plan, flags: input.policyFlags });
+    Object.assign(d.plan, assessed);
+  }
   d.resources = plan.resources.map((r) => ({ address: r.address, type: r.type, action: r.action, status: 'planned' }));
   for (const n of plan.notes ?? []) rec.event('warn', n);
   rec.event(
@@ -50,19 +56,20 @@ export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
  * wait: an approval that arrives while Slack is slow (30 s × 3 attempts) is taken, not refused.
  */
 export async function awaitApproval(run: StackChangeRun, plan: PlanSummary): Promise<ApprovalOutcome> {
-  const { input, rec, gate } = run;
+  const { input, rec, gate, policy } = run;
   const required = input.approvalPolicy.required;
   if (required > 0 && patched(PATCH_APPROVAL_GATE_FIRST)) {
-    gate.open(input.approvalPolicy, plan.planHash);
+    gate.open(policy.gatePolicy(input.approvalPolicy), plan.planHash);
     rec.setStatus('awaiting_approval', `waiting for ${required} approval(s)`);
     // Not awaited: the run's own cancellation reaches it through the decision, so its end is of no interest here.
     void notifyApprovers(run).catch(() => undefined);
     return gate.decision();
   }
-  // Runs recorded before the gate opened first: status, then the notification awaited, then the gate.
+  // Runs recorded before the gate opened first: status, then the notification awaited, then the gate. Also every
+  // run nobody has to approve: a plan a policy denies still waits here for an override and an approval, or fails.
   rec.setStatus('awaiting_approval', required > 0 ? `waiting for ${required} approval(s)` : undefined);
   if (required > 0 && patched(PATCH_APPROVAL_NOTIFY)) await notifyApprovers(run);
-  return gate.waitForDecision(input.approvalPolicy, plan.planHash);
+  return gate.waitForDecision(policy.gatePolicy(input.approvalPolicy), plan.planHash);
 }
 
 /** Best effort: tell the approvers (Slack buttons); a notification failure never holds up the run. */

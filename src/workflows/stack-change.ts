@@ -18,7 +18,7 @@ export { riskOf } from './stack-change-run';
 /** Runs one stack change to its end and returns the final `Deployment`. */
 export async function runStackChange(input: DeploymentInput): Promise<Deployment> {
   const run = startRun(input);
-  const lock = new StackLockHold(input.stack, input.environment);
+  const lock = new StackLockHold(input.stack, input.environment, input.priority);
   try {
     // Runs that may change infrastructure wait for the stack lock; dry runs plan without it.
     if (!input.dryRun) await lock.acquire((message) => run.rec.event('info', message));

@@ -21,6 +21,7 @@ import {
   lockReRequestIntervalMs,
   releaseSignal,
   stackLockWorkflowId,
+  type LockRequest,
 } from '../contracts/lock';
 import { locks } from './stack-change-activities';
 
@@ -42,6 +43,8 @@ export class StackLockHold {
   constructor(
     private readonly stack: string,
     private readonly environment: string,
+    /** Where the run waits among the lock's waiters (high ahead of normal); default normal. */
+    private readonly priority?: LockRequest['priority'],
   ) {
     this.lockId = stackLockWorkflowId(stack, environment);
     setHandler(lockGrantedSignal, () => {
@@ -56,7 +59,12 @@ export class StackLockHold {
   async acquire(log: (message: string) => void): Promise<void> {
     this.requested = true;
     if (!patched(PATCH_LOCK_REREQUEST)) {
-      await locks.requestStackLock({ stack: this.stack, environment: this.environment, workflowId: this.workflowId });
+      await locks.requestStackLock({
+        stack: this.stack,
+        environment: this.environment,
+        workflowId: this.workflowId,
+        priority: this.priority,
+      });
       log('waiting for the stack lock');
       await condition(() => this.granted);
       log('stack lock acquired');
@@ -68,6 +76,7 @@ export class StackLockHold {
       environment: this.environment,
       workflowId: this.workflowId,
       requestedAt: new Date().toISOString(),
+      priority: this.priority,
     };
     // A request in flight is not cancelled with the run: one landing after the run's release would re-queue it.
     const ask = () => CancellationScope.nonCancellable(() => locks.requestStackLock(request));

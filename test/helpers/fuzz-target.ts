@@ -19,7 +19,7 @@ export interface FuzzTarget {
   config: StrataConfig;
   env: TestWorkflowEnvironment;
   worker: RunningWorker;
-  /** Workflows of the types the API starts (runs, failovers, drift scans, monitors), per visibility: a count, not a scan. */
+  /** Workflows of the types the API starts (runs, failovers, drift scans, monitors, releases), per visibility: a count, not a scan. */
   countWorkflows(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -72,6 +72,7 @@ export async function startFuzzTarget(config: StrataConfig = fuzzConfig()): Prom
         'failoverWorkflow',
         'driftScanWorkflow',
         'failoverMonitorWorkflow',
+        'releaseWorkflow',
       ];
       const q = `TaskQueue = '${config.temporal.taskQueue}' AND WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`;
       return (await env.client.workflow.count(q)).count;

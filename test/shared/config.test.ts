@@ -12,7 +12,13 @@ describe('strata.yaml', () => {
     const c = loadConfig(path.resolve(__dirname, '../../strata.yaml'), {});
     expect(c.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'strata' });
     expect(c.environments.prod.approvals).toMatchObject({ required: 2, fourEyes: true, timeout: '72h' });
-    expect(Object.keys(c.stacks)).toEqual(['hello-local', 'web-aws', 'sim-multicloud']);
+    expect(Object.keys(c.stacks)).toEqual(['hello-local', 'web-aws', 'sim-multicloud', 'sim-network', 'sim-db', 'sim-app']);
+    // Releases, policies and prices live in the repository, resolved against the config file's directory.
+    expect(c.releases).toMatchObject({ dir: path.resolve(__dirname, '../../releases'), maxParallel: 4, approval: 'release' });
+    expect(c.policy).toMatchObject({ enabled: true, dir: path.resolve(__dirname, '../../policies') });
+    expect(fs.existsSync(c.pricing.table)).toBe(true);
+    expect(c.environments.prod.policy.allowOverride).toBe(false);
+    expect(c.approvalSigning.signers.map((k) => k.id)).toEqual(['api', 'slack', 'release']);
     expect(c.failoverGroups.web.provider).toBe('simulated');
     // ${AWS_ENDPOINT_URL} unset: the field is dropped rather than left empty.
     expect(c.failoverGroups['web-aws'].endpoint).toBeUndefined();

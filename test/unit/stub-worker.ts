@@ -13,6 +13,8 @@ import { Worker } from '@temporalio/worker';
 import type { createFailoverActivities } from '../../src/activities/cloud/failover-activities';
 import type { IacActivities, StateVersionSummary } from '../../src/activities/iac';
 import type { NotifyActivities } from '../../src/activities/notify/slack';
+import type { PolicyActivities } from '../../src/activities/policy';
+import type { ReleaseActivities } from '../../src/activities/release';
 import { createDecisionActivities } from '../../src/activities/auth';
 import { createTemporalActivities, type TemporalActivities } from '../../src/activities/temporal';
 import type { FailoverStageName } from '../../src/contracts/failover';
@@ -236,6 +238,33 @@ export function stubNotifyActivities(w: StubWorld): NotifyActivities {
   };
 }
 
+/**
+ * No policy findings and no price table: these tests are about the saga's branches, and the policy gate's own
+ * (OPA, overrides) are test/workflows/policy.test.ts's. Not recorded, so the sagas' call sequences stay theirs.
+ */
+export function stubPolicyActivities(): PolicyActivities {
+  return {
+    async assessPlan() {
+      return {};
+    },
+  };
+}
+
+/** No release runs here (test/workflows/release*.test.ts run them on the dev server): a call is a test bug. */
+export function stubReleaseActivities(): ReleaseActivities {
+  const refuse = (name: string) => {
+    throw ApplicationFailure.create({ type: 'NOT_STUBBED', message: `${name} is not served in the unit tests`, nonRetryable: true });
+  };
+  return {
+    async awaitRunStatus() {
+      return refuse('awaitRunStatus');
+    },
+    async decideReleaseRun() {
+      refuse('decideReleaseRun');
+    },
+  };
+}
+
 /** A failover group whose primary (us-east-1, 3 instances) is active and whose secondary is a healthy standby. */
 export function stubFailoverActivities(w: StubWorld): FailoverActivities {
   const step = async (name: ActivityName, req: { group: string; stage: FailoverStageName; step: string }) => {
@@ -373,6 +402,8 @@ export async function startStubWorker(
       }),
     ),
     ...stubNotifyActivities(world),
+    ...stubPolicyActivities(),
+    ...stubReleaseActivities(),
     ...stubFailoverActivities(world),
   };
   const worker = await Worker.create({

@@ -10,7 +10,7 @@ import { loadSignerKeys, verifyDecision, type VerifyOutcome } from '../../shared
 export interface VerifyDecisionInput {
   assertion?: DecisionAssertion;
   runId: string;
-  decision: 'approve' | 'reject';
+  decision: 'approve' | 'reject' | 'override';
   planHash?: string;
 }
 

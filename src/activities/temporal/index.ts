@@ -3,12 +3,12 @@
  * requests, holder checks and recovery look-ups. The Temporal calls are the gateway's (src/client), injected by
  * the worker as the small port below, so activities never import the gateway.
  */
-import { lockReRequestIntervalMs, type LockRequestReply, type StackLockInput } from '../../contracts/lock';
+import { lockReRequestIntervalMs, type LockRequest, type LockRequestReply, type StackLockInput } from '../../contracts/lock';
 
 /** What these activities need from the Temporal gateway (RunGateway satisfies it). */
 export interface StackLockPort {
   requestLock(
-    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean },
+    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean; priority?: LockRequest['priority'] },
     options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'>,
   ): Promise<void>;
   isRunning(workflowId: string): Promise<boolean>;
@@ -26,13 +26,14 @@ export interface TemporalActivityDeps {
 /** Factory over the injected gateway port. */
 export function createTemporalActivities({ locks, lockHolderCheckIntervalMs, lockContinueAsNewAfterGrants }: TemporalActivityDeps) {
   return {
-    /** Queues the run on its stack+environment lock (or, with `holding`, re-asserts the holder). */
+    /** Queues the run on its stack+environment lock (or, with `holding`, re-asserts the holder); `priority` orders the queue. */
     async requestStackLock(req: {
       stack: string;
       environment: string;
       workflowId: string;
       requestedAt?: string;
       holding?: boolean;
+      priority?: LockRequest['priority'];
     }): Promise<LockRequestReply> {
       await locks.requestLock(req, { holderCheckIntervalMs: lockHolderCheckIntervalMs, continueAsNewAfterGrants: lockContinueAsNewAfterGrants });
       return { reRequestEveryMs: lockReRequestIntervalMs(lockHolderCheckIntervalMs) };

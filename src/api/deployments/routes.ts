@@ -17,6 +17,7 @@ import {
   idParams,
   listDeploymentsQuery,
   logsSchema,
+  overridePolicyBody,
   planSchema,
   rejectBody,
 } from './schemas';
@@ -133,6 +134,15 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
     { method: 'post', path: '/:id/approve', summary: 'Approve the plan awaiting approval (Temporal Update with a validator)', tags, roles: ['approver'], params: idParams, body: approveBody, responses: { 200: { description: 'run after the approval', schema: deploymentSchema }, ...decision } },
     async (req, res) => {
       res.json(await runs.approve(req.parsedParams.id, req.principal!, req.body));
+    },
+  );
+
+  registry.add(
+    router,
+    MOUNT,
+    { method: 'post', path: '/:id/override-policy', summary: "Override the plan's policy denial (admin, where the environment allows it): a recorded decision with a reason; approvals still follow", tags, roles: ['admin'], params: idParams, body: overridePolicyBody, responses: { 200: { description: 'run after the override', schema: deploymentSchema }, 403: { description: 'not an admin, or the environment does not allow overrides' }, 409: { description: 'no policy denies the plan, already overridden, or the run is closed' } } },
+    async (req, res) => {
+      res.json(await runs.overridePolicy(req.parsedParams.id, req.principal!, req.body));
     },
   );
 

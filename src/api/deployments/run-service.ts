@@ -64,6 +64,11 @@ export class RunService {
     if (!hasRole(principal, 'deployer', req.environment)) {
       throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not start runs in ${req.environment} (needs deployer there)`);
     }
+    // Asking to jump the queue is for the configured roles; a person's rollback is high on its own (run-input.ts).
+    const allowed = this.config.runQueue.highPriorityRoles;
+    if (req.priority === 'high' && !allowed.some((r) => hasRole(principal, r, req.environment))) {
+      throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not ask for priority high (runQueue.highPriorityRoles: ${allowed.join(', ')})`);
+    }
     const initial: DeploymentStatus = input.dryRun ? 'planning' : 'queued';
     if (await this.runs.start(input)) return { id, created: true, status: initial };
     // The same idempotency key: the run that exists. Its status needs a worker to answer a query; under a burst
@@ -168,6 +173,16 @@ export class RunService {
     const roles = rolesFor(principal, d.environment);
     const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
     await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
+    return this.get(id);
+  }
+
+  /** Lifts the plan's policy denial as the caller (an admin, where the environment allows it), with a reason. */
+  async overridePolicy(id: string, principal: Principal, body: { reason: string }): Promise<Deployment> {
+    const d = await this.ensureOpen(id);
+    const roles = rolesFor(principal, d.environment);
+    // Signed for the workflow, as approvals are: the policy gate verifies against its own workflow id.
+    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'override', planHash: d.plan?.planHash, by: principal.subject, roles });
+    await this.runs.overridePolicy(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
 

@@ -12,6 +12,7 @@ import {
   limit,
   opaqueKey,
   planHash,
+  policyFlags,
   resourceName,
   VARIABLE_LIMITS,
   variablesMap,
@@ -27,6 +28,10 @@ export const createDeploymentBody = z.strictObject({
   dryRun: z.boolean().optional(),
   idempotencyKey: opaqueKey.optional(),
   reason: freeText().optional(),
+  /** `high` goes ahead of normal runs waiting for the same stack lock (roles in `runQueue.highPriorityRoles`). */
+  priority: z.enum(['normal', 'high']).optional(),
+  /** Explicit acknowledgements policies look for, e.g. `{"allow_database_deletion": true}`. */
+  policyFlags: policyFlags.optional(),
 });
 
 export const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'invalid run id') });
@@ -40,6 +45,8 @@ export const listDeploymentsQuery = z.object({
 });
 
 export const approveBody = z.strictObject({ planHash: planHash.optional(), comment: freeText().optional() });
+/** An admin's override of a plan's policy denial: its own decision, with a reason. */
+export const overridePolicyBody = z.strictObject({ reason: freeText().min(1) });
 export const rejectBody = z.strictObject({ reason: freeText().optional() });
 
 // ---- what a stack declares, as request schemas ----------------------------------------------------------------
@@ -210,6 +217,33 @@ export const runEventSchema = z.object({
 });
 const _event: Same<z.infer<typeof runEventSchema>, RunEvent> = true;
 
+/** Monthly cost before/after/delta from the dated price table; unpriced resources are listed, never counted as zero. */
+export const costSchema = z.object({
+  monthlyBefore: z.number(),
+  monthlyAfter: z.number(),
+  monthlyDelta: z.number(),
+  currency: z.string(),
+  unpriced: z.array(z.string()),
+  priceTable: z.string(),
+});
+
+/** One finding of a Rego policy: `deny` blocks approval, `warn` is shown. */
+export const policyResultSchema = z.object({
+  policy: z.string(),
+  rule: z.string(),
+  level: z.enum(['deny', 'warn']),
+  message: z.string(),
+});
+
+/** An admin's recorded override of a plan's policy denial. */
+export const policyOverrideSchema = z.object({
+  by: z.string(),
+  at: z.string(),
+  reason: z.string(),
+  rules: z.array(z.string()),
+  via: z.string(),
+});
+
 export const planSchema = z.object({
   add: z.number(),
   change: z.number(),
@@ -218,6 +252,9 @@ export const planSchema = z.object({
   risk: z.enum(['low', 'medium', 'high']),
   resources: z.array(z.object({ address: z.string(), type: z.string(), action: z.string() })),
   notes: z.array(z.string()).optional(),
+  cost: costSchema.optional(),
+  policy: z.object({ results: z.array(policyResultSchema) }).optional(),
+  outputChanges: z.array(z.string()).optional(),
 }) satisfies z.ZodType<PlanView>;
 const _plan: Same<z.infer<typeof planSchema>, PlanView> = true;
 
@@ -240,6 +277,7 @@ export const deploymentSchema = z.object({
   approvals: z.array(approvalSchema),
   approvalsRequired: z.number(),
   rejection: rejectionSchema.optional(),
+  policyOverride: policyOverrideSchema.optional(),
   refusedDecisions: z.array(refusedDecisionSchema).optional(),
   approvalExpiresAt: z.string().optional(),
   resources: z.array(
@@ -264,6 +302,8 @@ export const deploymentSchema = z.object({
   applyStartedAt: z.string().optional(),
   applyCompletedAt: z.string().optional(),
   events: z.array(runEventSchema),
+  priority: z.enum(['normal', 'high']).optional(),
+  releaseId: z.string().optional(),
 }) satisfies z.ZodType<Deployment>;
 const _deployment: Same<z.infer<typeof deploymentSchema>, Deployment> = true;
 

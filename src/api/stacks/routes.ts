@@ -104,14 +104,14 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
     }
     if (versions[0]?.version === target.version) throw conflict(`version ${target.version} is already the current version of ${stack}/${env}`);
     if (target.kind === 'destroy') throw badRequest(`version ${target.version} is a destroy; deploy instead to recreate the stack`);
-    const { id, status } = await runs.start({ kind: 'rollback', stack, environment: env, targetVersion: target.version, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey }, req.principal!);
+    const { id, status } = await runs.start({ kind: 'rollback', stack, environment: env, targetVersion: target.version, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey, priority: req.body.priority, policyFlags: req.body.policyFlags }, req.principal!);
     res.status(202).json({ id, status, stack, environment: env, targetVersion: target.version, links: runLinks(id) });
   });
 
   registry.add(router, MOUNT, { method: 'post', path: '/:stack/environments/:env/destroy', summary: 'Destroy everything the stack manages in the environment (plan -destroy → approval → apply)', tags, roles: ['deployer'], params: envParams, body: destroyBody, responses: { 202: { description: 'destroy run accepted', schema: createdRunSchema } } }, async (req, res) => {
     const { stack, env } = req.parsedParams;
     known(stack, env);
-    const { id, status } = await runs.start({ kind: 'destroy', stack, environment: env, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey }, req.principal!);
+    const { id, status } = await runs.start({ kind: 'destroy', stack, environment: env, reason: req.body.reason, idempotencyKey: req.body.idempotencyKey, policyFlags: req.body.policyFlags }, req.principal!);
     res.status(202).json({ id, status, stack, environment: env, links: runLinks(id) });
   });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DriftScanResult } from '../../contracts/drift';
 import type { StrataConfig } from '../../shared/config';
 import type { StateVersion } from '../../store/state-store';
-import { freeText, limit, opaqueKey, resourceName, type Same } from '../schemas';
+import { freeText, limit, opaqueKey, policyFlags, resourceName, type Same } from '../schemas';
 
 const oneOf = (names: string[], what: string) =>
   names.length
@@ -25,8 +25,16 @@ export const rollbackBody = z.strictObject({
   targetVersion: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   reason: freeText().optional(),
   idempotencyKey: opaqueKey.optional(),
+  /** Default high: a rollback a person asks for goes ahead of normal runs waiting for the lock. */
+  priority: z.enum(['normal', 'high']).optional(),
+  policyFlags: policyFlags.optional(),
 });
-export const destroyBody = z.strictObject({ reason: freeText().optional(), idempotencyKey: opaqueKey.optional() });
+export const destroyBody = z.strictObject({
+  reason: freeText().optional(),
+  idempotencyKey: opaqueKey.optional(),
+  /** A destroy deletes databases: policies/database_deletion.rego wants `{"allow_database_deletion": true}`. */
+  policyFlags: policyFlags.optional(),
+});
 export const unlockBody = z
   .strictObject({
     reason: freeText().optional(),
