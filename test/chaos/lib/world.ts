@@ -78,6 +78,8 @@ export class World {
           { token: TOKENS.bob, subject: 'bob', roles: ['approver', 'viewer'] },
           { token: TOKENS.carol, subject: 'carol', roles: ['admin'] },
         ],
+        // The burst trial sends 500 changes from one caller on purpose: the per-caller limit is tested elsewhere.
+        rateLimitPerMinute: 0,
       },
       environments: Object.fromEntries(
         Object.entries(this.spec.environments).map(([name, required]) => [
