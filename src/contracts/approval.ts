@@ -7,13 +7,16 @@ export interface Actor {
   roles: string[];
 }
 
+/** What a signed decision decides: an approval gate's verdict, or an action on a progressive rollout. */
+export type DecisionKind = 'approve' | 'reject' | 'promote' | 'pause' | 'resume' | 'abort';
+
 /** What a signer vouches for: who decided what, on which run and plan, by which path, until when. */
 export interface DecisionClaims {
   v: 1;
   /** The signer's key id: `api`, `slack`, or `bot:<id>`. */
   keyId: string;
   runId: string;
-  decision: 'approve' | 'reject';
+  decision: DecisionKind;
   planHash?: string;
   by: string;
   roles: string[];

@@ -1,10 +1,12 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
+import { createRolloutActivities } from '../activities/rollout';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
 import type { StrataConfig } from '../shared/config';
@@ -50,6 +52,8 @@ export function buildActivities(
     ...createNotifyActivities({ config }),
     ...createDecisionActivities({ config }),
     ...buildFailoverActivities(opts.config),
+    // Progressive delivery; the simulated services live beside the failover world, one JSON file each.
+    ...createRolloutActivities({ simulated: { dataDir: process.env.STRATA_ROLLOUT_DIR ?? path.join(path.dirname(config.workDir), 'rollout') } }),
   };
 }
 

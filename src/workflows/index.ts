@@ -6,3 +6,4 @@ export { stackLockWorkflow } from './stack-lock';
 export { driftScanWorkflow } from './drift-scan';
 export { failoverWorkflow } from './failover';
 export { failoverMonitorWorkflow } from './failover-monitor';
+export { progressiveRolloutWorkflow } from './rollout';

@@ -5,6 +5,9 @@
  * Each stub records its calls and follows a per-stack (or per-group) script, so tests can share one worker.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -13,6 +16,7 @@ import type { createFailoverActivities } from '../../src/activities/cloud/failov
 import type { IacActivities, StateVersionSummary } from '../../src/activities/iac';
 import type { NotifyActivities } from '../../src/activities/notify/slack';
 import { createDecisionActivities } from '../../src/activities/auth';
+import { createRolloutActivities } from '../../src/activities/rollout';
 import { createTemporalActivities, type TemporalActivities } from '../../src/activities/temporal';
 import type { FailoverStageName } from '../../src/contracts/failover';
 import type { PlanSummary } from '../../src/contracts/iac';
@@ -64,6 +68,8 @@ export class StubWorld {
   readonly calls: Call[] = [];
   private readonly scripts = new Map<string, Script>();
   private readonly versions = new Map<string, number>();
+  /** The simulated services progressive rollouts shift traffic on (real files, one per service). */
+  readonly rolloutDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-rollout-'));
 
   /** Sets the script for a stack or group (a fresh key per test keeps tests apart) and returns the key. */
   script(key: string, s: Script = {}): string {
@@ -365,6 +371,8 @@ export async function startStubWorker(
     ),
     ...stubNotifyActivities(world),
     ...stubFailoverActivities(world),
+    // Real: the simulated traffic model is in-process files, fast enough for the time-skipping tests.
+    ...createRolloutActivities({ simulated: { dataDir: world.rolloutDir } }),
   };
   const worker = await Worker.create({
     connection: env.nativeConnection,
