@@ -11,6 +11,7 @@ import type { Client } from '@temporalio/client';
 import { DriftGateway } from './drift';
 import { FailoverGateway } from './failovers';
 import { readiness, type Readiness } from './health';
+import { RolloutGateway } from './rollouts';
 import { RunGateway } from './runs';
 
 export type { Readiness } from './health';
@@ -19,6 +20,7 @@ export type { ReadOutcome } from './workflow-reads';
 export { RunGateway } from './runs';
 export { FailoverGateway } from './failovers';
 export { DriftGateway } from './drift';
+export { RolloutGateway } from './rollouts';
 export { AesGcmCodec, codecFor, dataConverterFor, ENCRYPTED_ENCODING } from './codec';
 
 export interface TemporalGateway {
@@ -26,6 +28,7 @@ export interface TemporalGateway {
   readonly runs: RunGateway;
   readonly failovers: FailoverGateway;
   readonly drift: DriftGateway;
+  readonly rollouts: RolloutGateway;
   readiness(): Promise<Readiness>;
 }
 
@@ -36,6 +39,7 @@ export function createGateway(client: Client, opts: { namespace: string; taskQue
     runs: new RunGateway(client, opts.taskQueue),
     failovers: new FailoverGateway(client, opts.taskQueue),
     drift: new DriftGateway(client, opts.taskQueue),
+    rollouts: new RolloutGateway(client, opts.taskQueue),
     readiness: () => readiness(client, opts.namespace, opts.taskQueue),
   };
 }
