@@ -75,7 +75,16 @@ export class RolloutService {
       by: principal.subject,
       roles,
     });
-    await this.rollouts.act(id, action, { by: principal.subject, roles, reason: body.reason, assertion });
+    try {
+      await this.rollouts.act(id, action, { by: principal.subject, roles, reason: body.reason, assertion });
+    } catch (err) {
+      // A closed workflow takes no Updates: that is a finished rollout (409), not a missing one, when it exists.
+      if (!(err instanceof StrataError) || err.code !== ErrorCode.NOT_FOUND) throw err;
+      const closed = await this.get(id).catch(() => undefined);
+      if (closed)
+        throw new StrataError(ErrorCode.ROLLOUT_FINISHED, `rollout is ${closed.status}: nothing to ${action}`);
+      throw err;
+    }
     return this.get(id);
   }
 }
