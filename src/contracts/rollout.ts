@@ -28,12 +28,26 @@ export const ROLLOUT_STATUSES = [
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 export const ROLLOUT_TERMINAL_STATUSES: readonly RolloutStatus[] = ['completed', 'rolled_back', 'failed'];
 
+export type RolloutProvider = 'simulated' | 'aws';
+
+/** Blue (stable) and green (new) on AWS: an Auto Scaling group each, and their weighted record in one name. */
+export interface AwsRolloutTarget {
+  region: string;
+  /** Hosted zone name or id. */
+  hostedZone: string;
+  recordName: string;
+  blue: { asg: string; setIdentifier: string };
+  green: { asg: string; setIdentifier: string };
+}
+
 export interface RolloutInput {
   id: string;
   /** The service (traffic target) whose versions are shifted. */
   service: string;
-  /** Provider of the service's routing and capacity; only `simulated` is wired today. */
-  provider: 'simulated';
+  /** Provider of the service's routing and capacity. */
+  provider: RolloutProvider;
+  /** Where the versions run on AWS (provider `aws`): two Auto Scaling groups behind weighted Route53 records. */
+  aws?: AwsRolloutTarget;
   /** The version being rolled out beside today's stable one. */
   version: string;
   /** Instances the new version runs at full traffic (default: the stable version's). */
@@ -159,8 +173,9 @@ export const SIM_REQUESTS_PER_SECOND = 20;
 
 /** Normalized analysis the workflow passes to the measuring activity. */
 export interface AnalysisRequest {
+  aws?: AwsRolloutTarget;
   service: string;
-  provider: RolloutInput['provider'];
+  provider: RolloutProvider;
   rolloutId: string;
   version: string;
   weight: number;
@@ -177,16 +192,18 @@ export interface TrafficSnapshot {
 }
 
 export interface ProvisionRequest {
+  aws?: AwsRolloutTarget;
   rolloutId: string;
   service: string;
-  provider: RolloutInput['provider'];
+  provider: RolloutProvider;
   version: string;
 }
 
 export interface StepRequest {
+  aws?: AwsRolloutTarget;
   rolloutId: string;
   service: string;
-  provider: RolloutInput['provider'];
+  provider: RolloutProvider;
   /** Percent of traffic on the new version. */
   weight: number;
   candidateCapacity: number;
@@ -194,9 +211,10 @@ export interface StepRequest {
 }
 
 export interface RevertRequest {
+  aws?: AwsRolloutTarget;
   rolloutId: string;
   service: string;
-  provider: RolloutInput['provider'];
+  provider: RolloutProvider;
   /** Stable's capacity before the rollout began (rolling batches took some of it away). */
   stableCapacity: number;
 }

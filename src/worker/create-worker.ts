@@ -6,6 +6,7 @@ import { createDecisionActivities } from '../activities/auth';
 import { createIacActivities } from '../activities/iac';
 import { dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
+import { createAwsClients } from '../activities/cloud/aws/clients';
 import { createRolloutActivities } from '../activities/rollout';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
@@ -53,7 +54,11 @@ export function buildActivities(
     ...createDecisionActivities({ config }),
     ...buildFailoverActivities(opts.config),
     // Progressive delivery; the simulated services live beside the failover world, one JSON file each.
-    ...createRolloutActivities({ simulated: { dataDir: process.env.STRATA_ROLLOUT_DIR ?? path.join(path.dirname(config.workDir), 'rollout') } }),
+    ...createRolloutActivities({
+      simulated: { dataDir: process.env.STRATA_ROLLOUT_DIR ?? path.join(path.dirname(config.workDir), 'rollout') },
+      // Real AWS through the default credential chain, or an emulator (moto) at AWS_ENDPOINT_URL.
+      aws: () => createAwsClients({ endpoint: process.env.AWS_ENDPOINT_URL }),
+    }),
   };
 }
 

@@ -72,7 +72,7 @@ export async function progressiveRolloutWorkflow(input: RolloutInput): Promise<R
   const controls = new RolloutControls(state, input.signed ?? false, record);
   setHandler(rolloutStatusQuery, () => state);
   controls.install();
-  const target = { rolloutId: input.id, service: input.service, provider: input.provider };
+  const target = { rolloutId: input.id, service: input.service, provider: input.provider, aws: input.aws };
 
   // Stable's capacity before the rollout: what an abort restores (rolling batches take instances from it).
   let stableCapacity = 0;

@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  AwsRolloutTarget,
   AnalysisRequest,
   AnalysisResult,
   ProvisionRequest,
@@ -14,7 +15,9 @@ import type {
   TrafficSnapshot,
 } from '../../contracts/rollout';
 import { ErrorCode } from '../../shared/errors';
+import type { AwsFailoverClients } from '../cloud/aws/clients';
 import { judge, prometheusMetrics, simulatedMetrics } from './analysis';
+import { createAwsTraffic } from './aws-traffic';
 import { logChange, SimulatedTrafficStore, type SimService } from './simulated-traffic';
 
 export { SimulatedTrafficStore, seedSimulatedService, setSimulatedTrafficFaults } from './simulated-traffic';
@@ -22,6 +25,8 @@ export type { SimService, SimTrafficFaults } from './simulated-traffic';
 
 export interface RolloutActivityDeps {
   simulated: { dataDir: string };
+  /** AWS clients (real AWS or moto), created on the first AWS rollout. */
+  aws?: () => AwsFailoverClients;
   /** HTTP for probes and Prometheus (tests may point it elsewhere). */
   fetch?: typeof fetch;
 }
@@ -50,9 +55,32 @@ function ownCandidate(s: SimService, rolloutId: string) {
 export function createRolloutActivities(deps: RolloutActivityDeps) {
   const store = new SimulatedTrafficStore(deps.simulated.dataDir);
   const fetchFn = deps.fetch ?? fetch;
+  let awsTraffic: ReturnType<typeof createAwsTraffic> | undefined;
+  /** The AWS side of a request, or undefined for the simulated provider. */
+  const aws = (req: { provider: string; aws?: AwsRolloutTarget }) => {
+    if (req.provider !== 'aws') return undefined;
+    if (!req.aws) {
+      throw ApplicationFailure.create({
+        type: ErrorCode.VALIDATION_FAILED,
+        message: 'an aws rollout needs its aws target',
+        nonRetryable: true,
+      });
+    }
+    if (!deps.aws) {
+      throw ApplicationFailure.create({
+        type: ErrorCode.PROVIDER_UNAVAILABLE,
+        message: 'this worker has no AWS clients configured',
+        nonRetryable: true,
+      });
+    }
+    awsTraffic ??= createAwsTraffic(deps.aws());
+    return { traffic: awsTraffic, target: req.aws };
+  };
   return {
     /** Starts the new version beside stable with no instances and no traffic; a retry finds its own candidate. */
     async rolloutProvision(req: ProvisionRequest): Promise<TrafficSnapshot> {
+      const a = aws(req);
+      if (a) return a.traffic.snapshot(a.target);
       return store.mutate(req.service, (s) => {
         if (!ownCandidate(s, req.rolloutId)) {
           if (s.stable.version === req.version) {
@@ -71,6 +99,8 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
 
     /** Capacity first, then traffic: the new version never takes a share it has no instances for. */
     async rolloutApplyStep(req: StepRequest): Promise<TrafficSnapshot> {
+      const a = aws(req);
+      if (a) return a.traffic.applyStep(a.target, req);
       return store.mutate(req.service, (s) => {
         const c = ownCandidate(s, req.rolloutId);
         if (!c) {
@@ -103,6 +133,8 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
 
     /** All traffic back on stable at its old capacity, then the new version scaled to zero and removed. */
     async rolloutRevert(req: RevertRequest): Promise<TrafficSnapshot> {
+      const a = aws(req);
+      if (a) return a.traffic.revert(a.target, req);
       return store.mutate(req.service, (s) => {
         const c = ownCandidate(s, req.rolloutId);
         s.stable.capacity = Math.max(s.stable.capacity, req.stableCapacity);
@@ -121,6 +153,8 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
 
     /** The new version becomes stable with all traffic; the old one is scaled to zero and removed. */
     async rolloutFinalize(req: Omit<RevertRequest, 'stableCapacity'>): Promise<TrafficSnapshot> {
+      const a = aws(req);
+      if (a) return a.traffic.finalize(a.target, req);
       return store.mutate(req.service, (s) => {
         const c = s.candidate;
         if (c && c.rolloutId === req.rolloutId) {

@@ -15,6 +15,7 @@ import { configSigner, type DecisionSigner } from '../deployments/run-service';
 export interface StartRolloutRequest {
   service: string;
   provider: RolloutInput['provider'];
+  aws?: RolloutInput['aws'];
   version: string;
   capacity?: number;
   strategy: RolloutStrategy;
@@ -38,6 +39,7 @@ export class RolloutService {
       id,
       service: req.service,
       provider: req.provider,
+      aws: req.aws,
       version: req.version,
       capacity: req.capacity,
       strategy: req.strategy,

@@ -4,22 +4,45 @@ import { ROLLOUT_STATUSES, type Rollout } from '../../contracts/rollout';
 import { rolloutStrategySchema } from '../../contracts/rollout-strategy';
 import { freeText, opaqueKey, resourceName, type Same } from '../schemas';
 
-export const createRolloutBody = z.strictObject({
-  /** The service whose traffic moves (a simulated service is created on first use with v0 on 4 instances). */
-  service: resourceName,
-  provider: z.literal('simulated').default('simulated'),
-  version: z
-    .string()
-    .min(1)
-    .max(100)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'a version label: letters, digits, dots, dashes, plus'),
-  /** Instances of the new version at full traffic (default: stable's). */
-  capacity: z.number().int().min(1).max(10_000).optional(),
-  strategy: rolloutStrategySchema,
-  reason: freeText().optional(),
-  /** The same key always names the same rollout: a retried request starts nothing new. */
-  idempotencyKey: opaqueKey.optional(),
+const awsName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits, dots, dashes, colons, slashes');
+const colour = z.strictObject({ asg: awsName, setIdentifier: awsName });
+
+/** Blue (stable) and green (new): an Auto Scaling group each and a weighted Route53 record in one name. */
+export const awsTargetSchema = z.strictObject({
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region, e.g. us-east-1'),
+  hostedZone: awsName,
+  recordName: awsName,
+  blue: colour,
+  green: colour,
 });
+
+export const createRolloutBody = z
+  .strictObject({
+    /** The service whose traffic moves (a simulated service is created on first use with v0 on 4 instances). */
+    service: resourceName,
+    provider: z.enum(['simulated', 'aws']).default('simulated'),
+    /** Required with provider aws. */
+    aws: awsTargetSchema.optional(),
+    version: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'a version label: letters, digits, dots, dashes, plus'),
+    /** Instances of the new version at full traffic (default: stable's). */
+    capacity: z.number().int().min(1).max(10_000).optional(),
+    strategy: rolloutStrategySchema,
+    reason: freeText().optional(),
+    /** The same key always names the same rollout: a retried request starts nothing new. */
+    idempotencyKey: opaqueKey.optional(),
+  })
+  .refine((b) => (b.provider === 'aws') === (b.aws !== undefined), {
+    message: 'aws names the Auto Scaling groups and records of provider aws, and only of it',
+    path: ['aws'],
+  });
 
 export const rolloutIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,150}$/, 'invalid rollout id') });
 export const rolloutActionBody = z.strictObject({ reason: freeText().optional() });
