@@ -129,8 +129,11 @@ export async function progressiveRolloutWorkflow(input: RolloutInput): Promise<R
   };
 
   let failure: unknown;
+  // Until provisioned there is nothing of ours to undo (and a refused provision may be another rollout's service).
+  let provisioned = false;
   try {
     const snap = await provider.rolloutProvision({ ...target, version: input.version });
+    provisioned = true;
     state.stableVersion = snap.stable.version;
     stableCapacity = snap.stable.capacity;
     plan = planRollout(input.strategy, input.capacity ?? stableCapacity, stableCapacity);
@@ -226,7 +229,7 @@ export async function progressiveRolloutWorkflow(input: RolloutInput): Promise<R
   if (rec && rec.status !== 'failed') rec.status = 'aborted';
   if (rec) rec.completedAt = now();
   setStatus('rolling_back');
-  await CancellationScope.nonCancellable(() => provider.rolloutRevert({ ...target, stableCapacity }));
+  if (provisioned) await CancellationScope.nonCancellable(() => provider.rolloutRevert({ ...target, stableCapacity }));
   state.weight = 0;
   state.completedAt = now();
   const abort = controls.abort;

@@ -186,6 +186,42 @@ describe('progressive rollout on the time-skipping server', () => {
     expect(svc.candidate).toBeUndefined();
   });
 
+  test('a second rollout of a service that is rolling out fails with ROLLOUT_CONFLICT and leaves the first alone', async () => {
+    const { service, handle } = await start();
+    await until(handle, (r) => r.steps[0]?.status === 'paused', 'first pause');
+    const second = await env.client.workflow.start<typeof progressiveRolloutWorkflow>('progressiveRolloutWorkflow', {
+      workflowId: rolloutWorkflowId(`${service}-second`),
+      taskQueue: worker.taskQueue,
+      args: [
+        {
+          id: `${service}-second`,
+          service,
+          provider: 'simulated',
+          version: 'v3',
+          strategy: CANARY,
+          requestedBy: 'dave',
+        },
+      ],
+    });
+    const err = await second.result().then(
+      () => undefined,
+      (e: unknown) => e as { cause?: { cause?: ApplicationFailure } },
+    );
+    expect(err?.cause?.cause).toMatchObject({ type: 'ROLLOUT_CONFLICT' });
+    expect(err?.cause?.cause?.message).toMatch(/already rolling out v2/);
+    // It never owned anything, so it undid nothing: it ended failed, naming the conflict, not stuck rolling back.
+    expect(await second.query(rolloutStatusQuery)).toMatchObject({
+      status: 'failed',
+      error: { code: 'ROLLOUT_CONFLICT' },
+    });
+    // The first still owns the service (awaiting the second's result let the server skip past its pause).
+    expect((await traffic.read(service)).candidate).toMatchObject({
+      version: 'v2',
+      rolloutId: expect.stringMatching(/^web-/),
+    });
+    expect((await handle.query(rolloutStatusQuery)).status).not.toBe('failed');
+  });
+
   test('pause holds the weight past the timer until resume; the validators refuse what does not fit, naming why', async () => {
     const { handle } = await start();
     await until(handle, (r) => r.steps[0]?.status === 'paused', 'first pause');
