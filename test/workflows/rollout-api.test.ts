@@ -6,9 +6,10 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import path from 'node:path';
-import { SimulatedTrafficStore } from '../../src/activities/rollout';
+import { seedSimulatedService, SimulatedTrafficStore } from '../../src/activities/rollout';
 import { promoteUpdate, rolloutWorkflowId, type Rollout } from '../../src/contracts/rollout';
 import type { User } from '../helpers/api-client';
+import { recordHistory } from '../helpers/histories';
 import { poll } from '../helpers/poll';
 import { testConfig, useStrata } from '../helpers/temporal';
 
@@ -88,6 +89,11 @@ describe('rollouts over the API', () => {
     expect(res.status).toBe(200);
     expect(res.body.promoted).toBe(true);
     const r = await waitFor(id, (x) => x.status === 'completed', 'completed');
+    await recordHistory(
+      s.env.connection.options.address as string,
+      rolloutWorkflowId(id),
+      'rollout-canary-promoted-completed',
+    );
     expect(r.steps.map((x) => x.status)).toEqual(['skipped_pause', 'succeeded', 'succeeded']);
     expect(r.steps[1].analysis).toMatchObject({ verdict: 'pass', errorRate: 0 });
     expect(r.events.find((e) => e.kind === 'promote')).toMatchObject({
@@ -115,9 +121,36 @@ describe('rollouts over the API', () => {
       abort: { by: 'alice', step: 0, reason: 'checkout errors' },
     });
     expect((res.body as Rollout).events.find((e) => e.kind === 'abort')).toMatchObject({ by: 'alice', via: 'api' });
+    await recordHistory(
+      s.env.connection.options.address as string,
+      rolloutWorkflowId(id),
+      'rollout-canary-aborted-rolled-back',
+    );
     const svc = await traffic.read('cart');
     expect(svc.stable).toEqual({ version: 'v0', capacity: 4, weight: 100 });
     expect(svc.candidate).toBeUndefined();
+  });
+
+  test('an error rate injected from 50 % rolls back on its own, the measurement in GET /rollouts/:id', async () => {
+    await seedSimulatedService(traffic, 'pay', { version: 'v1', capacity: 4 }, { errorRate: 0.3, fromWeight: 50 });
+    const id = await start('pay', {
+      type: 'canary',
+      steps: [{ weight: 10 }, { weight: 50, analysis: { window: '1s', maxErrorRate: 0.05 } }, { weight: 100 }],
+    });
+    const r = await waitFor(id, (x) => x.status === 'rolled_back', 'rolled back');
+    await recordHistory(
+      s.env.connection.options.address as string,
+      rolloutWorkflowId(id),
+      'rollout-canary-analysis-failed-rolled-back',
+    );
+    expect(r.abort).toMatchObject({
+      by: 'analysis',
+      step: 1,
+      analysis: { verdict: 'fail', errorRate: 0.3, samples: 10 },
+    });
+    expect(r.steps.map((x) => x.status)).toEqual(['succeeded', 'failed', 'pending']);
+    expect((await traffic.read('pay')).stable).toEqual({ version: 'v1', capacity: 4, weight: 100 });
+    expect((await traffic.read('pay')).candidate).toBeUndefined();
   });
 
   test('an unsigned promote sent straight to Temporal is refused: the caller it claims proves nothing', async () => {
