@@ -40,6 +40,12 @@ const measuring = proxyActivities<RolloutActivities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
+/** Going back to stable retries until it lands (unless the provider says it never can): a split must not stay. */
+const undoing = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '1m', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
 /** Events kept in the run (newest last); bounded so a long rollout's history stays small. */
 const MAX_EVENTS = 200;
 
@@ -229,7 +235,19 @@ export async function progressiveRolloutWorkflow(input: RolloutInput): Promise<R
   if (rec && rec.status !== 'failed') rec.status = 'aborted';
   if (rec) rec.completedAt = now();
   setStatus('rolling_back');
-  if (provisioned) await CancellationScope.nonCancellable(() => provider.rolloutRevert({ ...target, stableCapacity }));
+  if (provisioned) {
+    try {
+      await CancellationScope.nonCancellable(() => undoing.rolloutRevert({ ...target, stableCapacity }));
+    } catch (err) {
+      // Leftover traffic on the new version must be visible, never swallowed.
+      setStatus('failed');
+      state.error = {
+        code: 'ROLLOUT_STEP_FAILED',
+        message: `could not return ${input.service} to stable: ${(err as Error).message}`,
+      };
+      throw err;
+    }
+  }
   state.weight = 0;
   state.completedAt = now();
   const abort = controls.abort;
