@@ -44,7 +44,9 @@ export const analysisSchema = z
   })
   .refine((a) => a.maxErrorRate !== undefined || a.maxLatencyMs !== undefined || (a.probes?.length ?? 0) > 0, {
     message: 'analysis needs at least one of maxErrorRate, maxLatencyMs or probes',
-  });
+  })
+  // The same rule for /openapi.json (JSON Schema cannot see a refine), so a schema-valid body is an accepted one.
+  .meta({ anyOf: [{ required: ['maxErrorRate'] }, { required: ['maxLatencyMs'] }, { required: ['probes'], properties: { probes: { minItems: 1 } } }] });
 
 const canaryStep = z.strictObject({
   /** Percent of traffic on the new version once this step is reached. */
@@ -103,7 +105,8 @@ const rolling = z
   .refine((r) => (r.batchSize === undefined) !== (r.batchPercent === undefined), {
     message: 'rolling needs exactly one of batchSize or batchPercent',
     path: ['batchSize'],
-  });
+  })
+  .meta({ oneOf: [{ required: ['batchSize'] }, { required: ['batchPercent'] }] });
 
 /** A strategy, discriminated by `type`. */
 export const rolloutStrategySchema = z.discriminatedUnion('type', [canary, blueGreen, rolling]);

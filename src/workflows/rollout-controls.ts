@@ -19,6 +19,9 @@ import {
   type RolloutEvent,
 } from '../contracts/rollout';
 
+/** How long an abort's caller waits for the rollout to be back on stable before it gets `rolling_back`. */
+const ABORT_ANSWER_WITHIN = '10s';
+
 const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
 function refuse(type: string, message: string): never {
@@ -36,6 +39,8 @@ export class RolloutControls {
   promoted = false;
   paused = false;
   abort?: AbortRequest;
+  /** Called once an abort is accepted (the workflow cancels the provider call in flight). */
+  onAbort?: () => void;
   /** Bumped by every resume, so a wait for "resumed" also ends when pause/resume happen in one go. */
   resumes = 0;
 
@@ -101,8 +106,10 @@ export class RolloutControls {
       this.resumes++;
     } else {
       this.abort = { by: proven.by, via: proven.via, reason: input.reason ?? `aborted by ${proven.by}` };
-      // The caller gets the rollout back on stable, not a promise of it.
-      await condition(() => this.finished);
+      this.onAbort?.();
+      // The caller gets the rollout back on stable, not a promise of it — unless the provider is slow to answer:
+      // then `rolling_back`, and GET shows the rest.
+      await condition(() => this.finished, ABORT_ANSWER_WITHIN);
     }
     this.state.paused = this.paused;
     return this.state;

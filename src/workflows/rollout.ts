@@ -24,7 +24,7 @@ import {
   type RolloutStatus,
   type RolloutStepRecord,
 } from '../contracts/rollout';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { ErrorCode, NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { planRollout, type PlannedStep } from '../shared/rollout-plan';
 import { StatusKey } from '../shared/search-attributes';
 import { RolloutControls } from './rollout-controls';
@@ -135,87 +135,97 @@ export async function progressiveRolloutWorkflow(input: RolloutInput): Promise<R
   };
 
   let failure: unknown;
-  // Until provisioned there is nothing of ours to undo (and a refused provision may be another rollout's service).
+  // Whether there may be something of ours to undo: from the moment the provision is asked for (it may land
+  // even if an abort cancels the call), unless the provider refused it because another rollout owns the service.
   let provisioned = false;
+  // An abort cancels the provider call in flight (a hung call must not hold the service on the new version).
+  const walk = new CancellationScope();
+  controls.onAbort = () => walk.cancel();
   try {
-    const snap = await provider.rolloutProvision({ ...target, version: input.version });
-    provisioned = true;
-    state.stableVersion = snap.stable.version;
-    stableCapacity = snap.stable.capacity;
-    plan = planRollout(input.strategy, input.capacity ?? stableCapacity, stableCapacity);
-    state.steps = plan.map((p, index) => ({
-      index,
-      weight: p.weight,
-      canaryCapacity: p.candidateCapacity,
-      pauseMs: p.pauseMs,
-      manualGate: p.manualGate,
-      status: 'pending',
-    }));
-    for (const [i, p] of plan.entries()) {
-      const rec = state.steps[i];
-      if (aborted()) break;
-      state.currentStep = i;
-      rec.status = 'running';
-      rec.startedAt = now();
-      setStatus('progressing');
-      await provider.rolloutApplyStep({
-        ...target,
-        weight: p.weight,
-        candidateCapacity: p.candidateCapacity,
-        stableCapacity: p.stableCapacity,
+    await walk.run(async () => {
+      provisioned = true;
+      const snap = await provider.rolloutProvision({ ...target, version: input.version }).catch((err: unknown) => {
+        if ((err as { cause?: { type?: string } }).cause?.type === ErrorCode.ROLLOUT_CONFLICT) provisioned = false;
+        throw err;
       });
-      state.weight = p.weight;
-      rec.weightSetAt = now();
-      record({
-        kind: 'step',
-        step: i,
+      state.stableVersion = snap.stable.version;
+      stableCapacity = snap.stable.capacity;
+      plan = planRollout(input.strategy, input.capacity ?? stableCapacity, stableCapacity);
+      state.steps = plan.map((p, index) => ({
+        index,
         weight: p.weight,
-        detail: `${p.weight} % on ${input.version} (${p.candidateCapacity} instances)`,
-      });
-      if (!(await holdWhilePaused(rec))) break;
-
-      if (p.analysis) {
-        const result = await analyse(p, rec);
-        if (!result) break;
-        if (result.verdict === 'fail') {
-          controls.abort = { by: 'analysis', via: 'workflow', reason: result.reasons.join('; ') };
-          record({
-            kind: 'auto_abort',
-            by: 'analysis',
-            via: 'workflow',
-            step: i,
-            weight: p.weight,
-            detail: controls.abort.reason,
-          });
-          rec.status = 'failed';
-          break;
-        }
-        setStatus('progressing');
+        canaryCapacity: p.candidateCapacity,
+        pauseMs: p.pauseMs,
+        manualGate: p.manualGate,
+        status: 'pending',
+      }));
+      for (const [i, p] of plan.entries()) {
+        const rec = state.steps[i];
+        if (aborted()) break;
+        state.currentStep = i;
         rec.status = 'running';
-      }
-      if (!(await holdWhilePaused(rec))) break;
-
-      if (p.pauseMs && !controls.promoted) {
-        rec.status = 'paused';
-        rec.pauseEndsAt = new Date(Date.now() + p.pauseMs).toISOString();
-        // The pause is a durable timer: it survives worker restarts, and promote or abort end it at once.
-        const interrupted = await condition(() => controls.promoted || aborted(), p.pauseMs);
-        if (aborted()) break;
-        if (interrupted) rec.status = 'skipped_pause';
-      } else if (p.pauseMs) rec.status = 'skipped_pause';
-      if (p.manualGate && !controls.promoted) {
-        setStatus('awaiting_promotion');
-        await condition(() => controls.promoted || aborted());
-        if (aborted()) break;
+        rec.startedAt = now();
         setStatus('progressing');
+        await provider.rolloutApplyStep({
+          ...target,
+          weight: p.weight,
+          candidateCapacity: p.candidateCapacity,
+          stableCapacity: p.stableCapacity,
+        });
+        state.weight = p.weight;
+        rec.weightSetAt = now();
+        record({
+          kind: 'step',
+          step: i,
+          weight: p.weight,
+          detail: `${p.weight} % on ${input.version} (${p.candidateCapacity} instances)`,
+        });
+        if (!(await holdWhilePaused(rec))) break;
+
+        if (p.analysis) {
+          const result = await analyse(p, rec);
+          if (!result) break;
+          if (result.verdict === 'fail') {
+            controls.abort = { by: 'analysis', via: 'workflow', reason: result.reasons.join('; ') };
+            record({
+              kind: 'auto_abort',
+              by: 'analysis',
+              via: 'workflow',
+              step: i,
+              weight: p.weight,
+              detail: controls.abort.reason,
+            });
+            rec.status = 'failed';
+            break;
+          }
+          setStatus('progressing');
+          rec.status = 'running';
+        }
+        if (!(await holdWhilePaused(rec))) break;
+
+        if (p.pauseMs && !controls.promoted) {
+          rec.status = 'paused';
+          rec.pauseEndsAt = new Date(Date.now() + p.pauseMs).toISOString();
+          // The pause is a durable timer: it survives worker restarts, and promote or abort end it at once.
+          const interrupted = await condition(() => controls.promoted || aborted(), p.pauseMs);
+          if (aborted()) break;
+          if (interrupted) rec.status = 'skipped_pause';
+        } else if (p.pauseMs) rec.status = 'skipped_pause';
+        if (p.manualGate && !controls.promoted) {
+          setStatus('awaiting_promotion');
+          await condition(() => controls.promoted || aborted());
+          if (aborted()) break;
+          setStatus('progressing');
+        }
+        if (!(await holdWhilePaused(rec))) break;
+        if (rec.status !== 'skipped_pause') rec.status = 'succeeded';
+        rec.completedAt = now();
       }
-      if (!(await holdWhilePaused(rec))) break;
-      if (rec.status !== 'skipped_pause') rec.status = 'succeeded';
-      rec.completedAt = now();
-    }
+    });
   } catch (err) {
-    // Cancelled, or the provider refused a change: either way the service must end on a known version.
-    failure = err;
+    // Cancelled, or the provider refused a change: either way the service must end on a known version. The
+    // cancellation an abort caused is the abort itself, not a failure.
+    if (!(aborted() && isCancellation(err))) failure = err;
   }
 
   if (!aborted() && failure === undefined) {

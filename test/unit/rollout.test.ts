@@ -296,4 +296,18 @@ describe('progressive rollout on the time-skipping server', () => {
     expect(r.steps.map((s) => s.weight)).toEqual([50, 100]);
     expect((await traffic.read(service)).stable).toEqual({ version: 'v1', capacity: 4, weight: 100 });
   });
+
+  // Last in the file: the abandoned call stays pending on the test server until the worker stops, and a pending
+  // activity keeps the server from skipping time for the tests after it.
+  test('abort while the provider hangs on a step: the call is abandoned and the service is back on stable at once', async () => {
+    const { service, handle } = await start(CANARY, { stallStepsMs: 60_000 });
+    await until(handle, (r) => r.steps[0]?.status === 'running', 'first step in flight');
+    const asked = Date.now();
+    const view = await handle.executeUpdate(abortUpdate, { args: [bob] });
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    expect(view.status).toBe('rolled_back');
+    const svc = await traffic.read(service);
+    expect(svc.stable).toEqual({ version: 'v1', capacity: 4, weight: 100 });
+    expect(svc.candidate).toBeUndefined();
+  });
 });

@@ -4,6 +4,7 @@
  * a retry after a crash lands in the same place. The simulated provider is wired here; a real one (AWS
  * weighted records + Auto Scaling) plugs in behind the same five calls.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
   AwsRolloutTarget,
@@ -101,6 +102,12 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     async rolloutApplyStep(req: StepRequest): Promise<TrafficSnapshot> {
       const a = aws(req);
       if (a) return a.traffic.applyStep(a.target, req);
+      const stall = (await store.read(req.service)).faults.stallStepsMs;
+      // Heartbeating while it hangs, so a cancelled call (an abort) ends here instead of running on.
+      for (const ctx = Context.current(), until = Date.now() + (stall ?? 0); Date.now() < until; ) {
+        ctx.heartbeat();
+        await ctx.sleep(100);
+      }
       return store.mutate(req.service, (s) => {
         const c = ownCandidate(s, req.rolloutId);
         if (!c) {

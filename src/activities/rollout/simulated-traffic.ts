@@ -29,6 +29,8 @@ export interface SimTrafficFaults {
   fromWeight?: number;
   /** The metrics source answers nothing: analysis is inconclusive. */
   metricsUnavailable?: boolean;
+  /** Routing changes towards the new version (provision, steps) hang this long before they land. */
+  stallStepsMs?: number;
 }
 
 export interface SimService {

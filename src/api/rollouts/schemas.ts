@@ -42,6 +42,13 @@ export const createRolloutBody = z
   .refine((b) => (b.provider === 'aws') === (b.aws !== undefined), {
     message: 'aws names the Auto Scaling groups and records of provider aws, and only of it',
     path: ['aws'],
+  })
+  // The same rule for /openapi.json (JSON Schema cannot see a refine).
+  .meta({
+    oneOf: [
+      { required: ['provider', 'aws'], properties: { provider: { enum: ['aws'] } } },
+      { not: { required: ['aws'] }, properties: { provider: { enum: ['simulated'] } } },
+    ],
   });
 
 export const rolloutIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,150}$/, 'invalid rollout id') });
