@@ -13,14 +13,14 @@ const duration = z
   .regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$/, 'a duration with a unit, e.g. 30s, 10m, 2h');
 
 const probe = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2000),
   /** Status the probe expects (default: any 2xx). */
   expectStatus: z.number().int().min(100).max(599).optional(),
 });
 
 const prometheus = z.strictObject({
   /** Base URL of the Prometheus HTTP API, e.g. http://prometheus:9090. */
-  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2000),
   /** PromQL giving the new version's error ratio (0..1) over the window; `$window` is replaced by it. */
   errorRateQuery: z.string().min(1).max(2000).optional(),
   /** PromQL giving the new version's latency in milliseconds over the window. */
@@ -46,7 +46,13 @@ export const analysisSchema = z
     message: 'analysis needs at least one of maxErrorRate, maxLatencyMs or probes',
   })
   // The same rule for /openapi.json (JSON Schema cannot see a refine), so a schema-valid body is an accepted one.
-  .meta({ anyOf: [{ required: ['maxErrorRate'] }, { required: ['maxLatencyMs'] }, { required: ['probes'], properties: { probes: { minItems: 1 } } }] });
+  .meta({
+    anyOf: [
+      { required: ['maxErrorRate'] },
+      { required: ['maxLatencyMs'] },
+      { required: ['probes'], properties: { probes: { minItems: 1 } } },
+    ],
+  });
 
 const canaryStep = z.strictObject({
   /** Percent of traffic on the new version once this step is reached. */
