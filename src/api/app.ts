@@ -20,6 +20,8 @@ import { loadSignerKeys } from '../shared/decision-signing';
 import { FailoverService } from './failovers/failover-service';
 import { failoverGroupsRouter, failoversRouter } from './failovers/routes';
 import { healthRouter } from './health/routes';
+import { RolloutService } from './rollouts/rollout-service';
+import { rolloutsRouter } from './rollouts/routes';
 import { registerRunGauges } from './metrics/gauges';
 import { MetricsRegistry } from './metrics/registry';
 import { errorHandler, HttpError, methodNotAllowed } from './http-errors';
@@ -108,6 +110,7 @@ export function createApp(deps: AppDeps): Express {
     failoversRouter(registry, failovers, Object.keys(config.failoverGroups)),
     failoverGroupsRouter(registry, failovers, Object.keys(config.failoverGroups)),
     releasesRouter(registry, new ReleaseService(gateway.releases, runs, config, state, sign)),
+    rolloutsRouter(registry, new RolloutService(gateway.rollouts, config, sign)),
     ...webApiRouters(registry, runs, streamKey),
   ]) {
     app.use(mount, router);

@@ -12,6 +12,7 @@ import { DriftGateway } from './drift';
 import { FailoverGateway } from './failovers';
 import { readiness, type Readiness } from './health';
 import { ReleaseGateway } from './releases';
+import { RolloutGateway } from './rollouts';
 import { RunGateway } from './runs';
 
 export type { Readiness } from './health';
@@ -21,6 +22,7 @@ export { RunGateway } from './runs';
 export { FailoverGateway } from './failovers';
 export { DriftGateway } from './drift';
 export { ReleaseGateway, RELEASE_KIND } from './releases';
+export { RolloutGateway } from './rollouts';
 export { AesGcmCodec, codecFor, dataConverterFor, ENCRYPTED_ENCODING } from './codec';
 
 export interface TemporalGateway {
@@ -29,6 +31,7 @@ export interface TemporalGateway {
   readonly failovers: FailoverGateway;
   readonly drift: DriftGateway;
   readonly releases: ReleaseGateway;
+  readonly rollouts: RolloutGateway;
   readiness(): Promise<Readiness>;
 }
 
@@ -40,6 +43,7 @@ export function createGateway(client: Client, opts: { namespace: string; taskQue
     failovers: new FailoverGateway(client, opts.taskQueue),
     drift: new DriftGateway(client, opts.taskQueue),
     releases: new ReleaseGateway(client, opts.taskQueue),
+    rollouts: new RolloutGateway(client, opts.taskQueue),
     readiness: () => readiness(client, opts.namespace, opts.taskQueue),
   };
 }

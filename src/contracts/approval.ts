@@ -7,14 +7,17 @@ export interface Actor {
   roles: string[];
 }
 
+/** What a signed decision decides: an approval gate's verdict, or an action on a progressive rollout. */
+/** `override`: an admin lifting a plan's policy denial (src/contracts/policy.ts). */
+export type DecisionKind = 'approve' | 'reject' | 'override' | 'promote' | 'pause' | 'resume' | 'abort';
+
 /** What a signer vouches for: who decided what, on which run and plan, by which path, until when. */
 export interface DecisionClaims {
   v: 1;
   /** The signer's key id: `api`, `slack`, or `bot:<id>`. */
   keyId: string;
   runId: string;
-  /** `override`: an admin lifting a plan's policy denial (src/contracts/policy.ts). */
-  decision: 'approve' | 'reject' | 'override';
+  decision: DecisionKind;
   planHash?: string;
   by: string;
   roles: string[];

@@ -10,7 +10,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DecisionAssertion, DecisionClaims } from '../contracts/approval';
+import type { DecisionAssertion, DecisionClaims, DecisionKind } from '../contracts/approval';
 import type { StrataConfig } from './config';
 import { ErrorCode, StrataError } from './errors';
 
@@ -44,7 +44,7 @@ export type VerifyOutcome = { ok: true; by: string; roles: string[]; via: string
 /** Checks signature, expiry, the run and plan it names, and a bot key's bounds. Never throws for bad input. */
 export function verifyDecision(
   a: Partial<DecisionAssertion> | undefined,
-  expect: { runId: string; decision: DecisionClaims['decision']; planHash?: string },
+  expect: { runId: string; decision: DecisionKind; planHash?: string },
   keys: Map<string, SignerKey>,
   now = Date.now(),
 ): VerifyOutcome {

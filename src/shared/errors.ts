@@ -65,6 +65,15 @@ const ERRORS = {
   FAILOVER_GROUP_NOT_FOUND: { http: 404, retryable: false },
   /** The failover lost its global lock mid-way: it neither commits nor undoes (another run may act). */
   FAILOVER_LOCK_LOST: { http: 409, retryable: false },
+  // Progressive delivery
+  /** Another rollout of the same service is under way: one new version at a time. */
+  ROLLOUT_CONFLICT: { http: 409, retryable: false },
+  /** The rollout already completed or rolled back: nothing left to promote, pause or abort. */
+  ROLLOUT_FINISHED: { http: 409, retryable: false },
+  ROLLOUT_NOT_PAUSED: { http: 409, retryable: false },
+  ROLLOUT_ALREADY_PAUSED: { http: 409, retryable: false },
+  /** The provider refused a traffic or capacity change; a retry may get through. */
+  ROLLOUT_STEP_FAILED: { http: 500, retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

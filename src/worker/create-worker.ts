@@ -1,5 +1,6 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDecisionActivities } from '../activities/auth';
@@ -9,6 +10,8 @@ import { createNotifyActivities } from '../activities/notify/slack';
 import { costEstimator, priceTableSource } from '../activities/cost';
 import { createPolicyActivities } from '../activities/policy';
 import { createReleaseActivities } from '../activities/release';
+import { createAwsClients } from '../activities/cloud/aws/clients';
+import { createRolloutActivities } from '../activities/rollout';
 import { createTemporalActivities } from '../activities/temporal';
 import { createExecutors } from '../executors';
 import type { StrataConfig } from '../shared/config';
@@ -75,6 +78,12 @@ export function buildActivities(
     ...createDecisionActivities({ config }),
     ...createReleaseActivities({ client: opts.client, config }),
     ...buildFailoverActivities(opts.config),
+    // Progressive delivery; the simulated services live beside the failover world, one JSON file each.
+    ...createRolloutActivities({
+      simulated: { dataDir: process.env.STRATA_ROLLOUT_DIR ?? path.join(path.dirname(config.workDir), 'rollout') },
+      // Real AWS through the default credential chain, or an emulator (moto) at AWS_ENDPOINT_URL.
+      aws: () => createAwsClients({ endpoint: process.env.AWS_ENDPOINT_URL }),
+    }),
   };
 }
 

@@ -7,3 +7,4 @@ export { driftScanWorkflow } from './drift-scan';
 export { failoverWorkflow } from './failover';
 export { failoverMonitorWorkflow } from './failover-monitor';
 export { releaseWorkflow } from './release';
+export { progressiveRolloutWorkflow } from './rollout';

@@ -6,6 +6,9 @@
  */
 import { createGateway } from '../../src/client';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,6 +19,7 @@ import type { NotifyActivities } from '../../src/activities/notify/slack';
 import type { PolicyActivities } from '../../src/activities/policy';
 import type { ReleaseActivities } from '../../src/activities/release';
 import { createDecisionActivities } from '../../src/activities/auth';
+import { createRolloutActivities } from '../../src/activities/rollout';
 import { createTemporalActivities, type TemporalActivities } from '../../src/activities/temporal';
 import type { FailoverStageName } from '../../src/contracts/failover';
 import type { PlanSummary } from '../../src/contracts/iac';
@@ -67,6 +71,8 @@ export class StubWorld {
   readonly calls: Call[] = [];
   private readonly scripts = new Map<string, Script>();
   private readonly versions = new Map<string, number>();
+  /** The simulated services progressive rollouts shift traffic on (real files, one per service). */
+  readonly rolloutDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-rollout-'));
 
   /** Sets the script for a stack or group (a fresh key per test keeps tests apart) and returns the key. */
   script(key: string, s: Script = {}): string {
@@ -405,6 +411,8 @@ export async function startStubWorker(
     ...stubPolicyActivities(),
     ...stubReleaseActivities(),
     ...stubFailoverActivities(world),
+    // Real: the simulated traffic model is in-process files, fast enough for the time-skipping tests.
+    ...createRolloutActivities({ simulated: { dataDir: world.rolloutDir } }),
   };
   const worker = await Worker.create({
     connection: env.nativeConnection,

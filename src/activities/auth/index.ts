@@ -3,14 +3,14 @@
  * (loaded from config on the worker), so they never appear in workflow history; the workflow sees only the
  * verdict and the proven identity.
  */
-import type { DecisionAssertion } from '../../contracts/approval';
+import type { DecisionAssertion, DecisionKind } from '../../contracts/approval';
 import type { StrataConfig } from '../../shared/config';
 import { loadSignerKeys, verifyDecision, type VerifyOutcome } from '../../shared/decision-signing';
 
 export interface VerifyDecisionInput {
   assertion?: DecisionAssertion;
   runId: string;
-  decision: 'approve' | 'reject' | 'override';
+  decision: DecisionKind;
   planHash?: string;
 }
 
