@@ -103,6 +103,10 @@ describe('schemathesis against /openapi.json', () => {
       // GET .../plan of a run just created is a documented 404 until planning ends; the fuzzer reads that as lost.
       '--exclude-checks',
       'ensure_resource_availability',
+      // A canary's weights must rise and end at 100, which JSON Schema (OpenAPI 3.0) cannot say: schema-valid bodies
+      // the route rightly refuses. Negative mode still fuzzes it, and test/workflows/rollout-api.test.ts covers it.
+      '--exclude-name',
+      'POST /api/v1/rollouts',
       '--max-examples',
       '10',
     ]);
