@@ -55,5 +55,8 @@ const assertion = signDecision(
   },
   key,
 );
-const input = decision === 'approve' ? { by, roles, planHash: values['plan-hash'], comment: values.comment, assertion } : { by, roles, reason: values.reason, assertion };
+const input =
+  decision === 'approve'
+    ? { by, roles, planHash: values['plan-hash'], comment: values.comment, assertion }
+    : { by, roles, reason: values.reason, assertion };
 process.stdout.write(JSON.stringify(input) + '\n');

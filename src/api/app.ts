@@ -76,11 +76,30 @@ export function createApp(deps: AppDeps): Express {
     res.on('finish', () => {
       // Requests refused before routing (401, a malformed body) still count against the route they were for.
       const documented = req.route?.path ? undefined : registry.match(req.path)[0];
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : documented ? `${documented.mount}${documented.spec.path}` : req.baseUrl || 'unmatched';
+      const route = req.route?.path
+        ? `${req.baseUrl}${req.route.path}`
+        : documented
+          ? `${documented.mount}${documented.spec.path}`
+          : req.baseUrl || 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       metrics.inc('strata_http_requests_total', 'HTTP requests served', labels);
-      metrics.observe('strata_http_request_duration_seconds', 'HTTP request latency', { method: req.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
-      log.info({ reqId: req.id, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, subject: req.principal?.subject }, 'request');
+      metrics.observe(
+        'strata_http_request_duration_seconds',
+        'HTTP request latency',
+        { method: req.method, route },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+      log.info(
+        {
+          reqId: req.id,
+          method: req.method,
+          url: req.originalUrl,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          subject: req.principal?.subject,
+        },
+        'request',
+      );
     });
     next();
   });

@@ -46,7 +46,9 @@ export function tokenAuthenticator(config: Pick<StrataConfig, 'auth'>): Authenti
 type JwtConfig = NonNullable<StrataConfig['auth']['jwt']>;
 
 function claim(payload: JWTPayload, path: string): unknown {
-  return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), payload);
+  return path
+    .split('.')
+    .reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), payload);
 }
 
 /** Claim values → roles: mapped through roleMap, or taken as they are when they name a role; others ignored. */
@@ -76,19 +78,37 @@ export function jwtAuthenticator(jwt: JwtConfig): Authenticator {
       try {
         const verified =
           key instanceof Uint8Array
-            ? await jwtVerify(token, key, { issuer: jwt.issuer, audience: jwt.audience, algorithms, clockTolerance, requiredClaims: ['exp'] })
-            : await jwtVerify(token, key, { issuer: jwt.issuer, audience: jwt.audience, algorithms, clockTolerance, requiredClaims: ['exp'] });
+            ? await jwtVerify(token, key, {
+                issuer: jwt.issuer,
+                audience: jwt.audience,
+                algorithms,
+                clockTolerance,
+                requiredClaims: ['exp'],
+              })
+            : await jwtVerify(token, key, {
+                issuer: jwt.issuer,
+                audience: jwt.audience,
+                algorithms,
+                clockTolerance,
+                requiredClaims: ['exp'],
+              });
         payload = verified.payload;
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'ERR_JWT_INVALID';
-        throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `bearer JWT refused: ${describeJwtError(code, err as Error)}`);
+        throw new HttpError(
+          401,
+          ErrorCode.UNAUTHENTICATED,
+          `bearer JWT refused: ${describeJwtError(code, err as Error)}`,
+        );
       }
       const subject = claim(payload, jwt.subjectClaim);
-      if (typeof subject !== 'string' || !subject) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `bearer JWT has no "${jwt.subjectClaim}" claim`);
+      if (typeof subject !== 'string' || !subject)
+        throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `bearer JWT has no "${jwt.subjectClaim}" claim`);
       const environmentRoles: Record<string, Role[]> = {};
       const envClaim = jwt.environmentRolesClaim ? claim(payload, jwt.environmentRolesClaim) : undefined;
       if (envClaim && typeof envClaim === 'object') {
-        for (const [env, v] of Object.entries(envClaim as Record<string, unknown>)) environmentRoles[env] = rolesOf(v, jwt.roleMap);
+        for (const [env, v] of Object.entries(envClaim as Record<string, unknown>))
+          environmentRoles[env] = rolesOf(v, jwt.roleMap);
       }
       return { subject, roles: rolesOf(claim(payload, jwt.rolesClaim), jwt.roleMap), environmentRoles, via: 'jwt' };
     },
@@ -131,7 +151,13 @@ export function authenticate(auth: Authenticator): RequestHandler {
     try {
       const principal = m ? await auth.authenticate(m[1]) : undefined;
       if (!principal) {
-        next(new HttpError(401, ErrorCode.UNAUTHENTICATED, m ? 'unknown bearer token' : 'missing bearer token (Authorization: Bearer <token>)'));
+        next(
+          new HttpError(
+            401,
+            ErrorCode.UNAUTHENTICATED,
+            m ? 'unknown bearer token' : 'missing bearer token (Authorization: Bearer <token>)',
+          ),
+        );
         return;
       }
       req.principal = principal;

@@ -30,12 +30,21 @@ export class HttpError extends Error {
   }
 }
 
-export const notFound = (message: string, details?: unknown) => new HttpError(404, ErrorCode.NOT_FOUND, message, details);
-export const conflict = (message: string, details?: unknown) => new HttpError(409, ErrorCode.CONFLICT, message, details);
-export const badRequest = (message: string, details?: unknown) => new HttpError(400, ErrorCode.VALIDATION_FAILED, message, details);
+export const notFound = (message: string, details?: unknown) =>
+  new HttpError(404, ErrorCode.NOT_FOUND, message, details);
+export const conflict = (message: string, details?: unknown) =>
+  new HttpError(409, ErrorCode.CONFLICT, message, details);
+export const badRequest = (message: string, details?: unknown) =>
+  new HttpError(400, ErrorCode.VALIDATION_FAILED, message, details);
 export const forbidden = (message: string) => new HttpError(403, ErrorCode.FORBIDDEN, message);
 export const methodNotAllowed = (method: string, path: string, allow: string[]) =>
-  new HttpError(405, ErrorCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path} (allowed: ${allow.join(', ')})`, undefined, allow);
+  new HttpError(
+    405,
+    ErrorCode.METHOD_NOT_ALLOWED,
+    `${method} is not allowed on ${path} (allowed: ${allow.join(', ')})`,
+    undefined,
+    allow,
+  );
 
 type GrpcLike = { code?: number; name?: string; message?: string; cause?: { code?: number; message?: string } };
 
@@ -43,7 +52,10 @@ function isUnavailable(err: unknown): boolean {
   const e = err as GrpcLike;
   // gRPC UNAVAILABLE / DEADLINE_EXCEEDED (bare, or as the cause of the client's ServiceError), or the client's
   // own connection errors.
-  return [e, e?.cause].some((c) => c?.code === 14 || c?.code === 4) || /ECONNREFUSED|UNAVAILABLE|connect|Connection/i.test(String(e?.message ?? ''));
+  return (
+    [e, e?.cause].some((c) => c?.code === 14 || c?.code === 4) ||
+    /ECONNREFUSED|UNAVAILABLE|connect|Connection/i.test(String(e?.message ?? ''))
+  );
 }
 
 /**
@@ -53,7 +65,10 @@ function isUnavailable(err: unknown): boolean {
 function isNoWorker(err: unknown): boolean {
   const e = err as GrpcLike;
   const c = e?.cause;
-  return /query/i.test(String(e?.message ?? '')) && ((c?.code === 9 && /no poller seen/i.test(String(c.message ?? ''))) || c?.code === 4);
+  return (
+    /query/i.test(String(e?.message ?? '')) &&
+    ((c?.code === 9 && /no poller seen/i.test(String(c.message ?? ''))) || c?.code === 4)
+  );
 }
 
 /** Maps any thrown value to {status, code, message, details}. */
@@ -64,19 +79,30 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof WorkflowExecutionAlreadyStartedError) return conflict('a run with this id already exists');
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser errors: malformed JSON and oversized bodies are the client's problem, never a 5xx.
-  if (e?.type === 'entity.too.large') return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'request body is too large');
+  if (e?.type === 'entity.too.large')
+    return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'request body is too large');
   if (e?.type === 'entity.parse.failed') return badRequest(`request body is not valid JSON: ${e.message}`);
-  if (e?.status && e.status >= 400 && e.status < 500 && e.expose) return new HttpError(e.status, ErrorCode.VALIDATION_FAILED, e.message ?? 'bad request');
+  if (e?.status && e.status >= 400 && e.status < 500 && e.expose)
+    return new HttpError(e.status, ErrorCode.VALIDATION_FAILED, e.message ?? 'bad request');
   // The run is intact, just not observable until a worker polls again.
-  if (isNoWorker(err)) return new HttpError(503, ErrorCode.UNAVAILABLE, 'no worker answered the query (is one running?); try again shortly');
-  if (isUnavailable(err)) return new HttpError(503, ErrorCode.UNAVAILABLE, 'Temporal is unreachable; try again shortly');
+  if (isNoWorker(err))
+    return new HttpError(
+      503,
+      ErrorCode.UNAVAILABLE,
+      'no worker answered the query (is one running?); try again shortly',
+    );
+  if (isUnavailable(err))
+    return new HttpError(503, ErrorCode.UNAVAILABLE, 'Temporal is unreachable; try again shortly');
   return new HttpError(500, ErrorCode.INTERNAL, 'internal error');
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const h = toHttpError(err);
-  if (h.status >= 500) (req as { log?: { error: (o: unknown, m: string) => void } }).log?.error({ err }, 'request failed');
+  if (h.status >= 500)
+    (req as { log?: { error: (o: unknown, m: string) => void } }).log?.error({ err }, 'request failed');
   if (h.allow) res.setHeader('Allow', h.allow.join(', '));
-  const body: ErrorEnvelope = { error: { code: h.code, message: h.message, ...(h.details !== undefined ? { details: h.details } : {}) } };
+  const body: ErrorEnvelope = {
+    error: { code: h.code, message: h.message, ...(h.details !== undefined ? { details: h.details } : {}) },
+  };
   res.status(h.status).json(body);
 };

@@ -33,7 +33,13 @@ export function rateLimit(perMinute: number, now: () => number = Date.now): Requ
     }
     const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / refillPerMs / 1000));
     res.setHeader('Retry-After', String(retryAfter));
-    next(new HttpError(429, ErrorCode.RATE_LIMITED, `${key} sent more than ${perMinute} changes a minute; retry in ${retryAfter}s`));
+    next(
+      new HttpError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        `${key} sent more than ${perMinute} changes a minute; retry in ${retryAfter}s`,
+      ),
+    );
   };
 }
 

@@ -29,7 +29,12 @@ type ResponseBody<R extends Responses> =
   | { [S in keyof R]: R[S] extends { schema: infer Z extends z.ZodType } ? z.input<Z> : never }[keyof R]
   | ErrorEnvelope;
 
-export interface RouteSpec<B extends z.ZodType, P extends z.ZodType, Q extends z.ZodType, R extends Responses = Responses> {
+export interface RouteSpec<
+  B extends z.ZodType,
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  R extends Responses = Responses,
+> {
   method: Method;
   /** Express path (`/deployments/:id`), relative to the router's mount point. */
   path: string;
@@ -82,18 +87,28 @@ export class RouteRegistry {
     router: Router,
     mount: string,
     spec: RouteSpec<B, P, Q, R>,
-    handler: (req: ParsedRequest<z.infer<B>, z.infer<P>, z.infer<Q>>, res: Response<ResponseBody<R>>) => Promise<void> | void,
+    handler: (
+      req: ParsedRequest<z.infer<B>, z.infer<P>, z.infer<Q>>,
+      res: Response<ResponseBody<R>>,
+    ) => Promise<void> | void,
   ): void {
     for (const [status, r] of Object.entries(spec.responses as Responses)) {
       // A success without a schema would be a hole in the document; fail at start-up, not in a client.
-      if (Number(status) < 400 && !r.schema) throw new Error(`${spec.method.toUpperCase()} ${mount}${spec.path}: response ${status} has no schema`);
+      if (Number(status) < 400 && !r.schema)
+        throw new Error(`${spec.method.toUpperCase()} ${mount}${spec.path}: response ${status} has no schema`);
     }
     const full = `${mount}${spec.path}`;
-    this.routes.push({ mount, spec: spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType>, pattern: pathPattern(full) });
+    this.routes.push({
+      mount,
+      spec: spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType>,
+      pattern: pathPattern(full),
+    });
     const chain: RequestHandler[] = [];
     if (spec.roles?.length) chain.push(requireRole(...spec.roles));
     chain.push(validate(spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType>));
-    chain.push((req, res) => handler(req as ParsedRequest<z.infer<B>, z.infer<P>, z.infer<Q>>, res as Response<ResponseBody<R>>));
+    chain.push((req, res) =>
+      handler(req as ParsedRequest<z.infer<B>, z.infer<P>, z.infer<Q>>, res as Response<ResponseBody<R>>),
+    );
     router[spec.method](spec.path, ...chain);
   }
 
@@ -105,7 +120,9 @@ export class RouteRegistry {
 
 function pathPattern(expressPath: string): RegExp {
   const trimmed = expressPath.length > 1 ? expressPath.replace(/\/$/, '') : expressPath;
-  const escaped = trimmed.split(/(:[A-Za-z_]+)/).map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  const escaped = trimmed
+    .split(/(:[A-Za-z_]+)/)
+    .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   return new RegExp(`^${escaped.join('')}/?$`);
 }
 
@@ -168,36 +185,58 @@ export function documentedStatuses(route: Pick<DocumentedRoute, 'mount' | 'spec'
   const { mount, spec } = route;
   const api = mount.startsWith('/api/');
   const implied: Record<number, ResponseDoc> = {};
-  if (spec.body || hasParams(spec.params) || hasParams(spec.query) || spec.check) implied[400] = { description: 'invalid request; the message and details name each bad field' };
+  if (spec.body || hasParams(spec.params) || hasParams(spec.query) || spec.check)
+    implied[400] = { description: 'invalid request; the message and details name each bad field' };
   if (api || spec.roles?.length) implied[401] = { description: 'missing or unknown bearer token' };
   if (spec.roles?.length) implied[403] = { description: `the caller lacks the role (${spec.roles.join(', ')})` };
   if (hasParams(spec.params)) implied[404] = { description: 'nothing with that name or id' };
   if (spec.body) implied[413] = { description: 'request body over the size limit' };
-  if (api && spec.method !== 'get') implied[429] = { description: 'the caller sent too many changes this minute; Retry-After says when to try again' };
-  if (spec.temporal ?? api) implied[503] = { description: 'Temporal is unreachable or no worker answered; try again shortly' };
+  if (api && spec.method !== 'get')
+    implied[429] = { description: 'the caller sent too many changes this minute; Retry-After says when to try again' };
+  if (spec.temporal ?? api)
+    implied[503] = { description: 'Temporal is unreachable or no worker answered; try again shortly' };
   return { ...implied, ...(spec.responses as Responses) };
 }
 
 function responseObject(status: number, r: ResponseDoc): unknown {
-  if (!r.schema) return { description: r.description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-  return { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema!, 'output') } } };
+  if (!r.schema)
+    return {
+      description: r.description,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  return {
+    description: r.description,
+    content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema!, 'output') } },
+  };
 }
 
 /** OpenAPI 3 document built from the same zod schemas the routes validate with. */
-export async function openApiDocument(registry: RouteRegistry, info: { title: string; version: string }): Promise<unknown> {
+export async function openApiDocument(
+  registry: RouteRegistry,
+  info: { title: string; version: string },
+): Promise<unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of registry.routes) {
     const { mount, spec } = route;
     const p = openApiPathOf(route);
     const parameters: unknown[] = [];
-    for (const [where, schema] of [['path', spec.params], ['query', spec.query]] as const) {
+    for (const [where, schema] of [
+      ['path', spec.params],
+      ['query', spec.query],
+    ] as const) {
       if (!schema || !(schema instanceof z.ZodObject)) continue;
       for (const [name, s] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
-        parameters.push({ name, in: where, required: where === 'path' || !s.safeParse(undefined).success, schema: jsonSchema(s, 'input') });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || !s.safeParse(undefined).success,
+          schema: jsonSchema(s, 'input'),
+        });
       }
     }
     const responses: Record<string, unknown> = {};
-    for (const [status, r] of Object.entries(documentedStatuses(route))) responses[status] = responseObject(Number(status), r);
+    for (const [status, r] of Object.entries(documentedStatuses(route)))
+      responses[status] = responseObject(Number(status), r);
     const body = spec.documentedBody ? await spec.documentedBody() : spec.body;
     paths[p] ??= {};
     paths[p][spec.method] = {
@@ -207,7 +246,14 @@ export async function openApiDocument(registry: RouteRegistry, info: { title: st
       ...(spec.roles ? { 'x-strata-roles': spec.roles } : {}),
       ...(mount.startsWith('/api/') ? { security: [{ bearer: [] }] } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(body ? { requestBody: { required: !body.safeParse(undefined).success, content: { 'application/json': { schema: jsonSchema(body, 'input') } } } } : {}),
+      ...(body
+        ? {
+            requestBody: {
+              required: !body.safeParse(undefined).success,
+              content: { 'application/json': { schema: jsonSchema(body, 'input') } },
+            },
+          }
+        : {}),
       responses,
     };
   }

@@ -89,7 +89,9 @@ export const variablesMap = z
 /** Explicit acknowledgements a run gives its policies (`input.flags`): the flags src/contracts/policy.ts declares. */
 export const policyFlags = z.strictObject(Object.fromEntries(POLICY_FLAGS.map((f) => [f, z.boolean().optional()])), {
   error: (iss) =>
-    iss.code === 'unrecognized_keys' ? `unknown policy flag ${iss.keys.map((k) => `"${k}"`).join(', ')} (known: ${POLICY_FLAGS.join(', ')})` : undefined,
+    iss.code === 'unrecognized_keys'
+      ? `unknown policy flag ${iss.keys.map((k) => `"${k}"`).join(', ')} (known: ${POLICY_FLAGS.join(', ')})`
+      : undefined,
 });
 
 /** True when A and B are the same type: `const _: Same<A, B> = true` stops compiling when a schema and its type drift. */

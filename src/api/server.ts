@@ -15,7 +15,12 @@ async function main(): Promise<void> {
   // With tracing on, each start, signal, update and query joins the HTTP request's trace (src/api/tracing.ts).
   const tracing = startTracing(config, 'api');
   const interceptors = tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config), interceptors });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+    interceptors,
+  });
   const app = createApp({ temporal: { client }, config, logger: log });
   const server = app.listen(config.api.port, config.api.host, () => {
     log.info({ url: `http://${config.api.host}:${config.api.port}` }, 'API listening');

@@ -36,7 +36,8 @@ export class AesGcmCodec implements PayloadCodec {
 
   constructor(private readonly keys: CodecKey[]) {
     for (const k of keys) {
-      if (k.key.length !== 32) throw new StrataError(ErrorCode.CONFIG_INVALID, `codec key "${k.id}" must be 32 bytes, got ${k.key.length}`);
+      if (k.key.length !== 32)
+        throw new StrataError(ErrorCode.CONFIG_INVALID, `codec key "${k.id}" must be 32 bytes, got ${k.key.length}`);
     }
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
@@ -64,14 +65,21 @@ export class AesGcmCodec implements PayloadCodec {
       if (str(p.metadata?.encoding) !== ENCRYPTED_ENCODING) return p;
       const keyId = str(p.metadata?.[KEY_ID_META]) ?? '';
       const key = this.byId.get(keyId);
-      if (!key) throw new StrataError(ErrorCode.CONFIG_INVALID, `payload was encrypted with key "${keyId}", which is not configured`);
+      if (!key)
+        throw new StrataError(
+          ErrorCode.CONFIG_INVALID,
+          `payload was encrypted with key "${keyId}", which is not configured`,
+        );
       const data = Buffer.from(p.data ?? new Uint8Array());
       const iv = data.subarray(0, IV_BYTES);
       const tag = data.subarray(data.length - TAG_BYTES);
       const decipher = createDecipheriv(CIPHER, key, iv);
       decipher.setAAD(Buffer.from(keyId, 'utf8'));
       decipher.setAuthTag(tag);
-      const plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      const plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
       return decodePayload(plain);
     });
   }
@@ -124,7 +132,10 @@ export function loadCodecKeys(sources: CodecKeySource[], baseDir: string): Codec
     try {
       content = fs.readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw new StrataError(ErrorCode.CONFIG_INVALID, `cannot read codec key "${s.id}" from ${file}: ${(err as Error).message}`);
+      throw new StrataError(
+        ErrorCode.CONFIG_INVALID,
+        `cannot read codec key "${s.id}" from ${file}: ${(err as Error).message}`,
+      );
     }
     return { id: s.id, key: Buffer.from(content, 'base64') };
   });

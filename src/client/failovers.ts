@@ -2,7 +2,14 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
-import { FAILOVER_KIND, failoverGroupOf, failoverStatusQuery, failoverWorkflowId, type Failover, type FailoverInput } from '../contracts/failover';
+import {
+  FAILOVER_KIND,
+  failoverGroupOf,
+  failoverStatusQuery,
+  failoverWorkflowId,
+  type Failover,
+  type FailoverInput,
+} from '../contracts/failover';
 import {
   configureMonitorSignal,
   FAILOVER_MONITOR_KIND,
@@ -79,26 +86,30 @@ export class FailoverGateway {
    * signal-with-start does both atomically, so a monitor never keeps running on a configuration since changed.
    */
   async startMonitor(input: FailoverMonitorInput): Promise<void> {
-    await this.client.workflow.signalWithStart<typeof failoverMonitorWorkflow, [MonitorConfig]>('failoverMonitorWorkflow', {
-      workflowId: failoverMonitorWorkflowId(input.group),
-      taskQueue: this.taskQueue,
-      args: [input],
-      signal: configureMonitorSignal,
-      signalArgs: [monitorConfigOf(input)],
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: KindKey, value: FAILOVER_MONITOR_KIND },
-        { key: FailoverGroupKey, value: input.group },
-        { key: StatusKey, value: 'probing' },
-      ]),
-      staticSummary: `health monitor of failover group ${input.group}`,
-    });
+    await this.client.workflow.signalWithStart<typeof failoverMonitorWorkflow, [MonitorConfig]>(
+      'failoverMonitorWorkflow',
+      {
+        workflowId: failoverMonitorWorkflowId(input.group),
+        taskQueue: this.taskQueue,
+        args: [input],
+        signal: configureMonitorSignal,
+        signalArgs: [monitorConfigOf(input)],
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: KindKey, value: FAILOVER_MONITOR_KIND },
+          { key: FailoverGroupKey, value: input.group },
+          { key: StatusKey, value: 'probing' },
+        ]),
+        staticSummary: `health monitor of failover group ${input.group}`,
+      },
+    );
   }
 
   async stopMonitor(group: string, by: string): Promise<void> {
     try {
       await this.client.workflow.getHandle(failoverMonitorWorkflowId(group)).signal(stopMonitorSignal, { by });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new StrataError(ErrorCode.NOT_FOUND, `no monitor runs for group ${group}`);
+      if (err instanceof WorkflowNotFoundError)
+        throw new StrataError(ErrorCode.NOT_FOUND, `no monitor runs for group ${group}`);
       throw err;
     }
   }

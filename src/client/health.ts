@@ -14,7 +14,11 @@ const POLLER_FRESH_MS = 70_000;
 export async function readiness(client: Client, namespace: string, taskQueue: string): Promise<Readiness> {
   try {
     const res = await client.connection.withDeadline(Date.now() + 2000, () =>
-      client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue, kind: 1 }, taskQueueType: 1 }),
+      client.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue, kind: 1 },
+        taskQueueType: 1,
+      }),
     );
     const cutoff = Date.now() - POLLER_FRESH_MS;
     const workers = (res.pollers ?? []).filter((p) => {

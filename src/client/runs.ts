@@ -27,7 +27,11 @@ import { EnvironmentKey, KindKey, RequestedByKey, StackKey, StatusKey } from '..
 import type { deploymentWorkflow, destroyWorkflow, rollbackWorkflow, stackLockWorkflow } from '../workflows';
 import { decide, queryIfRunning, quote, readWorkflow, startOnce, type ReadOutcome } from './workflow-reads';
 
-const WORKFLOW_FOR = { deploy: 'deploymentWorkflow', rollback: 'rollbackWorkflow', destroy: 'destroyWorkflow' } as const;
+const WORKFLOW_FOR = {
+  deploy: 'deploymentWorkflow',
+  rollback: 'rollbackWorkflow',
+  destroy: 'destroyWorkflow',
+} as const;
 type RunWorkflow = typeof deploymentWorkflow | typeof rollbackWorkflow | typeof destroyWorkflow;
 
 /** Filters of a run listing; values are validated by the caller. */
@@ -82,16 +86,26 @@ export class RunGateway {
   }
 
   approve(id: string, input: ApproveInput): Promise<void> {
-    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(approveUpdate, { args: [input] }), `no run with id "${id}"`);
+    return decide(
+      () => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(approveUpdate, { args: [input] }),
+      `no run with id "${id}"`,
+    );
   }
 
   reject(id: string, input: RejectInput): Promise<void> {
-    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }), `no run with id "${id}"`);
+    return decide(
+      () => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }),
+      `no run with id "${id}"`,
+    );
   }
 
   /** An admin's override of the plan's policy denial (an Update the run's policy gate validates). */
   overridePolicy(id: string, input: OverridePolicyInput): Promise<void> {
-    return decide(() => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(overridePolicyUpdate, { args: [input] }), `no run with id "${id}"`);
+    return decide(
+      () =>
+        this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(overridePolicyUpdate, { args: [input] }),
+      `no run with id "${id}"`,
+    );
   }
 
   async cancel(id: string): Promise<void> {
@@ -113,7 +127,14 @@ export class RunGateway {
    * harmless (the lock drops duplicates); with `holding` the holder re-asserts itself.
    */
   async requestLock(
-    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean; priority?: LockRequest['priority'] },
+    req: {
+      stack: string;
+      environment: string;
+      workflowId: string;
+      requestedAt?: string;
+      holding?: boolean;
+      priority?: LockRequest['priority'];
+    },
     options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'> = {},
   ): Promise<void> {
     await this.client.workflow.signalWithStart<typeof stackLockWorkflow, [LockRequest]>('stackLockWorkflow', {
@@ -126,7 +147,14 @@ export class RunGateway {
         { key: KindKey, value: 'lock' },
       ]),
       signal: acquireSignal,
-      signalArgs: [{ workflowId: req.workflowId, requestedAt: req.requestedAt ?? new Date().toISOString(), holding: req.holding, priority: req.priority }],
+      signalArgs: [
+        {
+          workflowId: req.workflowId,
+          requestedAt: req.requestedAt ?? new Date().toISOString(),
+          holding: req.holding,
+          priority: req.priority,
+        },
+      ],
       staticSummary: `lock for ${req.stack}/${req.environment}`,
     });
   }
@@ -158,7 +186,9 @@ export class RunGateway {
       ids.map(async (workflowId) => {
         try {
           const d = await this.client.workflow.getHandle(workflowId).query(statusQuery);
-          return d.dryRun || TERMINAL_STATUSES.includes(d.status) ? undefined : { workflowId, status: d.status as string };
+          return d.dryRun || TERMINAL_STATUSES.includes(d.status)
+            ? undefined
+            : { workflowId, status: d.status as string };
         } catch (err) {
           return err instanceof WorkflowNotFoundError ? undefined : { workflowId, status: 'unknown' };
         }
@@ -169,7 +199,9 @@ export class RunGateway {
 
   /** Open runs per status, for gauges. */
   async countOpen(status: string): Promise<number> {
-    const { count } = await this.client.workflow.count(`ExecutionStatus = 'Running' AND ${SEARCH_ATTRIBUTES.status} = ${quote(status)}`);
+    const { count } = await this.client.workflow.count(
+      `ExecutionStatus = 'Running' AND ${SEARCH_ATTRIBUTES.status} = ${quote(status)}`,
+    );
     return count;
   }
 }

@@ -24,7 +24,10 @@ export type ReadOutcome<T> =
  * timed-out, failed or cancelled execution — whatever the query still answers (from history) or undefined.
  * Undefined when no such workflow exists.
  */
-export async function readWorkflow<T>(handle: WorkflowHandle, query: QueryDefinition<T>): Promise<ReadOutcome<T> | undefined> {
+export async function readWorkflow<T>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<T>,
+): Promise<ReadOutcome<T> | undefined> {
   let description: WorkflowExecutionDescription;
   try {
     description = await handle.describe();

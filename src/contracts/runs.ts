@@ -147,7 +147,12 @@ export interface Deployment {
   stateVersion?: number;
   error?: RunError;
   /** Automatic rollback after a failed apply/verify: what it restored and how it ended. */
-  rollback?: { toVersion?: number; status: 'succeeded' | 'failed' | 'skipped'; stateVersion?: number; error?: RunError };
+  rollback?: {
+    toVersion?: number;
+    status: 'succeeded' | 'failed' | 'skipped';
+    stateVersion?: number;
+    error?: RunError;
+  };
   /** When each apply started and ended (the per-stack lock guarantees these never overlap). */
   applyStartedAt?: string;
   applyCompletedAt?: string;

@@ -30,14 +30,19 @@ const tokenSchema = z
   .strictObject({
     /** The bearer token itself (demo users), or — better — only its hex SHA-256 in `sha256`. */
     token: z.string().min(8).optional(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits')
+      .optional(),
     subject: z.string().min(1),
     roles: z.array(roleSchema).default([]),
     /** Roles granted in named environments only (e.g. approver for staging). */
     environments: z.record(z.string(), z.array(roleSchema)).default({}),
   })
   .refine((t) => !!t.token !== !!t.sha256, { message: 'give exactly one of token or sha256' })
-  .refine((t) => t.roles.length > 0 || Object.keys(t.environments).length > 0, { message: 'grant at least one role (roles or environments)' });
+  .refine((t) => t.roles.length > 0 || Object.keys(t.environments).length > 0, {
+    message: 'grant at least one role (roles or environments)',
+  });
 
 /** OIDC / JWT bearer tokens, verified with `jose`: RS256/ES256 against a JWKS (file or URL) or HS256 with a shared secret. */
 const jwtSchema = z
@@ -72,7 +77,12 @@ const approvalPolicySchema = z.strictObject({
 export type ApprovalPolicyConfig = z.infer<typeof approvalPolicySchema>;
 
 const environmentSchema = z.strictObject({
-  approvals: approvalPolicySchema.default({ required: 0, roles: ['approver', 'admin'], fourEyes: false, timeout: '72h' }),
+  approvals: approvalPolicySchema.default({
+    required: 0,
+    roles: ['approver', 'admin'],
+    fourEyes: false,
+    timeout: '72h',
+  }),
   autoRollback: z.boolean().default(false),
   drift: z.strictObject({ every: duration, remediate: z.boolean().default(false) }).optional(),
   /** An admin may override a plan's policy denial here (a recorded decision with a reason). */
@@ -315,7 +325,9 @@ export const configSchema = z.strictObject({
     })
     .default({ enabled: true, dir: 'policies', timeout: '30s' }),
   /** Cost estimates: the dated offline price table every plan is priced from. */
-  pricing: z.strictObject({ table: z.string().default('pricing/2026-11-01.yaml') }).default({ table: 'pricing/2026-11-01.yaml' }),
+  pricing: z
+    .strictObject({ table: z.string().default('pricing/2026-11-01.yaml') })
+    .default({ table: 'pricing/2026-11-01.yaml' }),
   /** Multi-stack releases: where `{name}` files live, and defaults of a release request. */
   releases: z
     .strictObject({
@@ -325,7 +337,9 @@ export const configSchema = z.strictObject({
     })
     .default({ dir: 'releases', maxParallel: 4, approval: 'release' }),
   /** The stack locks' run queue: who may ask for `priority: high` (rollbacks a person requests are high anyway). */
-  runQueue: z.strictObject({ highPriorityRoles: z.array(roleSchema).default(['admin']) }).default({ highPriorityRoles: ['admin'] }),
+  runQueue: z
+    .strictObject({ highPriorityRoles: z.array(roleSchema).default(['admin']) })
+    .default({ highPriorityRoles: ['admin'] }),
   environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), environmentSchema),
   providers: z.partialRecord(z.enum(PROVIDER_NAMES), providerSchema).default({}),
   stacks: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), stackSchema),
@@ -413,7 +427,10 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   if (env.STRATA_STATE_DIR && cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = env.STRATA_STATE_DIR;
   if (cfg.codec.uiWithoutToken && !['127.0.0.1', 'localhost', '::1'].includes(cfg.api.host)) {
     // Token-less decoding is a loopback convenience; on a reachable address it would hand out every payload.
-    throw new StrataError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  codec.uiWithoutToken: only allowed while api.host is a loopback address (it is ${cfg.api.host})`);
+    throw new StrataError(
+      ErrorCode.CONFIG_INVALID,
+      `invalid configuration:\n  codec.uiWithoutToken: only allowed while api.host is a loopback address (it is ${cfg.api.host})`,
+    );
   }
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
   cfg.temporal.dbFile = abs(cfg.temporal.dbFile);
@@ -422,14 +439,21 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   cfg.artifactsDir = abs(env.STRATA_ARTIFACTS_DIR ?? cfg.artifactsDir);
   // Key files named without a directory live in keysDir, which every process of one machine shares (API and
   // workers must hold the same keys); several machines share keys through the environment instead.
-  cfg.keysDir = abs(env.STRATA_KEYS_DIR ?? (env.STRATA_DATA_DIR ? path.join(env.STRATA_DATA_DIR, 'keys') : cfg.keysDir));
+  cfg.keysDir = abs(
+    env.STRATA_KEYS_DIR ?? (env.STRATA_DATA_DIR ? path.join(env.STRATA_DATA_DIR, 'keys') : cfg.keysDir),
+  );
   const keyFile = (f: string) => (f.includes('/') ? abs(f) : path.join(cfg.keysDir, f));
   // Signed decisions are on by default: without configured signers, the API and the Slack handler get local
   // keys generated once.
   if (cfg.approvalSigning.signers.length === 0) {
-    cfg.approvalSigning.signers = (['api', 'slack', 'release'] as const).map((id) => ({ id, file: `signer-${id}.key`, generate: true }));
+    cfg.approvalSigning.signers = (['api', 'slack', 'release'] as const).map((id) => ({
+      id,
+      file: `signer-${id}.key`,
+      generate: true,
+    }));
   }
-  for (const k of [...cfg.codec.keys, ...cfg.approvalSigning.signers, ...cfg.approvalSigning.bots]) if (k.file) k.file = keyFile(k.file);
+  for (const k of [...cfg.codec.keys, ...cfg.approvalSigning.signers, ...cfg.approvalSigning.bots])
+    if (k.file) k.file = keyFile(k.file);
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
   if (cfg.secrets.file) cfg.secrets.file = abs(cfg.secrets.file);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
@@ -446,13 +470,19 @@ export function loadConfig(file = process.env.STRATA_CONFIG ?? 'strata.yaml', en
   try {
     text = fs.readFileSync(configPath, 'utf8');
   } catch (err) {
-    throw new StrataError(ErrorCode.CONFIG_INVALID, `cannot read configuration file ${configPath}: ${(err as Error).message}`);
+    throw new StrataError(
+      ErrorCode.CONFIG_INVALID,
+      `cannot read configuration file ${configPath}: ${(err as Error).message}`,
+    );
   }
   let raw: unknown;
   try {
     raw = YAML.parse(text);
   } catch (err) {
-    throw new StrataError(ErrorCode.CONFIG_INVALID, `configuration file ${configPath} is not valid YAML: ${(err as Error).message}`);
+    throw new StrataError(
+      ErrorCode.CONFIG_INVALID,
+      `configuration file ${configPath} is not valid YAML: ${(err as Error).message}`,
+    );
   }
   return { ...parseConfig(raw, path.dirname(configPath), env), configPath };
 }

@@ -19,7 +19,17 @@ export const DECISION_TTL_MS = 5 * 60_000;
 
 /** The bytes a signature covers: every claim, in a fixed order, so nothing can be added or re-ordered. */
 export function canonicalClaims(c: DecisionClaims): string {
-  return JSON.stringify([c.v, c.keyId, c.runId, c.decision, c.planHash ?? null, c.by, [...c.roles].sort(), c.via, c.expiresAt]);
+  return JSON.stringify([
+    c.v,
+    c.keyId,
+    c.runId,
+    c.decision,
+    c.planHash ?? null,
+    c.by,
+    [...c.roles].sort(),
+    c.via,
+    c.expiresAt,
+  ]);
 }
 
 export function signDecision(claims: DecisionClaims, key: Buffer): DecisionAssertion {
@@ -48,27 +58,56 @@ export function verifyDecision(
   keys: Map<string, SignerKey>,
   now = Date.now(),
 ): VerifyOutcome {
-  if (!a || typeof a !== 'object' || typeof a.sig !== 'string') return { ok: false, reason: 'unsigned decision (no assertion from a configured signer)' };
+  if (!a || typeof a !== 'object' || typeof a.sig !== 'string')
+    return { ok: false, reason: 'unsigned decision (no assertion from a configured signer)' };
   const signer = typeof a.keyId === 'string' ? keys.get(a.keyId) : undefined;
   if (!signer) return { ok: false, reason: `unknown signer key "${String(a.keyId)}"` };
-  if (a.v !== 1 || typeof a.by !== 'string' || !Array.isArray(a.roles) || typeof a.expiresAt !== 'string' || typeof a.runId !== 'string') {
+  if (
+    a.v !== 1 ||
+    typeof a.by !== 'string' ||
+    !Array.isArray(a.roles) ||
+    typeof a.expiresAt !== 'string' ||
+    typeof a.runId !== 'string'
+  ) {
     return { ok: false, reason: 'malformed assertion' };
   }
-  const claims = { v: 1, keyId: a.keyId!, runId: a.runId, decision: a.decision!, planHash: a.planHash, by: a.by, roles: a.roles, via: a.via!, expiresAt: a.expiresAt } as DecisionClaims;
+  const claims = {
+    v: 1,
+    keyId: a.keyId!,
+    runId: a.runId,
+    decision: a.decision!,
+    planHash: a.planHash,
+    by: a.by,
+    roles: a.roles,
+    via: a.via!,
+    expiresAt: a.expiresAt,
+  } as DecisionClaims;
   const want = Buffer.from(createHmac('sha256', signer.key).update(canonicalClaims(claims)).digest('base64url'));
   const got = Buffer.from(a.sig);
-  if (want.length !== got.length || !timingSafeEqual(want, got)) return { ok: false, reason: `signature does not verify with key "${signer.id}" (forged or altered)` };
+  if (want.length !== got.length || !timingSafeEqual(want, got))
+    return { ok: false, reason: `signature does not verify with key "${signer.id}" (forged or altered)` };
   if (a.via !== signer.via) return { ok: false, reason: `key "${signer.id}" may not sign as "${a.via}"` };
   if (Date.parse(a.expiresAt) < now) return { ok: false, reason: `assertion expired at ${a.expiresAt}` };
   if (a.runId !== expect.runId) return { ok: false, reason: `assertion is for run ${a.runId}, not ${expect.runId}` };
-  if (a.decision !== expect.decision) return { ok: false, reason: `assertion is a ${a.decision}, not a ${expect.decision}` };
-  if (expect.planHash && a.planHash && a.planHash !== expect.planHash) return { ok: false, reason: `assertion names plan ${a.planHash}, not the plan awaiting approval` };
-  if (signer.subject && a.by !== signer.subject) return { ok: false, reason: `bot key "${signer.id}" speaks only for ${signer.subject}, not ${a.by}` };
-  if (signer.roles && a.roles.some((r) => !signer.roles!.includes(r))) return { ok: false, reason: `bot key "${signer.id}" may not claim roles ${a.roles.filter((r) => !signer.roles!.includes(r)).join(', ')}` };
+  if (a.decision !== expect.decision)
+    return { ok: false, reason: `assertion is a ${a.decision}, not a ${expect.decision}` };
+  if (expect.planHash && a.planHash && a.planHash !== expect.planHash)
+    return { ok: false, reason: `assertion names plan ${a.planHash}, not the plan awaiting approval` };
+  if (signer.subject && a.by !== signer.subject)
+    return { ok: false, reason: `bot key "${signer.id}" speaks only for ${signer.subject}, not ${a.by}` };
+  if (signer.roles && a.roles.some((r) => !signer.roles!.includes(r)))
+    return {
+      ok: false,
+      reason: `bot key "${signer.id}" may not claim roles ${a.roles.filter((r) => !signer.roles!.includes(r)).join(', ')}`,
+    };
   return { ok: true, by: a.by, roles: a.roles, via: a.via! };
 }
 
-function readKey(s: { id: string; key?: string; file?: string; generate?: boolean }, baseDir: string, what: string): Buffer {
+function readKey(
+  s: { id: string; key?: string; file?: string; generate?: boolean },
+  baseDir: string,
+  what: string,
+): Buffer {
   if (s.key) return Buffer.from(s.key, 'base64');
   if (!s.file) throw new StrataError(ErrorCode.CONFIG_INVALID, `${what} "${s.id}" needs key or file`);
   const file = path.isAbsolute(s.file) ? s.file : path.resolve(baseDir, s.file);
@@ -88,7 +127,10 @@ function readKey(s: { id: string; key?: string; file?: string; generate?: boolea
   try {
     return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
   } catch (err) {
-    throw new StrataError(ErrorCode.CONFIG_INVALID, `cannot read ${what} "${s.id}" from ${file}: ${(err as Error).message}`);
+    throw new StrataError(
+      ErrorCode.CONFIG_INVALID,
+      `cannot read ${what} "${s.id}" from ${file}: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -97,7 +139,14 @@ export function loadSignerKeys(config: Pick<StrataConfig, 'approvalSigning' | 'b
   const out = new Map<string, SignerKey>();
   const { signers, bots } = config.approvalSigning;
   for (const s of signers) out.set(s.id, { id: s.id, key: readKey(s, config.baseDir, 'signer key'), via: s.id });
-  for (const b of bots) out.set(`bot:${b.id}`, { id: `bot:${b.id}`, key: readKey(b, config.baseDir, 'bot key'), subject: b.subject, roles: b.roles, via: `bot:${b.id}` });
+  for (const b of bots)
+    out.set(`bot:${b.id}`, {
+      id: `bot:${b.id}`,
+      key: readKey(b, config.baseDir, 'bot key'),
+      subject: b.subject,
+      roles: b.roles,
+      via: `bot:${b.id}`,
+    });
   return out;
 }
 
@@ -106,6 +155,9 @@ export function decisionSigner(keys: Map<string, SignerKey>, signerId: 'api' | '
   return (c: Omit<DecisionClaims, 'v' | 'keyId' | 'via' | 'expiresAt'>): DecisionAssertion | undefined => {
     const k = keys.get(signerId);
     if (!k) return undefined;
-    return signDecision({ ...c, v: 1, keyId: k.id, via: k.via, expiresAt: new Date(Date.now() + DECISION_TTL_MS).toISOString() }, k.key);
+    return signDecision(
+      { ...c, v: 1, keyId: k.id, via: k.via, expiresAt: new Date(Date.now() + DECISION_TTL_MS).toISOString() },
+      k.key,
+    );
   };
 }

@@ -5,7 +5,10 @@ import type { FailoverGroupConfig, StrataConfig } from './config';
 import { parseDuration } from './duration';
 
 /** The approval policy of a group, as the approval gate takes it (signed decisions unless the config opts out). */
-export function groupApprovalPolicy(g: FailoverGroupConfig, config?: Pick<StrataConfig, 'approvalSigning'>): ApprovalPolicy {
+export function groupApprovalPolicy(
+  g: FailoverGroupConfig,
+  config?: Pick<StrataConfig, 'approvalSigning'>,
+): ApprovalPolicy {
   return {
     required: g.approval.required,
     roles: g.approval.roles,
@@ -16,7 +19,11 @@ export function groupApprovalPolicy(g: FailoverGroupConfig, config?: Pick<Strata
 }
 
 /** What a group's monitor runs with: probe timing, and an emergency failover behind the group's approval policy. */
-export function monitorInputFor(group: string, g: FailoverGroupConfig, config?: Pick<StrataConfig, 'approvalSigning'>): FailoverMonitorInput {
+export function monitorInputFor(
+  group: string,
+  g: FailoverGroupConfig,
+  config?: Pick<StrataConfig, 'approvalSigning'>,
+): FailoverMonitorInput {
   return {
     group,
     intervalMs: parseDuration(g.health.every),

@@ -19,15 +19,26 @@ export interface StartRunRequest {
 }
 
 /** Throws VALIDATION_FAILED naming the unknown stack or environment and what exists. */
-export function buildRunInput(config: StrataConfig, req: StartRunRequest, requestedBy: string, id: string): DeploymentInput {
+export function buildRunInput(
+  config: StrataConfig,
+  req: StartRunRequest,
+  requestedBy: string,
+  id: string,
+): DeploymentInput {
   const stack = config.stacks[req.stack];
   if (!stack) {
-    throw new StrataError(ErrorCode.VALIDATION_FAILED, `unknown stack "${req.stack}" (known: ${Object.keys(config.stacks).join(', ')})`);
+    throw new StrataError(
+      ErrorCode.VALIDATION_FAILED,
+      `unknown stack "${req.stack}" (known: ${Object.keys(config.stacks).join(', ')})`,
+    );
   }
   const env = config.environments[req.environment];
   const allowed = stack.environments ?? Object.keys(config.environments);
   if (!env || !allowed.includes(req.environment)) {
-    throw new StrataError(ErrorCode.VALIDATION_FAILED, `unknown environment "${req.environment}" for stack "${req.stack}" (known: ${allowed.join(', ')})`);
+    throw new StrataError(
+      ErrorCode.VALIDATION_FAILED,
+      `unknown environment "${req.environment}" for stack "${req.stack}" (known: ${allowed.join(', ')})`,
+    );
   }
   const a = env.approvals;
   const required = req.kind === 'destroy' ? Math.max(a.required, a.destroyRequired ?? a.required) : a.required;
@@ -41,11 +52,24 @@ export function buildRunInput(config: StrataConfig, req: StartRunRequest, reques
     dryRun: req.dryRun ?? false,
     reason: req.reason,
     targetVersion: req.targetVersion,
-    approvalPolicy: { required, roles: a.roles, fourEyes: a.fourEyes, timeoutMs: parseDuration(a.timeout), signed: config.approvalSigning.required && required > 0 },
+    approvalPolicy: {
+      required,
+      roles: a.roles,
+      fourEyes: a.fourEyes,
+      timeoutMs: parseDuration(a.timeout),
+      signed: config.approvalSigning.required && required > 0,
+    },
     autoRollback: env.autoRollback,
     verify: stack.verify.map((c) =>
       c.type === 'http'
-        ? { type: 'http' as const, output: c.output, url: c.url, expectStatus: c.expectStatus, timeoutMs: parseDuration(c.timeout), retries: c.retries }
+        ? {
+            type: 'http' as const,
+            output: c.output,
+            url: c.url,
+            expectStatus: c.expectStatus,
+            timeoutMs: parseDuration(c.timeout),
+            retries: c.retries,
+          }
         : c.type === 'output'
           ? { type: 'output' as const, output: c.output, equals: c.equals }
           : { type: 'replan' as const },

@@ -10,4 +10,11 @@ export const RequestedByKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.request
 export const FailoverGroupKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.failoverGroup, SearchAttributeType.KEYWORD);
 
 /** Every key Strata registers, for the dev server launcher and tests. */
-export const ALL_SEARCH_ATTRIBUTE_KEYS = [StackKey, EnvironmentKey, StatusKey, KindKey, RequestedByKey, FailoverGroupKey];
+export const ALL_SEARCH_ATTRIBUTE_KEYS = [
+  StackKey,
+  EnvironmentKey,
+  StatusKey,
+  KindKey,
+  RequestedByKey,
+  FailoverGroupKey,
+];

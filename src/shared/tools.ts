@@ -18,12 +18,21 @@ export interface ToolPaths {
   TEMPORAL_TEST_SERVER?: string;
 }
 
-const TOOL_KEYS: (keyof ToolPaths)[] = ['TEMPORAL_CLI', 'TOFU_BIN_RESOLVED', 'TF_CLI_CONFIG_FILE', 'MOTO_SERVER', 'OPA_BIN', 'TEMPORAL_TEST_SERVER'];
+const TOOL_KEYS: (keyof ToolPaths)[] = [
+  'TEMPORAL_CLI',
+  'TOFU_BIN_RESOLVED',
+  'TF_CLI_CONFIG_FILE',
+  'MOTO_SERVER',
+  'OPA_BIN',
+  'TEMPORAL_TEST_SERVER',
+];
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
 
 export function cacheDir(): string {
-  return process.env.STRATA_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'strata');
+  return (
+    process.env.STRATA_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'strata')
+  );
 }
 
 function parseEnvFile(text: string): ToolPaths {
@@ -42,7 +51,8 @@ export function readTools(): ToolPaths {
   const out: ToolPaths = {};
   // An environment value naming a file that does not exist (a stale TF_CLI_CONFIG_FILE=~/.terraformrc, say)
   // would send OpenTofu to the network; the cache's value wins then.
-  for (const k of TOOL_KEYS) out[k] = process.env[k] && fs.existsSync(process.env[k]!) ? process.env[k] : fromFile[k] || process.env[k];
+  for (const k of TOOL_KEYS)
+    out[k] = process.env[k] && fs.existsSync(process.env[k]!) ? process.env[k] : fromFile[k] || process.env[k];
   return out;
 }
 

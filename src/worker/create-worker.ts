@@ -45,12 +45,17 @@ export interface StrataWorkerOptions {
  */
 function withConfigCodec(client: Client, config: StrataConfig): Client {
   const dataConverter = dataConverterFor(config);
-  return dataConverter ? new Client({ connection: client.connection, namespace: config.temporal.namespace, dataConverter }) : client;
+  return dataConverter
+    ? new Client({ connection: client.connection, namespace: config.temporal.namespace, dataConverter })
+    : client;
 }
 
 /** Every activity a Strata worker serves, wired from config. */
 export function buildActivities(
-  opts: Pick<StrataWorkerOptions, 'client' | 'config' | 'taskQueue' | 'lockHolderCheckIntervalMs' | 'lockContinueAsNewAfterGrants'>,
+  opts: Pick<
+    StrataWorkerOptions,
+    'client' | 'config' | 'taskQueue' | 'lockHolderCheckIntervalMs' | 'lockContinueAsNewAfterGrants'
+  >,
 ) {
   const { config } = opts;
   const stores = createStores(config.stateStore, config.artifactsDir);
@@ -70,7 +75,10 @@ export function buildActivities(
         : undefined,
     }),
     ...createTemporalActivities({
-      locks: createGateway(withConfigCodec(opts.client, config), { namespace: config.temporal.namespace, taskQueue: opts.taskQueue ?? config.temporal.taskQueue }).runs,
+      locks: createGateway(withConfigCodec(opts.client, config), {
+        namespace: config.temporal.namespace,
+        taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      }).runs,
       lockHolderCheckIntervalMs: opts.lockHolderCheckIntervalMs,
       lockContinueAsNewAfterGrants: opts.lockContinueAsNewAfterGrants,
     }),
@@ -93,7 +101,9 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     connection: opts.connection,
     namespace: opts.config.temporal.namespace,
     taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
     activities: buildActivities({ ...opts, taskQueue }),
     // Inputs, results, signals and queries leave the worker encrypted when the config names codec keys.
     dataConverter: dataConverterFor(opts.config),

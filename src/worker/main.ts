@@ -9,7 +9,11 @@ import { ensureFailoverMonitors, reconcileDriftSchedules } from './schedules';
 import { startTracing } from '../shared/telemetry';
 import { workerRuntimeOptions } from './telemetry';
 
-async function connectWithRetry<T>(what: string, connect: () => Promise<T>, log: ReturnType<typeof createLogger>): Promise<T> {
+async function connectWithRetry<T>(
+  what: string,
+  connect: () => Promise<T>,
+  log: ReturnType<typeof createLogger>,
+): Promise<T> {
   const deadline = Date.now() + 120_000;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -28,7 +32,8 @@ async function main(): Promise<void> {
   // Core logs at WARN; SDK metrics for Prometheus when telemetry.workerMetricsAddress is set.
   Runtime.install(workerRuntimeOptions(config));
   const tracing = startTracing(config, 'worker');
-  if (config.telemetry.workerMetricsAddress) log.info({ metrics: `http://${config.telemetry.workerMetricsAddress}/metrics` }, 'worker metrics for Prometheus');
+  if (config.telemetry.workerMetricsAddress)
+    log.info({ metrics: `http://${config.telemetry.workerMetricsAddress}/metrics` }, 'worker metrics for Prometheus');
   const { address, namespace, taskQueue } = config.temporal;
   const connection = await connectWithRetry(`Temporal at ${address}`, () => NativeConnection.connect({ address }), log);
   const clientConnection = await Connection.connect({ address });

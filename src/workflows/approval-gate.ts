@@ -3,7 +3,14 @@
  * Updates (validated, so the caller gets a reason) or as Signals (bots, the CLI; refused ones are logged).
  * Expiry is a durable timer: `condition(pred, timeout)`.
  */
-import { ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { DecisionActivities } from '../activities/auth';
 import {
   APPROVAL_ERRORS,
@@ -96,7 +103,12 @@ export class ApprovalGate {
   /** Decisions refused so far (forged, unsigned, stale), with the identity they claimed. */
   refused: RefusedDecision[] = [];
 
-  private recordRefusal(decision: Decision, input: Partial<ApproveInput> | undefined, transport: Transport, reason: string): void {
+  private recordRefusal(
+    decision: Decision,
+    input: Partial<ApproveInput> | undefined,
+    transport: Transport,
+    reason: string,
+  ): void {
     const claimedBy = typeof input?.by === 'string' && input.by ? input.by : 'unknown';
     this.refused.push({ claimedBy, at: new Date().toISOString(), decision, reason, transport });
     if (this.refused.length > MAX_REFUSED) this.refused.splice(0, this.refused.length - MAX_REFUSED);
@@ -109,7 +121,11 @@ export class ApprovalGate {
    * only as the signer vouched for it (identity, roles, run, plan); the checks run again after the
    * verification, since another decision may have landed while it ran.
    */
-  private async decide(decision: Decision, input: ApproveInput | RejectInput, transport: Transport): Promise<ApprovalView> {
+  private async decide(
+    decision: Decision,
+    input: ApproveInput | RejectInput,
+    transport: Transport,
+  ): Promise<ApprovalView> {
     const proven = await this.prove(decision, input, transport);
     const actor = { ...input, by: proven.by, roles: proven.roles };
     if (decision === 'approve') {
@@ -137,7 +153,8 @@ export class ApprovalGate {
       if (transport === 'update') this.recordRefusal(decision, input, transport, reason);
       refuse(APPROVAL_ERRORS.forbidden, reason);
     }
-    if (verdict.by !== input.by) refuse(APPROVAL_ERRORS.forbidden, `decision claims ${input.by} but is signed for ${verdict.by}`);
+    if (verdict.by !== input.by)
+      refuse(APPROVAL_ERRORS.forbidden, `decision claims ${input.by} but is signed for ${verdict.by}`);
     return verdict;
   }
 
@@ -194,13 +211,18 @@ export class ApprovalGate {
   }
 
   private checkActor(actor: Actor): void {
-    if (!actor || typeof actor.by !== 'string' || !actor.by) refuse(APPROVAL_ERRORS.forbidden, 'approver identity is missing');
+    if (!actor || typeof actor.by !== 'string' || !actor.by)
+      refuse(APPROVAL_ERRORS.forbidden, 'approver identity is missing');
     if (this.state === 'expired') refuse(APPROVAL_ERRORS.expired, 'the approval window has expired');
-    if (this.state !== 'pending') refuse(APPROVAL_ERRORS.notAwaiting, `run is not awaiting approval (gate is ${this.state})`);
+    if (this.state !== 'pending')
+      refuse(APPROVAL_ERRORS.notAwaiting, `run is not awaiting approval (gate is ${this.state})`);
     const policy = this.policy!;
     const roles = Array.isArray(actor.roles) ? actor.roles : [];
     if (!roles.includes('admin') && !roles.some((r) => policy.roles.includes(r))) {
-      refuse(APPROVAL_ERRORS.forbidden, `${actor.by} lacks an approver role (needs one of: ${policy.roles.join(', ')})`);
+      refuse(
+        APPROVAL_ERRORS.forbidden,
+        `${actor.by} lacks an approver role (needs one of: ${policy.roles.join(', ')})`,
+      );
     }
     if (policy.fourEyes && actor.by === this.opts.requestedBy) {
       refuse(APPROVAL_ERRORS.forbidden, `four-eyes policy: ${actor.by} requested this run and cannot decide on it`);
@@ -212,7 +234,10 @@ export class ApprovalGate {
     const denial = this.opts.denied?.();
     if (denial) refuse(APPROVAL_ERRORS.policyDenied, denial);
     if (input.planHash && this.planHash && input.planHash !== this.planHash) {
-      refuse(APPROVAL_ERRORS.planMismatch, `plan hash ${input.planHash} is not the plan awaiting approval (${this.planHash})`);
+      refuse(
+        APPROVAL_ERRORS.planMismatch,
+        `plan hash ${input.planHash} is not the plan awaiting approval (${this.planHash})`,
+      );
     }
     if (this.approvals.some((a) => a.by === input.by)) {
       refuse(APPROVAL_ERRORS.duplicate, `${input.by} has already approved this run`);
@@ -224,7 +249,14 @@ export class ApprovalGate {
   }
 
   private approve(input: ApproveInput, via: string, transport: Transport): ApprovalView {
-    this.approvals.push({ by: input.by, at: new Date().toISOString(), comment: input.comment, planHash: this.planHash, via, transport });
+    this.approvals.push({
+      by: input.by,
+      at: new Date().toISOString(),
+      comment: input.comment,
+      planHash: this.planHash,
+      via,
+      transport,
+    });
     this.opts.log?.('info', `approved by ${input.by} (${this.approvals.length}/${this.policy!.required})`);
     if (this.approvals.length >= this.policy!.required) this.state = 'approved';
     this.opts.onChange?.();

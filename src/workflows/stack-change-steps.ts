@@ -38,7 +38,13 @@ export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
   d.plan = planView(plan, risk);
   // Cost and the Rego policies' findings join the plan view; a denial then blocks the approval gate.
   if (patched(PATCH_POLICY_COST)) {
-    const assessed = await run.policy.assess({ ...target, kind: input.kind, requestedBy: input.requestedBy, plan, flags: input.policyFlags });
+    const assessed = await run.policy.assess({
+      ...target,
+      kind: input.kind,
+      requestedBy: input.requestedBy,
+      plan,
+      flags: input.policyFlags,
+    });
     Object.assign(d.plan, assessed);
   }
   d.resources = plan.resources.map((r) => ({ address: r.address, type: r.type, action: r.action, status: 'planned' }));

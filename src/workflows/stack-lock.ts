@@ -92,12 +92,17 @@ class StackLock {
     if (req.holding) return this.reassert(req.workflowId);
     // Duplicate requests (a retried or repeated signal-with-start) must not queue a run twice.
     if (state.holder?.workflowId === req.workflowId || state.queue.some((q) => q.workflowId === req.workflowId)) return;
-    const entry = { workflowId: req.workflowId, requestedAt: req.requestedAt ?? this.now(), priority: req.priority ?? 'normal' };
+    const entry = {
+      workflowId: req.workflowId,
+      requestedAt: req.requestedAt ?? this.now(),
+      priority: req.priority ?? 'normal',
+    };
     // High priority waits ahead of every normal waiter, behind earlier high ones; the holder is never displaced.
     const rank = (q: LockRequest) => (q.priority === 'high' ? 0 : 1);
     const behind = this.recoveryAware
       ? // Runs re-queue after a lost lock in whatever order their repeats arrive; their first request time keeps FIFO.
-        (q: LockRequest) => rank(q) > rank(entry) || (rank(q) === rank(entry) && (q.requestedAt ?? '') > entry.requestedAt)
+        (q: LockRequest) =>
+          rank(q) > rank(entry) || (rank(q) === rank(entry) && (q.requestedAt ?? '') > entry.requestedAt)
       : (q: LockRequest) => rank(q) > rank(entry);
     const at = state.queue.findIndex(behind);
     state.queue.splice(at < 0 ? state.queue.length : at, 0, entry);

@@ -82,7 +82,13 @@ describe('AWS failover activities (moto)', () => {
     const fx = await createAwsFailoverFixture(moto.endpoint);
     const group = { ...fx.group, secondary: { ...fx.group.secondary, asg: 'no-such-group' } };
     const acts = createFailoverActivities({ groups: { [fx.name]: group }, aws: () => fx.clients });
-    const step = { group: fx.name, failoverId: 'f-missing', stage: 'target_activation' as const, step: 'scale_target', side: 'secondary' as const };
+    const step = {
+      group: fx.name,
+      failoverId: 'f-missing',
+      stage: 'target_activation' as const,
+      step: 'scale_target',
+      side: 'secondary' as const,
+    };
     const err = await acts.failoverScale({ ...step, capacity: { min: 0, max: 3, desired: 3 } }).then(
       () => undefined,
       (e: unknown) => e as { type?: string; nonRetryable?: boolean; message?: string },

@@ -55,21 +55,36 @@ describe('HTTP API skeleton', () => {
   });
 
   it('validates bodies with errors that name the field, never a 5xx', async () => {
-    const bad = await request(app).post('/api/v1/deployments').set(alice).send({ stack: 'hello-local', environment: 42 });
+    const bad = await request(app)
+      .post('/api/v1/deployments')
+      .set(alice)
+      .send({ stack: 'hello-local', environment: 42 });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
     expect(bad.body.error.message).toContain('body.environment');
-    const malformed = await request(app).post('/api/v1/deployments').set({ ...alice, 'Content-Type': 'application/json' }).send('{"stack":');
+    const malformed = await request(app)
+      .post('/api/v1/deployments')
+      .set({ ...alice, 'Content-Type': 'application/json' })
+      .send('{"stack":');
     expect(malformed.status).toBe(400);
-    const huge = await request(app).post('/api/v1/deployments').set(alice).send({ stack: 'x'.repeat(300_000), environment: 'dev' });
+    const huge = await request(app)
+      .post('/api/v1/deployments')
+      .set(alice)
+      .send({ stack: 'x'.repeat(300_000), environment: 'dev' });
     expect(huge.status).toBe(413);
-    const unknownStack = await request(app).post('/api/v1/deployments').set(alice).send({ stack: 'nope', environment: 'dev' });
+    const unknownStack = await request(app)
+      .post('/api/v1/deployments')
+      .set(alice)
+      .send({ stack: 'nope', environment: 'dev' });
     expect(unknownStack.status).toBe(400);
     expect(unknownStack.body.error.message).toMatch(/unknown stack "nope"/);
   });
 
   it('enforces roles: an approver cannot start a deployment', async () => {
-    const res = await request(app).post('/api/v1/deployments').set(bob).send({ stack: 'hello-local', environment: 'dev' });
+    const res = await request(app)
+      .post('/api/v1/deployments')
+      .set(bob)
+      .send({ stack: 'hello-local', environment: 'dev' });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('FORBIDDEN');
   });
@@ -81,7 +96,8 @@ describe('HTTP API skeleton', () => {
     expect(doc.body.openapi).toBe('3.0.3');
     const post = doc.body.paths['/api/v1/deployments'].post;
     // One alternative per configured stack, each with the common fields.
-    for (const alt of post.requestBody.content['application/json'].schema.anyOf) expect(alt.properties).toHaveProperty('idempotencyKey');
+    for (const alt of post.requestBody.content['application/json'].schema.anyOf)
+      expect(alt.properties).toHaveProperty('idempotencyKey');
     expect(doc.body.paths).toHaveProperty(['/api/v1/deployments/{id}/approve']);
     expect(doc.body.paths).toHaveProperty(['/api/v1/stacks/{stack}/environments/{env}/rollback']);
   });
@@ -113,7 +129,9 @@ describe('GET /metrics', () => {
     expect(res.text).toContain('strata_http_requests_total{method="GET",route="/api/v1/stacks/",status="200"} 1');
     // Refused before routing, the 401 still counts against the route it was for.
     expect(res.text).toContain('strata_http_requests_total{method="GET",route="/api/v1/stacks/",status="401"} 1');
-    expect(res.text).toMatch(/strata_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/stacks\/"\} 2/);
+    expect(res.text).toMatch(
+      /strata_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/stacks\/"\} 2/,
+    );
     expect(res.text).toContain('strata_temporal_up 1');
     expect(res.text).toContain('strata_runs{status="awaiting_approval"} 0');
   });

@@ -26,8 +26,14 @@ const key = () => ({ id: `k-${randomBytes(3).toString('hex')}`, key: randomBytes
 const json = (v: unknown) => defaultPayloadConverter.toPayload(v)!;
 /** The workflow input's bytes as `temporal workflow show --output json` prints them (base64 in JSON). */
 const startInput = (out: string): string => {
-  const events = (JSON.parse(out) as { events: { workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } } }[] }).events;
-  const started = events.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
+  const events = (
+    JSON.parse(out) as {
+      events: { workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } } }[];
+    }
+  ).events;
+  const started = events.find(
+    (e) => e.workflowExecutionStartedEventAttributes,
+  )!.workflowExecutionStartedEventAttributes!;
   return Buffer.from(started.input.payloads[0].data, 'base64').toString('latin1');
 };
 
@@ -51,7 +57,10 @@ describe('payload codec', () => {
 
     const tampered = { ...sealed, data: Uint8Array.from(sealed.data!, (b, i) => (i === 20 ? b ^ 1 : b)) };
     await expect(after.decode([tampered])).rejects.toThrow();
-    const relabelled = { ...sealed, metadata: { ...sealed.metadata, 'encryption-key-id': new TextEncoder().encode(newKey.id) } };
+    const relabelled = {
+      ...sealed,
+      metadata: { ...sealed.metadata, 'encryption-key-id': new TextEncoder().encode(newKey.id) },
+    };
     await expect(after.decode([relabelled])).rejects.toThrow();
     await expect(new AesGcmCodec([newKey]).decode([sealed])).rejects.toThrow(/not configured/);
   });
@@ -71,7 +80,11 @@ describe('payload codec', () => {
     beforeAll(async () => {
       env = await startTemporal();
       worker = await startWorker(env, config);
-      client = new Client({ connection: env.connection, namespace: 'default', dataConverter: dataConverterFor(config) });
+      client = new Client({
+        connection: env.connection,
+        namespace: 'default',
+        dataConverter: dataConverterFor(config),
+      });
       app = createApp({ temporal: { client }, config });
       http = api(app);
     });
@@ -86,18 +99,32 @@ describe('payload codec', () => {
     });
 
     it('keeps a run readable through Strata and unreadable in raw history and `temporal workflow show`', async () => {
-      const id = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 2, image: MARKER } });
+      const id = await http.deploy('alice', {
+        stack: 'sim-multicloud',
+        environment: 'dev',
+        variables: { instance_count: 2, image: MARKER },
+      });
       await http.waitFor(id, ['succeeded']);
 
       const history = await env.client.workflow.getHandle(deploymentWorkflowId(id)).fetchHistory();
       const raw = JSON.stringify(history);
       expect(raw.length).toBeGreaterThan(1000);
       const b64 = (s: string) => Buffer.from(s).toString('base64');
-      for (const needle of [MARKER, b64(MARKER), 'instance_count', b64('"instance_count"')]) expect(raw).not.toContain(needle);
+      for (const needle of [MARKER, b64(MARKER), 'instance_count', b64('"instance_count"')])
+        expect(raw).not.toContain(needle);
 
       const cli = toolPath('TEMPORAL_CLI');
       const address = `${env.connection.options.address}`;
-      const show = await run(cli, ['workflow', 'show', '--address', address, '--workflow-id', deploymentWorkflowId(id), '--output', 'json']);
+      const show = await run(cli, [
+        'workflow',
+        'show',
+        '--address',
+        address,
+        '--workflow-id',
+        deploymentWorkflowId(id),
+        '--output',
+        'json',
+      ]);
       expect(show.stdout.length).toBeGreaterThan(1000);
       expect(show.stdout).not.toContain(MARKER);
       expect(startInput(show.stdout)).not.toContain(MARKER);
@@ -109,8 +136,18 @@ describe('payload codec', () => {
       try {
         const port = (server.address() as AddressInfo).port;
         const decoded = await run(cli, [
-          'workflow', 'show', '--address', address, '--workflow-id', deploymentWorkflowId(id), '--output', 'json',
-          '--codec-endpoint', `http://127.0.0.1:${port}/codec`, '--codec-auth', `Bearer ${TOKENS.alice}`,
+          'workflow',
+          'show',
+          '--address',
+          address,
+          '--workflow-id',
+          deploymentWorkflowId(id),
+          '--output',
+          'json',
+          '--codec-endpoint',
+          `http://127.0.0.1:${port}/codec`,
+          '--codec-auth',
+          `Bearer ${TOKENS.alice}`,
         ]);
         expect(startInput(decoded.stdout)).toContain(MARKER);
       } finally {
@@ -119,17 +156,34 @@ describe('payload codec', () => {
     });
 
     it('codec server: token required, CORS only for the UI origin, bad payloads are a 400', async () => {
-      const [sealed] = await new AesGcmCodec([{ id: 'local-1', key: Buffer.from(fs.readFileSync(keyFile, 'utf8').trim(), 'base64') }]).encode([json({ a: MARKER })]);
-      const body = { payloads: [{ metadata: Object.fromEntries(Object.entries(sealed.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(sealed.data!).toString('base64') }] };
+      const [sealed] = await new AesGcmCodec([
+        { id: 'local-1', key: Buffer.from(fs.readFileSync(keyFile, 'utf8').trim(), 'base64') },
+      ]).encode([json({ a: MARKER })]);
+      const body = {
+        payloads: [
+          {
+            metadata: Object.fromEntries(
+              Object.entries(sealed.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')]),
+            ),
+            data: Buffer.from(sealed.data!).toString('base64'),
+          },
+        ],
+      };
       expect((await request(app).post('/codec/decode').send(body)).status).toBe(401);
-      const ok = await request(app).post('/codec/decode').set('Authorization', `Bearer ${TOKENS.alice}`).set('Origin', 'http://127.0.0.1:8233').send(body);
+      const ok = await request(app)
+        .post('/codec/decode')
+        .set('Authorization', `Bearer ${TOKENS.alice}`)
+        .set('Origin', 'http://127.0.0.1:8233')
+        .send(body);
       expect(ok.status).toBe(200);
       expect(ok.headers['access-control-allow-origin']).toBe('http://127.0.0.1:8233');
       expect(Buffer.from(ok.body.payloads[0].data, 'base64').toString()).toContain(MARKER);
       const preflight = await request(app).options('/codec/decode').set('Origin', 'http://evil.example');
       expect(preflight.status).toBe(403);
       expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
-      const broken = { payloads: [{ ...body.payloads[0], data: Buffer.from('garbage-garbage-garbage-garbage').toString('base64') }] };
+      const broken = {
+        payloads: [{ ...body.payloads[0], data: Buffer.from('garbage-garbage-garbage-garbage').toString('base64') }],
+      };
       const bad = await request(app).post('/codec/decode').set('Authorization', `Bearer ${TOKENS.alice}`).send(broken);
       expect(bad.status).toBe(400);
       expect(bad.body.error.code).toBe('VALIDATION_FAILED');

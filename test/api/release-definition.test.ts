@@ -56,7 +56,13 @@ describe('release definition', () => {
     expect(app.dependsOn.sort()).toEqual(['sim-db', 'sim-network']);
     expect(app.inputs).toEqual(
       expect.arrayContaining([
-        { variable: 'database_endpoint', stack: 'sim-db', output: 'database_endpoint', hasDefault: true, takesText: true },
+        {
+          variable: 'database_endpoint',
+          stack: 'sim-db',
+          output: 'database_endpoint',
+          hasDefault: true,
+          takesText: true,
+        },
       ]),
     );
     // The same input a single deployment gets: the environment's policies frozen at request time.

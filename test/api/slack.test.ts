@@ -15,7 +15,11 @@ const SECRET = 'test-signing-secret';
 
 function signed(body: string, secret = SECRET, ts = Math.floor(Date.now() / 1000)) {
   const sig = `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
-  return { 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': sig, 'Content-Type': 'application/x-www-form-urlencoded' };
+  return {
+    'X-Slack-Request-Timestamp': String(ts),
+    'X-Slack-Signature': sig,
+    'Content-Type': 'application/x-www-form-urlencoded',
+  };
 }
 
 const press = (actionId: string, runId: string, userId: string) =>
@@ -61,7 +65,11 @@ describe('Slack approvals', () => {
 
   it('posts Approve/Reject buttons and approves from a signed button press', async () => {
     const h = api(app);
-    const id = await h.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    const id = await h.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 1 },
+    });
     await h.waitFor(id, ['awaiting_approval']);
     const msg = await eventually(() => posted.find((p) => JSON.stringify(p.body).includes(id)), 'the Slack message');
     expect(msg.auth).toBe('Bearer xoxb-test');
@@ -73,8 +81,13 @@ describe('Slack approvals', () => {
     ]);
 
     const forged = press('strata_approve', id, 'U_BOB');
-    expect((await request(app).post('/slack/events').set(signed(forged, 'wrong-secret')).send(forged)).status).toBe(401);
-    const stale = await request(app).post('/slack/events').set(signed(forged, SECRET, Math.floor(Date.now() / 1000) - 600)).send(forged);
+    expect((await request(app).post('/slack/events').set(signed(forged, 'wrong-secret')).send(forged)).status).toBe(
+      401,
+    );
+    const stale = await request(app)
+      .post('/slack/events')
+      .set(signed(forged, SECRET, Math.floor(Date.now() / 1000) - 600))
+      .send(forged);
     expect(stale.status).toBe(401);
 
     const own = press('strata_approve', id, 'U_ALICE');
@@ -83,7 +96,9 @@ describe('Slack approvals', () => {
     expect(refused.body.text).toMatch(/^Not approved: .*approver role/);
 
     const stranger = press('strata_approve', id, 'U_NOBODY');
-    expect((await request(app).post('/slack/events').set(signed(stranger)).send(stranger)).body.text).toMatch(/not mapped/);
+    expect((await request(app).post('/slack/events').set(signed(stranger)).send(stranger)).body.text).toMatch(
+      /not mapped/,
+    );
 
     const ok = await request(app).post('/slack/events').set(signed(forged)).send(forged);
     expect(ok.status).toBe(200);
@@ -94,7 +109,11 @@ describe('Slack approvals', () => {
 
   it('rejects from a button press', async () => {
     const h = api(app);
-    const id = await h.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 2 } });
+    const id = await h.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 2 },
+    });
     await h.waitFor(id, ['awaiting_approval']);
     const body = press('strata_reject', id, 'U_BOB');
     const res = await request(app).post('/slack/events').set(signed(body)).send(body);

@@ -125,10 +125,15 @@ describe('declared variables of the CloudFormation and Kubernetes engines', () =
     const declared = await declaredVariables({ executor: 'cloudformation', path: path.join(root, 'stacks/cfn-demo') });
     expect(Object.keys(declared!.variables).sort()).toEqual(['Prefix', 'TableReadCapacity']);
     const schema = stackDeploymentBody('cfn-demo', ['dev'], declared, {});
-    expect(schema.safeParse({ stack: 'cfn-demo', environment: 'dev', variables: { Prefix: 'x', TableReadCapacity: 2 } }).success).toBe(true);
+    expect(
+      schema.safeParse({ stack: 'cfn-demo', environment: 'dev', variables: { Prefix: 'x', TableReadCapacity: 2 } })
+        .success,
+    ).toBe(true);
     const bad = schema.safeParse({ stack: 'cfn-demo', environment: 'dev', variables: { Nope: 1 } });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues[0].message).toBe('unknown variable "Nope": stack cfn-demo declares Prefix, TableReadCapacity');
+    expect(bad.error!.issues[0].message).toBe(
+      'unknown variable "Nope": stack cfn-demo declares Prefix, TableReadCapacity',
+    );
   });
 
   it('a Kubernetes manifests stack declares no variables, so any variable is refused before a run starts', async () => {

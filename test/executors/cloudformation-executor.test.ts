@@ -5,7 +5,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand, ExecuteChangeSetCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DeleteStackCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  UpdateStackCommand,
+} from '@aws-sdk/client-cloudformation';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { createCloudFormationExecutor } from '../../src/executors/cloudformation/cfn-executor';
@@ -77,13 +83,18 @@ const bucketExists = (name: string) =>
     () => true,
     () => false,
   );
-const planDoc = async (plan: PlanSummary) => JSON.parse((await h.artifacts.get(plan.planRef)).toString()) as CfnPlanDocument;
-const stateOf = async (spec: StackSpec) => JSON.parse((await h.state.getCurrentState('cfn-demo', spec.environment))!.body) as CfnState;
+const planDoc = async (plan: PlanSummary) =>
+  JSON.parse((await h.artifacts.get(plan.planRef)).toString()) as CfnPlanDocument;
+const stateOf = async (spec: StackSpec) =>
+  JSON.parse((await h.state.getCurrentState('cfn-demo', spec.environment))!.body) as CfnState;
 
 /** A copy of the demo stack with its template edited. */
 function editedStack(edit: (t: string) => string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-cfn-stack-'));
-  fs.writeFileSync(path.join(dir, 'template.yaml'), edit(fs.readFileSync(path.join(STACK_DIR, 'template.yaml'), 'utf8')));
+  fs.writeFileSync(
+    path.join(dir, 'template.yaml'),
+    edit(fs.readFileSync(path.join(STACK_DIR, 'template.yaml'), 'utf8')),
+  );
   return dir;
 }
 
@@ -104,17 +115,24 @@ describe('CloudFormation executor on moto', () => {
 
     const c = ctxOf(spec, 'r1');
     const result = await exec.apply(spec, plan, c.ctx);
-    expect(result.resources.map((r) => [r.address, (r.attributes as { physicalId: string }).physicalId]).sort()).toEqual([
+    expect(
+      result.resources.map((r) => [r.address, (r.attributes as { physicalId: string }).physicalId]).sort(),
+    ).toEqual([
       ['Bucket', `${spec.variables.Prefix}-artifacts`],
       ['ReaderRole', `${spec.variables.Prefix}-reader`],
       ['Table', `${spec.variables.Prefix}-items`],
     ]);
     expect(await bucketExists(`${spec.variables.Prefix}-artifacts`)).toBe(true);
-    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: `strata-cfn-demo-${spec.environment}` }))).Stacks![0];
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: `strata-cfn-demo-${spec.environment}` })))
+      .Stacks![0];
     expect(stack.StackStatus).toBe('CREATE_COMPLETE');
     expect(c.logs.map((l) => l.message).join('\n')).toMatch(/executing change set strata-r1-/);
     const st = await stateOf(spec);
-    expect(st).toMatchObject({ serial: 2, stackName: `strata-cfn-demo-${spec.environment}`, baseline: { stackId: stack.StackId, status: 'CREATE_COMPLETE' } });
+    expect(st).toMatchObject({
+      serial: 2,
+      stackName: `strata-cfn-demo-${spec.environment}`,
+      baseline: { stackId: stack.StackId, status: 'CREATE_COMPLETE' },
+    });
     expect(st.applying).toBeUndefined();
     const snap = await exec.snapshotState(spec, c.ctx);
     expect(snap.resources).toHaveLength(3);
@@ -136,7 +154,10 @@ describe('CloudFormation executor on moto', () => {
     );
     const edited = { ...spec, path: dir };
     const { plan, ctx } = await planned(edited, 'a3');
-    expect(plan.resources.map((r) => `${r.action} ${r.address}`).sort()).toEqual(['delete ReaderRole', 'update Bucket']);
+    expect(plan.resources.map((r) => `${r.action} ${r.address}`).sort()).toEqual([
+      'delete ReaderRole',
+      'update Bucket',
+    ]);
     expect(plan).toMatchObject({ add: 0, change: 1, destroy: 1 });
     const result = await exec.apply(edited, plan, ctx);
     expect(result.resources.map((r) => r.address).sort()).toEqual(['Bucket', 'Table']);
@@ -153,18 +174,24 @@ describe('CloudFormation executor on moto', () => {
     await cfn.send(
       new UpdateStackCommand({
         StackName: `strata-cfn-demo-${spec.environment}`,
-        TemplateBody: fs.readFileSync(path.join(dir, 'template.yaml'), 'utf8').replace('Value: strata-v2', 'Value: elsewhere'),
+        TemplateBody: fs
+          .readFileSync(path.join(dir, 'template.yaml'), 'utf8')
+          .replace('Value: strata-v2', 'Value: elsewhere'),
         Parameters: [{ ParameterKey: 'Prefix', ParameterValue: spec.variables.Prefix as string }],
         Capabilities: ['CAPABILITY_NAMED_IAM'],
       }),
     );
-    expect(await codeOf(exec.apply(edited, first.plan, first.ctx))).toMatch(/^PLAN_STALE: stack strata-cfn-demo-e\d+ changed since the plan/);
+    expect(await codeOf(exec.apply(edited, first.plan, first.ctx))).toMatch(
+      /^PLAN_STALE: stack strata-cfn-demo-e\d+ changed since the plan/,
+    );
 
     // Two plans against the same state: once one is applied, the other is stale.
     const a = await planned(edited, 's3');
     const b = await planned(edited, 's4');
     await exec.apply(edited, a.plan, a.ctx);
-    expect(await codeOf(exec.apply(edited, b.plan, b.ctx))).toMatch(/^PLAN_STALE: saved plan was made against state serial/);
+    expect(await codeOf(exec.apply(edited, b.plan, b.ctx))).toMatch(
+      /^PLAN_STALE: saved plan was made against state serial/,
+    );
 
     const c = await planned(spec, 's5');
     const bytes = (await h.artifacts.get(c.plan.planRef)).toString().replace('"destroy": false', '"destroy": true');
@@ -216,7 +243,9 @@ describe('CloudFormation executor on moto', () => {
 
   it('unknown variables and missing required parameters are refused when the config is captured', async () => {
     const spec = target({ variables: { Prefix: 'p', Nope: 1 } });
-    expect(await codeOf(exec.prepare(spec, ctxOf(spec, 'v1').ctx))).toMatch(/^VALIDATION_FAILED: variable "Nope" is not a parameter of template.yaml/);
+    expect(await codeOf(exec.prepare(spec, ctxOf(spec, 'v1').ctx))).toMatch(
+      /^VALIDATION_FAILED: variable "Nope" is not a parameter of template.yaml/,
+    );
     const dir = editedStack((t) => t.replace('    Default: strata-cfn-demo\n', ''));
     const required = target({ path: dir, variables: {} });
     expect(await codeOf(exec.prepare(required, ctxOf(required, 'v2').ctx))).toMatch(/need a value: Prefix/);
@@ -230,19 +259,28 @@ describe('CloudFormation executor on moto', () => {
     await cfn.send(
       new UpdateStackCommand({
         StackName: `strata-cfn-demo-${spec.environment}`,
-        TemplateBody: fs.readFileSync(path.join(STACK_DIR, 'template.yaml'), 'utf8').replace(/ {2}ReaderRole:[\s\S]*?(?=\nOutputs:)/, '').replace(/ {2}RoleArn:\n.*\n/, ''),
+        TemplateBody: fs
+          .readFileSync(path.join(STACK_DIR, 'template.yaml'), 'utf8')
+          .replace(/ {2}ReaderRole:[\s\S]*?(?=\nOutputs:)/, '')
+          .replace(/ {2}RoleArn:\n.*\n/, ''),
         Parameters: [{ ParameterKey: 'Prefix', ParameterValue: spec.variables.Prefix as string }],
       }),
     );
     const report = await exec.detectDrift(spec, config, c.ctx);
     expect(report.drifted).toBe(true);
-    expect(report.resources).toEqual([{ address: 'ReaderRole', type: 'AWS::IAM::Role', change: 'deleted', severity: 'critical' }]);
+    expect(report.resources).toEqual([
+      { address: 'ReaderRole', type: 'AWS::IAM::Role', change: 'deleted', severity: 'critical' },
+    ]);
     expect(c.logs.map((l) => l.message).join('\n')).toMatch(/does not implement DetectStackDrift/);
 
     await cfn.send(new DeleteStackCommand({ StackName: `strata-cfn-demo-${spec.environment}` }));
     const gone = await exec.detectDrift(spec, config, ctxOf(spec, 'd3').ctx);
     expect(gone.drifted).toBe(true);
-    expect(gone.resources.map((r) => `${r.change} ${r.address} ${r.severity}`).sort()).toEqual(['deleted Bucket critical', 'deleted ReaderRole critical', 'deleted Table critical']);
+    expect(gone.resources.map((r) => `${r.change} ${r.address} ${r.severity}`).sort()).toEqual([
+      'deleted Bucket critical',
+      'deleted ReaderRole critical',
+      'deleted Table critical',
+    ]);
   });
 
   it('destroy plans every resource for deletion and deletes the stack; a second destroy has nothing to do', async () => {
@@ -253,7 +291,9 @@ describe('CloudFormation executor on moto', () => {
     const result = await exec.apply(spec, plan, ctx);
     expect(result).toMatchObject({ resources: [], outputs: {} });
     expect(await bucketExists(`${spec.variables.Prefix}-artifacts`)).toBe(false);
-    await expect(cfn.send(new DescribeStacksCommand({ StackName: `strata-cfn-demo-${spec.environment}` }))).rejects.toThrow(/does not exist/);
+    await expect(
+      cfn.send(new DescribeStacksCommand({ StackName: `strata-cfn-demo-${spec.environment}` })),
+    ).rejects.toThrow(/does not exist/);
     const again = await planned(spec, 'z3', true);
     expect(again.plan).toMatchObject({ hasChanges: false, destroy: 0 });
   });

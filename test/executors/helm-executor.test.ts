@@ -20,7 +20,11 @@ let helmBin: string;
 let seq = 0;
 
 beforeAll(async () => {
-  const out = execFileSync('bash', [path.resolve(__dirname, '../../scripts/get-helm.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+  const out = execFileSync('bash', [path.resolve(__dirname, '../../scripts/get-helm.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 20 * 60_000,
+  });
   helmBin = out.trim().split('=')[1];
   kube = await startKube();
   exec = createHelmExecutor({ helmBin });
@@ -33,8 +37,18 @@ afterAll(async () => {
 
 async function target(variables: Record<string, unknown> = {}): Promise<StackSpec> {
   const ns = `h${++seq}`;
-  expect((await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })).status).toBe(201);
-  return { stack: 'helm-demo', environment: ns, executor: 'helm', path: CHART, variables, kubernetes: { kubeconfig: kube.kubeconfig, namespace: ns } };
+  expect(
+    (await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }))
+      .status,
+  ).toBe(201);
+  return {
+    stack: 'helm-demo',
+    environment: ns,
+    executor: 'helm',
+    path: CHART,
+    variables,
+    kubernetes: { kubeconfig: kube.kubeconfig, namespace: ns },
+  };
 }
 async function planned(spec: StackSpec, runId: string, destroy = false) {
   const c = h.context(runId, { environment: spec.environment });
@@ -68,7 +82,10 @@ describe('Helm executor on a real kube-apiserver', () => {
 
     const v2 = { ...spec, variables: { greeting: 'v2', service: { enabled: false } } };
     const second = await planned(v2, 'u1');
-    expect(second.plan.resources.map((r) => `${r.action} ${r.address}`).sort()).toEqual([`delete Service/${rel}`, `update ConfigMap/${rel}-config`]);
+    expect(second.plan.resources.map((r) => `${r.action} ${r.address}`).sort()).toEqual([
+      `delete Service/${rel}`,
+      `update ConfigMap/${rel}-config`,
+    ]);
     // Another plan made now is stale once this one is applied (the release moves to revision 2).
     const racing = await planned(spec, 'u2');
     await exec.apply(v2, second.plan, second.ctx);
@@ -98,17 +115,44 @@ describe('Helm executor: an interrupted apply', () => {
     await h.state.putCurrentState(
       'helm-demo',
       spec.environment,
-      { body: JSON.stringify({ ...body, serial: cur.serial + 1, applying: { planHash: plan.planHash, runId: 'x2', baseRevision: 1 } }), serial: cur.serial + 1, lineage: cur.lineage, updatedBy: 'x2' },
+      {
+        body: JSON.stringify({
+          ...body,
+          serial: cur.serial + 1,
+          applying: { planHash: plan.planHash, runId: 'x2', baseRevision: 1 },
+        }),
+        serial: cur.serial + 1,
+        lineage: cur.lineage,
+        updatedBy: 'x2',
+      },
       { serial: cur.serial, lineage: cur.lineage },
     );
     const valuesFile = path.join(h.root, 'x2-values.json');
     fs.writeFileSync(valuesFile, JSON.stringify({ greeting: 'v2' }));
-    execFileSync(helmBin, ['upgrade', '--install', `helm-demo-${spec.environment}`, CHART, '-f', valuesFile, '--reset-values', '-n', spec.environment, '--kubeconfig', kube.kubeconfig], { stdio: 'ignore' });
+    execFileSync(
+      helmBin,
+      [
+        'upgrade',
+        '--install',
+        `helm-demo-${spec.environment}`,
+        CHART,
+        '-f',
+        valuesFile,
+        '--reset-values',
+        '-n',
+        spec.environment,
+        '--kubeconfig',
+        kube.kubeconfig,
+      ],
+      { stdio: 'ignore' },
+    );
 
     const retry = h.context('x2', { environment: spec.environment });
     const result = await exec.apply(v2, plan, retry.ctx);
     expect(result.outputs).toMatchObject({ revision: 2 });
-    expect(retry.logs.map((l) => l.message).join('\n')).toMatch(/already at revision 2: the interrupted apply got through, adopting it/);
+    expect(retry.logs.map((l) => l.message).join('\n')).toMatch(
+      /already at revision 2: the interrupted apply got through, adopting it/,
+    );
     void ctx;
   });
 });

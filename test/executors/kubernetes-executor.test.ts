@@ -34,7 +34,11 @@ afterAll(async () => {
 /** A namespace per test keeps objects apart; each test is its own environment. */
 async function target(over: Partial<StackSpec> = {}, readinessTimeoutSeconds = 30): Promise<StackSpec> {
   const ns = `t${++seq}`;
-  const r = await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const r = await kube.request('POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ns },
+  });
   expect(r.status).toBe(201);
   return {
     stack: 'k8s-demo',
@@ -90,7 +94,9 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 function editedStack(edit: (files: Record<string, string>) => Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-k8s-stack-'));
-  const files = Object.fromEntries(fs.readdirSync(STACK_DIR).map((f) => [f, fs.readFileSync(path.join(STACK_DIR, f), 'utf8')]));
+  const files = Object.fromEntries(
+    fs.readdirSync(STACK_DIR).map((f) => [f, fs.readFileSync(path.join(STACK_DIR, f), 'utf8')]),
+  );
   for (const [f, text] of Object.entries(edit(files))) fs.writeFileSync(path.join(dir, f), text);
   return dir;
 }
@@ -140,7 +146,10 @@ describe('Kubernetes executor on a real kube-apiserver', () => {
     }));
     const edited = { ...spec, path: dir };
     const { plan, ctx } = await planned(edited, 'p2');
-    expect(plan.resources.map((r) => `${r.action} ${r.address}`).sort()).toEqual([`delete Service/${ns}/web`, `update ConfigMap/${ns}/web-config`]);
+    expect(plan.resources.map((r) => `${r.action} ${r.address}`).sort()).toEqual([
+      `delete Service/${ns}/web`,
+      `update ConfigMap/${ns}/web-config`,
+    ]);
     await exec.apply(edited, plan, ctx);
     expect((await get(`/api/v1/namespaces/${ns}/configmaps/web-config`)).body.data.greeting).toBe('hello again');
     expect((await get(`/api/v1/namespaces/${ns}/services/web`)).status).toBe(404);
@@ -154,8 +163,15 @@ describe('Kubernetes executor on a real kube-apiserver', () => {
     const dir = editedStack((f) => ({ ...f, 'config.yaml': f['config.yaml'].replace('hello from strata', 'v2') }));
     const edited = { ...spec, path: dir };
     const p = await planned(edited, 's2');
-    await kube.request('PATCH', `/api/v1/namespaces/${ns}/configmaps/web-config`, { data: { greeting: 'by hand' } }, 'application/merge-patch+json');
-    expect(await codeOf(exec.apply(edited, p.plan, p.ctx))).toMatch(new RegExp(`^PLAN_STALE: ConfigMap/${ns}/web-config changed since the plan`));
+    await kube.request(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/configmaps/web-config`,
+      { data: { greeting: 'by hand' } },
+      'application/merge-patch+json',
+    );
+    expect(await codeOf(exec.apply(edited, p.plan, p.ctx))).toMatch(
+      new RegExp(`^PLAN_STALE: ConfigMap/${ns}/web-config changed since the plan`),
+    );
 
     const q = await planned(edited, 's3');
     await h.artifacts.put(q.plan.planRef, (await h.artifacts.get(q.plan.planRef)).toString().replace('"v2"', '"v3"'));
@@ -169,10 +185,18 @@ describe('Kubernetes executor on a real kube-apiserver', () => {
     const { plan, ctx, config } = await planned(spec, 'd1');
     await exec.apply(spec, plan, ctx);
     expect(await exec.detectDrift(spec, config, ctx)).toMatchObject({ drifted: false });
-    await kube.request('PATCH', `/api/v1/namespaces/${ns}/configmaps/web-config`, { data: { greeting: 'by hand' } }, 'application/merge-patch+json');
+    await kube.request(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/configmaps/web-config`,
+      { data: { greeting: 'by hand' } },
+      'application/merge-patch+json',
+    );
     await kube.request('DELETE', `/api/v1/namespaces/${ns}/services/web`);
     const report = await exec.detectDrift(spec, config, ctx);
-    expect(report.resources.map((r) => `${r.change} ${r.address}`).sort()).toEqual([`deleted Service/${ns}/web`, `modified ConfigMap/${ns}/web-config`]);
+    expect(report.resources.map((r) => `${r.change} ${r.address}`).sort()).toEqual([
+      `deleted Service/${ns}/web`,
+      `modified ConfigMap/${ns}/web-config`,
+    ]);
   });
 
   it('destroy deletes every object of the stack', async () => {
@@ -192,7 +216,11 @@ describe('Kubernetes executor on a real kube-apiserver', () => {
     controller = undefined;
     const spec = await target({}, 2);
     const { plan, ctx } = await planned(spec, 'r1');
-    expect(await codeOf(exec.apply(spec, plan, ctx))).toMatch(new RegExp(`^APPLY_FAILED: not ready after 2s: Deployment/${spec.environment}/web \\(condition Available is not True\\)`));
+    expect(await codeOf(exec.apply(spec, plan, ctx))).toMatch(
+      new RegExp(
+        `^APPLY_FAILED: not ready after 2s: Deployment/${spec.environment}/web \\(condition Available is not True\\)`,
+      ),
+    );
     const snap = await exec.snapshotState(spec, ctx);
     expect(snap.resources).toHaveLength(3);
   });
@@ -207,16 +235,41 @@ describe('Kubernetes executor: an interrupted apply', () => {
     await h.state.putCurrentState(
       'k8s-demo',
       ns,
-      { body: JSON.stringify({ format: 'strata-k8s-state/1', serial: 1, lineage: 'l-k1', objects: [], outputs: {}, applying: { planHash: plan.planHash, runId: 'k1' } }), serial: 1, lineage: 'l-k1', updatedBy: 'k1' },
+      {
+        body: JSON.stringify({
+          format: 'strata-k8s-state/1',
+          serial: 1,
+          lineage: 'l-k1',
+          objects: [],
+          outputs: {},
+          applying: { planHash: plan.planHash, runId: 'k1' },
+        }),
+        serial: 1,
+        lineage: 'l-k1',
+        updatedBy: 'k1',
+      },
       'absent',
     );
-    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-config', namespace: ns, labels: { 'strata.dev/stack': 'k8s-demo', 'strata.dev/environment': ns } }, data: { greeting: 'hello from strata' } };
+    const cm = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'web-config',
+        namespace: ns,
+        labels: { 'strata.dev/stack': 'k8s-demo', 'strata.dev/environment': ns },
+      },
+      data: { greeting: 'hello from strata' },
+    };
     expect((await kube.request('POST', `/api/v1/namespaces/${ns}/configmaps`, cm)).status).toBe(201);
 
     runTestController();
     const retry = h.context('k1', { environment: ns });
     const result = await exec.apply(spec, plan, retry.ctx);
-    expect(result.resources.map((r) => r.address).sort()).toEqual([`ConfigMap/${ns}/web-config`, `Deployment/${ns}/web`, `Service/${ns}/web`]);
+    expect(result.resources.map((r) => r.address).sort()).toEqual([
+      `ConfigMap/${ns}/web-config`,
+      `Deployment/${ns}/web`,
+      `Service/${ns}/web`,
+    ]);
     expect(retry.logs.map((l) => l.message).join('\n')).toMatch(/resuming the unfinished apply of this plan/);
     expect((await planned(spec, 'k2')).plan.hasChanges).toBe(false);
   });

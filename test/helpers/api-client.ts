@@ -37,7 +37,9 @@ export function api(app: Express) {
         async () => {
           const d = (last = await this.run(id));
           if (TERMINAL_STATUSES.includes(d.status) && !statuses.includes(d.status)) {
-            throw new Error(`run ${id} ended ${d.status}, expected ${statuses.join('|')}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`);
+            throw new Error(
+              `run ${id} ended ${d.status}, expected ${statuses.join('|')}: ${JSON.stringify({ error: d.error, events: d.events.slice(-6) })}`,
+            );
           }
           return statuses.includes(d.status) && d;
         },

@@ -53,7 +53,9 @@ async function main(): Promise<void> {
         healthPollIntervalMs: 200,
       }),
       // The signer keys every test process of this checkout shares (keysDir), as the test API uses.
-      ...createDecisionActivities({ config: parseConfig({ environments: {}, stacks: {} }, path.resolve(__dirname, '..', '..'), {}) }),
+      ...createDecisionActivities({
+        config: parseConfig({ environments: {}, stacks: {} }, path.resolve(__dirname, '..', '..'), {}),
+      }),
     },
   });
   process.stdout.write('ready\n');

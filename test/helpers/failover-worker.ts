@@ -48,7 +48,9 @@ export async function startFailoverWorker(
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') }),
     activities: {
-      ...createTemporalActivities({ locks: createGateway(opts.temporalClient ?? env.client, { namespace: 'default', taskQueue }).runs }),
+      ...createTemporalActivities({
+        locks: createGateway(opts.temporalClient ?? env.client, { namespace: 'default', taskQueue }).runs,
+      }),
       // The same signer keys as the API of testConfig(): approvals through the API are signed and verified.
       ...createDecisionActivities({ config: testConfig() }),
       ...createFailoverActivities({

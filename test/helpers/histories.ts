@@ -12,7 +12,11 @@ export const HISTORIES_DIR = path.resolve(__dirname, '..', 'replay', 'histories'
 
 export async function recordHistory(address: string, workflowId: string, name: string): Promise<void> {
   if (!process.env.STRATA_RECORD_HISTORIES) return;
-  const json = execFileSync(toolPath('TEMPORAL_CLI'), ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+  const json = execFileSync(
+    toolPath('TEMPORAL_CLI'),
+    ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'],
+    { encoding: 'utf8' },
+  );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
 }

@@ -26,7 +26,12 @@ export interface KubeCluster {
   /** Path of a kubeconfig (context `strata-test`) for this cluster. */
   kubeconfig: string;
   /** GET/POST/... against the API server as the test admin; resolves with status and parsed JSON body. */
-  request(method: string, urlPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any }>;
+  request(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
@@ -36,8 +41,17 @@ let binaries: { etcd: string; apiserver: string } | undefined;
 export function kubeBinaries(): { etcd: string; apiserver: string } {
   if (binaries) return binaries;
   const script = path.resolve(__dirname, '../../scripts/get-kube.sh');
-  const out = execFileSync('bash', [script, 'all'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
-  const vars = Object.fromEntries(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+  const out = execFileSync('bash', [script, 'all'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 20 * 60_000,
+  });
+  const vars = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string]),
+  );
   if (!vars.KUBE_ETCD || !vars.KUBE_APISERVER) throw new Error(`get-kube.sh printed no binaries: ${out}`);
   return (binaries = { etcd: vars.KUBE_ETCD, apiserver: vars.KUBE_APISERVER });
 }
@@ -58,13 +72,57 @@ const openssl = (cwd: string, ...args: string[]) => execFileSync('openssl', args
 
 /** A CA, a serving certificate for 127.0.0.1/localhost and the service-account signing key. */
 function makeCerts(dir: string): void {
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=strata-test-ca');
+  openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=strata-test-ca',
+  );
   fs.writeFileSync(
     path.join(dir, 'server.ext'),
     'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
   );
-  openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver');
-  openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext');
+  openssl(
+    dir,
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=kube-apiserver',
+  );
+  openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
   openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
   openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }
@@ -206,14 +264,21 @@ export async function startKube(opts: { startTimeoutMs?: number } = {}): Promise
       async () => {
         for (const c of children) {
           if (c.exitCode !== null || c.signalCode !== null) {
-            const logs = ['etcd.log', 'kube-apiserver.log'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8').slice(-3000)).join('\n');
+            const logs = ['etcd.log', 'kube-apiserver.log']
+              .map((f) => fs.readFileSync(path.join(dir, f), 'utf8').slice(-3000))
+              .join('\n');
             throw new Error(`${c.spawnfile} exited with ${c.exitCode ?? c.signalCode}:\n${logs}`);
           }
         }
         const r = await request('GET', '/readyz').catch(() => undefined);
         return r?.status === 200;
       },
-      { what: `kube-apiserver to be ready on ${server}`, timeoutMs: opts.startTimeoutMs ?? 120_000, everyMs: 250, errors: 'throw' },
+      {
+        what: `kube-apiserver to be ready on ${server}`,
+        timeoutMs: opts.startTimeoutMs ?? 120_000,
+        everyMs: 250,
+        errors: 'throw',
+      },
     );
     const kubeconfig = path.join(dir, 'kubeconfig.yaml');
     fs.writeFileSync(

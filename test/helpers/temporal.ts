@@ -23,7 +23,10 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
-      Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } }, logger: quietLogger() });
+      Runtime.install({
+        telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+        logger: quietLogger(),
+      });
     } catch {
       // Already installed by another helper in this file: keep it.
     }
@@ -60,10 +63,25 @@ export function testConfig(overrides: Record<string, unknown> = {}): StrataConfi
       staging: { approvals: { required: 1, timeout: '24h' }, autoRollback: true },
       prod: { approvals: { required: 2, fourEyes: true, timeout: '72h' }, autoRollback: true },
     },
-    providers: { aws: { region: 'us-west-1' }, gcp: { region: 'us-central1' }, azure: { region: 'eastus' }, dummy: { region: 'test-region' } },
+    providers: {
+      aws: { region: 'us-west-1' },
+      gcp: { region: 'us-central1' },
+      azure: { region: 'eastus' },
+      dummy: { region: 'test-region' },
+    },
     stacks: {
-      'hello-local': { executor: 'tofu', path: path.join(root, 'stacks/hello-local'), verify: [{ type: 'replan' }], variables: { strata_data_dir: tmp } },
-      'sim-multicloud': { executor: 'simulated', path: path.join(root, 'stacks/sim-multicloud'), failoverOrder: ['aws', 'gcp', 'azure'], verify: [{ type: 'output', output: 'healthy', equals: true }] },
+      'hello-local': {
+        executor: 'tofu',
+        path: path.join(root, 'stacks/hello-local'),
+        verify: [{ type: 'replan' }],
+        variables: { strata_data_dir: tmp },
+      },
+      'sim-multicloud': {
+        executor: 'simulated',
+        path: path.join(root, 'stacks/sim-multicloud'),
+        failoverOrder: ['aws', 'gcp', 'azure'],
+        verify: [{ type: 'output', output: 'healthy', equals: true }],
+      },
     },
     stateStore: { kind: 'filesystem', path: path.join(tmp, 'state') },
     workDir: path.join(tmp, 'work'),
@@ -111,7 +129,12 @@ export function runWorker(worker: Worker): RunningWorker {
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes: `poll` with positional options. */
-export function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export function eventually<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   return poll(fn, { what, timeoutMs, everyMs });
 }
 

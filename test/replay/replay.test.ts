@@ -8,7 +8,12 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { HISTORIES_DIR } from '../helpers/histories';
 
-const files = fs.existsSync(HISTORIES_DIR) ? fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort() : [];
+const files = fs.existsSync(HISTORIES_DIR)
+  ? fs
+      .readdirSync(HISTORIES_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
 describe('replay of committed histories', () => {
   it('has histories to replay', () => {
@@ -19,7 +24,9 @@ describe('replay of committed histories', () => {
     const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
     const bundlePath = process.env.STRATA_WORKFLOW_BUNDLE;
     await Worker.runReplayHistory(
-      bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('../../src/workflows') },
+      bundlePath
+        ? { workflowBundle: { codePath: bundlePath } }
+        : { workflowsPath: require.resolve('../../src/workflows') },
       history,
       path.basename(file, '.json'),
     );

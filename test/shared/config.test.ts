@@ -12,9 +12,20 @@ describe('strata.yaml', () => {
     const c = loadConfig(path.resolve(__dirname, '../../strata.yaml'), {});
     expect(c.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'strata' });
     expect(c.environments.prod.approvals).toMatchObject({ required: 2, fourEyes: true, timeout: '72h' });
-    expect(Object.keys(c.stacks)).toEqual(['hello-local', 'web-aws', 'sim-multicloud', 'sim-network', 'sim-db', 'sim-app']);
+    expect(Object.keys(c.stacks)).toEqual([
+      'hello-local',
+      'web-aws',
+      'sim-multicloud',
+      'sim-network',
+      'sim-db',
+      'sim-app',
+    ]);
     // Releases, policies and prices live in the repository, resolved against the config file's directory.
-    expect(c.releases).toMatchObject({ dir: path.resolve(__dirname, '../../releases'), maxParallel: 4, approval: 'release' });
+    expect(c.releases).toMatchObject({
+      dir: path.resolve(__dirname, '../../releases'),
+      maxParallel: 4,
+      approval: 'release',
+    });
     expect(c.policy).toMatchObject({ enabled: true, dir: path.resolve(__dirname, '../../policies') });
     expect(fs.existsSync(c.pricing.table)).toBe(true);
     expect(c.environments.prod.policy.allowOverride).toBe(false);
@@ -26,23 +37,41 @@ describe('strata.yaml', () => {
   });
 
   it('names the path of every bad field', () => {
-    const bad = { environments: { dev: { approvals: { required: 'two' } } }, stacks: { a: { executor: 'pulumi', path: 'x' } } };
+    const bad = {
+      environments: { dev: { approvals: { required: 'two' } } },
+      stacks: { a: { executor: 'pulumi', path: 'x' } },
+    };
     expect(() => parseConfig(bad, '/tmp', {})).toThrow(/environments\.dev\.approvals\.required: .*expected number/);
     expect(() => parseConfig(bad, '/tmp', {})).toThrow(/stacks\.a\.executor: /);
-    expect(() => parseConfig({ ...minimal, stacks: { a: { executor: 'tofu', path: 'x', environments: ['nope'] } } }, '/tmp', {})).toThrow(
-      /stacks\.a\.environments: unknown environment "nope"/,
-    );
-    expect(() => parseConfig({ ...minimal, environments: { dev: { approvals: { timeout: 'soon' } } } }, '/tmp', {})).toThrow(
-      /environments\.dev\.approvals\.timeout: expected a duration/,
-    );
+    expect(() =>
+      parseConfig({ ...minimal, stacks: { a: { executor: 'tofu', path: 'x', environments: ['nope'] } } }, '/tmp', {}),
+    ).toThrow(/stacks\.a\.environments: unknown environment "nope"/);
+    expect(() =>
+      parseConfig({ ...minimal, environments: { dev: { approvals: { timeout: 'soon' } } } }, '/tmp', {}),
+    ).toThrow(/environments\.dev\.approvals\.timeout: expected a duration/);
     expect(() => parseConfig({ ...minimal, surprise: true }, '/tmp', {})).toThrow(/Unrecognized key.*surprise/);
   });
 
   it('lets the environment override where Temporal and the API live, and fills ${VAR}', () => {
     const c = parseConfig(
-      { ...minimal, failoverGroups: { g: { provider: 'aws', endpoint: '${AWS_ENDPOINT_URL}', primary: { region: 'us-east-1' }, secondary: { region: 'us-west-2' } } } },
+      {
+        ...minimal,
+        failoverGroups: {
+          g: {
+            provider: 'aws',
+            endpoint: '${AWS_ENDPOINT_URL}',
+            primary: { region: 'us-east-1' },
+            secondary: { region: 'us-west-2' },
+          },
+        },
+      },
       '/srv',
-      { TEMPORAL_ADDRESS: '10.1.2.3:7233', TEMPORAL_NAMESPACE: 'infra', PORT: '9090', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' },
+      {
+        TEMPORAL_ADDRESS: '10.1.2.3:7233',
+        TEMPORAL_NAMESPACE: 'infra',
+        PORT: '9090',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+      },
     );
     expect(c.temporal.address).toBe('10.1.2.3:7233');
     expect(c.temporal.namespace).toBe('infra');

@@ -29,11 +29,18 @@ describe('secret references', () => {
     const vars = { a: { secret: 'A_1' }, b: 'plain', c: { secret: 'lower' } };
     expect(secretRefsOf(vars)).toEqual({ a: 'A_1' });
     expect(withoutSecretRefs(vars)).toEqual({ b: 'plain', c: { secret: 'lower' } });
-    expect(maskSensitiveVariables({ a: { secret: 'A_1' }, b: 'plain' }, ['a', 'b'])).toEqual({ a: { secret: 'A_1' }, b: '(sensitive)' });
+    expect(maskSensitiveVariables({ a: { secret: 'A_1' }, b: 'plain' }, ['a', 'b'])).toEqual({
+      a: { secret: 'A_1' },
+      b: '(sensitive)',
+    });
   });
 
   test('the secrets file: dotenv lines or JSON, owner-only, read at each lookup, before the environment', () => {
-    expect(parseSecretsFile('# c\nexport A=1\nB = "two words"\nC=\'x#y\'\n\n', 'f')).toEqual({ A: '1', B: 'two words', C: 'x#y' });
+    expect(parseSecretsFile('# c\nexport A=1\nB = "two words"\nC=\'x#y\'\n\n', 'f')).toEqual({
+      A: '1',
+      B: 'two words',
+      C: 'x#y',
+    });
     expect(parseSecretsFile('{"A": "1"}', 'f')).toEqual({ A: '1' });
     expect(() => parseSecretsFile('not a line', 'f')).toThrow(/line 1 is not NAME=value/);
     expect(() => parseSecretsFile('{"A": 1}', 'f')).toThrow(/must be NAME: "string"/);
@@ -80,9 +87,19 @@ describe('secret references', () => {
     const redact = createRedactor(['abc', 'abcdef', 'q"uote']);
     expect(redact('x abcdef y abc z')).toBe('x (sensitive) y (sensitive) z');
     expect(redact(JSON.stringify({ v: 'q"uote' }))).toBe('{"v":"(sensitive)"}');
-    const failure = ApplicationFailure.create({ type: 'PLAN_FAILED', nonRetryable: true, message: 'bad abcdef', details: [{ out: 'abc' }] });
+    const failure = ApplicationFailure.create({
+      type: 'PLAN_FAILED',
+      nonRetryable: true,
+      message: 'bad abcdef',
+      details: [{ out: 'abc' }],
+    });
     const redacted = redactError(failure, redact) as ApplicationFailure;
-    expect(redacted).toMatchObject({ type: 'PLAN_FAILED', nonRetryable: true, message: 'bad (sensitive)', details: [{ out: '(sensitive)' }] });
+    expect(redacted).toMatchObject({
+      type: 'PLAN_FAILED',
+      nonRetryable: true,
+      message: 'bad (sensitive)',
+      details: [{ out: '(sensitive)' }],
+    });
     expect(redacted.stack).not.toContain('abcdef');
     const plain = redactError(new Error('boom abc'), redact) as Error;
     expect([plain.message, plain.stack?.includes('abc')]).toEqual(['boom (sensitive)', false]);

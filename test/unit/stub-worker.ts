@@ -259,7 +259,11 @@ export function stubPolicyActivities(): PolicyActivities {
 /** No release runs here (test/workflows/release*.test.ts run them on the dev server): a call is a test bug. */
 export function stubReleaseActivities(): ReleaseActivities {
   const refuse = (name: string) => {
-    throw ApplicationFailure.create({ type: 'NOT_STUBBED', message: `${name} is not served in the unit tests`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: 'NOT_STUBBED',
+      message: `${name} is not served in the unit tests`,
+      nonRetryable: true,
+    });
   };
   return {
     async awaitRunStatus() {
@@ -397,7 +401,9 @@ export async function startStubWorker(
   const activities: WorkerActivities = {
     ...stubIacActivities(world),
     // Real: signatures are checked against keys generated for this test (none of these runs demands them).
-    ...createDecisionActivities({ config: { approvalSigning: { required: true, signers: [], bots: [] }, baseDir: process.cwd() } }),
+    ...createDecisionActivities({
+      config: { approvalSigning: { required: true, signers: [], bots: [] }, baseDir: process.cwd() },
+    }),
     // Real: the lock workflow is started and signalled on the test server like in production. Its holder
     // check would otherwise fire every 15 s of skipped time during a 72 h expiry.
     ...recordedTemporalActivities(

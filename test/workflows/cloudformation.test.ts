@@ -6,7 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStackResourcesCommand,
+  DescribeStacksCommand,
+  UpdateStackCommand,
+} from '@aws-sdk/client-cloudformation';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
 import { eventually, testConfig, useStrata } from '../helpers/temporal';
@@ -46,7 +51,9 @@ describe('CloudFormation stack through the HTTP API (moto)', () => {
   const s = useStrata(config);
 
   const stackResources = async () =>
-    ((await cfn.send(new DescribeStackResourcesCommand({ StackName: STACK }))).StackResources ?? []).map((r) => r.LogicalResourceId).sort();
+    ((await cfn.send(new DescribeStackResourcesCommand({ StackName: STACK }))).StackResources ?? [])
+      .map((r) => r.LogicalResourceId)
+      .sort();
   const buckets = async () => ((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name).sort();
   const approveAndWait = async (id: string) => {
     const waiting = await s.http.waitFor(id, ['awaiting_approval']);
@@ -56,7 +63,11 @@ describe('CloudFormation stack through the HTTP API (moto)', () => {
   };
 
   it('deploys v1, applies a template change, rolls back to v1, sees drift and destroys, each approved by plan hash', async () => {
-    const unknown = await s.http.post('alice', '/api/v1/deployments', { stack: 'cfn-demo', environment: 'staging', variables: { Nope: 1 } });
+    const unknown = await s.http.post('alice', '/api/v1/deployments', {
+      stack: 'cfn-demo',
+      environment: 'staging',
+      variables: { Nope: 1 },
+    });
     expect(unknown.status).toBe(400);
     expect(JSON.stringify(unknown.body)).toMatch(/Nope/);
 
@@ -72,10 +83,17 @@ describe('CloudFormation stack through the HTTP API (moto)', () => {
     expect(stack.StackStatus).toBe('CREATE_COMPLETE');
     const state = await s.http.get('alice', '/api/v1/stacks/cfn-demo/environments/staging/state');
     expect(state.status).toBe(200);
-    expect((state.body.resources as { address: string }[]).map((r) => r.address).sort()).toEqual(['Bucket', 'ReaderRole', 'Table']);
+    expect((state.body.resources as { address: string }[]).map((r) => r.address).sort()).toEqual([
+      'Bucket',
+      'ReaderRole',
+      'Table',
+    ]);
 
     // v2: the template drops the role (and its output). The change set removes it, nothing else.
-    fs.writeFileSync(templateFile, v1Template.replace(/ {2}ReaderRole:[\s\S]*?(?=\nOutputs:)/, '').replace(/ {2}RoleArn:\n.*\n/, ''));
+    fs.writeFileSync(
+      templateFile,
+      v1Template.replace(/ {2}ReaderRole:[\s\S]*?(?=\nOutputs:)/, '').replace(/ {2}RoleArn:\n.*\n/, ''),
+    );
     const v2 = await s.http.deploy('alice', { stack: 'cfn-demo', environment: 'staging' });
     const second = await approveAndWait(v2);
     expect(second.waiting.plan).toMatchObject({ add: 0, change: 0, destroy: 1 });
@@ -83,7 +101,10 @@ describe('CloudFormation stack through the HTTP API (moto)', () => {
     expect(await stackResources()).toEqual(['Bucket', 'Table']);
 
     // Rollback to v1: Strata re-plans v1's recorded template and parameters as a new change set, approved again.
-    const rb = await s.http.post('alice', '/api/v1/stacks/cfn-demo/environments/staging/rollback', { targetVersion: 1, reason: 'two is wrong' });
+    const rb = await s.http.post('alice', '/api/v1/stacks/cfn-demo/environments/staging/rollback', {
+      targetVersion: 1,
+      reason: 'two is wrong',
+    });
     expect(rb.status).toBe(202);
     // The directory still holds v2's template: the rollback uses v1's recorded snapshot, not the directory.
     const back = await approveAndWait(rb.body.id);
@@ -91,15 +112,23 @@ describe('CloudFormation stack through the HTTP API (moto)', () => {
     expect(back.done).toMatchObject({ kind: 'rollback', targetVersion: 1, stateVersion: 3 });
     expect(await stackResources()).toEqual(['Bucket', 'ReaderRole', 'Table']);
     expect(await buckets()).toEqual(['strata-api-one-artifacts']);
-    const history = (await s.http.get('alice', '/api/v1/stacks/cfn-demo/environments/staging/state/history')).body.items as { version: number; kind: string }[];
-    expect(history.map((v) => [v.version, v.kind])).toEqual([[3, 'rollback'], [2, 'deploy'], [1, 'deploy']]);
+    const history = (await s.http.get('alice', '/api/v1/stacks/cfn-demo/environments/staging/state/history')).body
+      .items as { version: number; kind: string }[];
+    expect(history.map((v) => [v.version, v.kind])).toEqual([
+      [3, 'rollback'],
+      [2, 'deploy'],
+      [1, 'deploy'],
+    ]);
 
     // Drift: someone adds a bucket to the stack behind Strata's back (moto has no DetectStackDrift: the executor's
     // own comparison of the stack's resources with its state finds it).
     await cfn.send(
       new UpdateStackCommand({
         StackName: STACK,
-        TemplateBody: v1Template.replace('Resources:\n', 'Resources:\n  Extra:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: strata-api-extra\n\n'),
+        TemplateBody: v1Template.replace(
+          'Resources:\n',
+          'Resources:\n  Extra:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: strata-api-extra\n\n',
+        ),
         Parameters: [{ ParameterKey: 'Prefix', ParameterValue: 'strata-api-one' }],
         Capabilities: ['CAPABILITY_NAMED_IAM'],
       }),
@@ -110,10 +139,14 @@ describe('CloudFormation stack through the HTTP API (moto)', () => {
       const r = await s.http.get('alice', '/api/v1/stacks/cfn-demo/environments/staging/drift');
       return r.status === 200 && r.body.drifted && r.body;
     }, 'a drift report');
-    expect(report.resources).toEqual([expect.objectContaining({ address: 'Extra', type: 'AWS::S3::Bucket', change: 'added' })]);
+    expect(report.resources).toEqual([
+      expect.objectContaining({ address: 'Extra', type: 'AWS::S3::Bucket', change: 'added' }),
+    ]);
 
     // Destroy: a DeleteStack plan listing every resource, approved, then the stack is gone.
-    const del = await s.http.post('alice', '/api/v1/stacks/cfn-demo/environments/staging/destroy', { reason: 'teardown' });
+    const del = await s.http.post('alice', '/api/v1/stacks/cfn-demo/environments/staging/destroy', {
+      reason: 'teardown',
+    });
     expect(del.status).toBe(202);
     const gone = await approveAndWait(del.body.id);
     expect(gone.waiting.plan).toMatchObject({ destroy: 4, add: 0 });

@@ -19,12 +19,22 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     },
   });
   const outDir = path.join(config.stacks['hello-local'].variables.strata_data_dir as string, 'out');
-  const files = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort() : []);
+  const files = (dir: string) =>
+    fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith('.txt'))
+          .sort()
+      : [];
 
   const s = useStrata(config);
 
   it('dev: runs to succeeded with no approval and creates the files; a second run has no changes', async () => {
-    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'dev', variables: { message: 'one', file_count: 2 } });
+    const id = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'dev',
+      variables: { message: 'one', file_count: 2 },
+    });
     const d = await s.http.waitFor(id, ['succeeded']);
     expect(d.plan).toMatchObject({ add: expect.any(Number), destroy: 0 });
     expect(d.stateVersion).toBe(1);
@@ -33,7 +43,11 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect(files(dir)).toHaveLength(2);
     for (const f of files(dir)) expect(fs.readFileSync(path.join(dir, f), 'utf8')).toBe('one');
 
-    const again = await s.http.deploy('alice', { stack: 'hello-local', environment: 'dev', variables: { message: 'one', file_count: 2 } });
+    const again = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'dev',
+      variables: { message: 'one', file_count: 2 },
+    });
     expect((await s.http.waitFor(again, ['no_changes'])).plan).toMatchObject({ add: 0, change: 0, destroy: 0 });
 
     const logs = await s.http.get('alice', `/api/v1/deployments/${id}/logs`);
@@ -41,11 +55,15 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect(logs.body.items.some((l: { resource?: string }) => l.resource?.startsWith('local_file'))).toBe(true);
 
     // The same log as a server-sent event stream: every item, then `end` once the run is over.
-    const sse = await s.http.get('alice', `/api/v1/deployments/${id}/logs`).set('Accept', 'text/event-stream').buffer(true).parse((res, cb) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => cb(null, text));
-    });
+    const sse = await s.http
+      .get('alice', `/api/v1/deployments/${id}/logs`)
+      .set('Accept', 'text/event-stream')
+      .buffer(true)
+      .parse((res, cb) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => cb(null, text));
+      });
     expect(sse.headers['content-type']).toMatch(/text\/event-stream/);
     const events = (sse.body as string).split('\n\n').filter(Boolean);
     expect(events.filter((e) => e.startsWith('data: ')).length).toBe(logs.body.items.length);
@@ -53,7 +71,11 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
 
   it('prod: waits for two approvals, enforces roles, four-eyes, duplicates and plan hash, then applies', async () => {
-    const id = await s.http.deploy('carol', { stack: 'hello-local', environment: 'prod', variables: { message: 'prod' } });
+    const id = await s.http.deploy('carol', {
+      stack: 'hello-local',
+      environment: 'prod',
+      variables: { message: 'prod' },
+    });
     const waiting = await s.http.waitFor(id, ['awaiting_approval']);
     expect(waiting.approvalsRequired).toBe(2);
     const planRes = await s.http.get('alice', `/api/v1/deployments/${id}/plan`);
@@ -65,7 +87,10 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect(own.body.error.message).toMatch(/four-eyes/);
     expect((await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: 'deadbeef' })).status).toBe(409);
 
-    const first = await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash, comment: 'lgtm' });
+    const first = await s.http.post('bob', `/api/v1/deployments/${id}/approve`, {
+      planHash: waiting.plan!.planHash,
+      comment: 'lgtm',
+    });
     expect(first.status).toBe(200);
     expect(first.body.status).toBe('awaiting_approval');
     expect(first.body.approvals).toEqual([expect.objectContaining({ by: 'bob', comment: 'lgtm' })]);
@@ -82,14 +107,22 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
 
   it('a rejected run ends rejected without changes; an unapproved one expires', async () => {
-    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'nope' } });
+    const id = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'nope' },
+    });
     await s.http.waitFor(id, ['awaiting_approval']);
     const res = await s.http.post('bob', `/api/v1/deployments/${id}/reject`, { reason: 'not today' });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('rejected');
     expect(files(path.join(outDir, 'qa'))).toHaveLength(0);
 
-    const late = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'late' } });
+    const late = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'late' },
+    });
     const expired = await s.http.waitFor(late, ['expired']);
     await recordHistory(s.env.address, deploymentWorkflowId(late), 'deployment-approval-expired');
     expect(expired.error?.code).toBe('APPROVAL_EXPIRED');
@@ -98,7 +131,13 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
 
   it('the same idempotency key returns the same run; a dry run ends planned without applying', async () => {
-    const body = { stack: 'hello-local', environment: 'qa', dryRun: true, idempotencyKey: 'pr-42', variables: { message: 'dry' } };
+    const body = {
+      stack: 'hello-local',
+      environment: 'qa',
+      dryRun: true,
+      idempotencyKey: 'pr-42',
+      variables: { message: 'dry' },
+    };
     const a = await s.http.deploy('alice', body);
     const b = await s.http.deploy('alice', body);
     expect(b).toBe(a);
@@ -108,14 +147,24 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
 
   it('queues a second run on the same stack/environment and never overlaps their applies', async () => {
-    const a = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'first' } });
-    const b = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'second' } });
+    const a = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'first' },
+    });
+    const b = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'second' },
+    });
     await s.http.waitFor(a, ['awaiting_approval']);
     const queued = await s.http.run(b);
     expect(queued.status).toBe('queued');
     expect(queued.queuePosition).toBe(1);
     const stacks = await s.http.get('alice', '/api/v1/stacks');
-    const qa = stacks.body.items.find((s: { name: string }) => s.name === 'hello-local').environments.find((e: { name: string }) => e.name === 'qa');
+    const qa = stacks.body.items
+      .find((s: { name: string }) => s.name === 'hello-local')
+      .environments.find((e: { name: string }) => e.name === 'qa');
     expect(qa).toMatchObject({ locked: true, lockHolder: a });
 
     expect((await s.http.post('bob', `/api/v1/deployments/${a}/approve`)).status).toBe(200);
@@ -126,12 +175,20 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
   });
 
   it('cancel while awaiting approval ends cancelled and releases the lock', async () => {
-    const id = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'cancel me' } });
+    const id = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'cancel me' },
+    });
     await s.http.waitFor(id, ['awaiting_approval']);
     expect((await s.http.post('bob', `/api/v1/deployments/${id}/cancel`)).status).toBe(403); // not bob's run
     expect((await s.http.post('alice', `/api/v1/deployments/${id}/cancel`)).status).toBe(202);
     await s.http.waitFor(id, ['cancelled']);
-    const next = await s.http.deploy('alice', { stack: 'hello-local', environment: 'qa', variables: { message: 'after cancel' } });
+    const next = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'after cancel' },
+    });
     await s.http.waitFor(next, ['awaiting_approval']);
     await s.http.post('bob', `/api/v1/deployments/${next}/reject`);
   });
@@ -157,7 +214,12 @@ describe('the approval window (Slack slow to answer)', () => {
   });
   const config = testConfig({
     environments: { qa: { approvals: { required: 1, timeout: '1h' } } },
-    slack: { signingSecret: 'test-signing-secret', botToken: 'xoxb-test', channel: '#deploys', apiUrl: 'http://127.0.0.1:9' },
+    slack: {
+      signingSecret: 'test-signing-secret',
+      botToken: 'xoxb-test',
+      channel: '#deploys',
+      apiUrl: 'http://127.0.0.1:9',
+    },
   });
   beforeAll(async () => {
     await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
@@ -170,7 +232,11 @@ describe('the approval window (Slack slow to answer)', () => {
   const s = useStrata(config);
 
   it('an approval sent as soon as the run says awaiting_approval is accepted while the approvers are still being told', async () => {
-    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    const id = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 1 },
+    });
     await s.http.waitFor(id, ['awaiting_approval']);
     const res = await s.http.post('bob', `/api/v1/deployments/${id}/approve`);
     expect([res.status, res.body.error]).toEqual([200, undefined]);

@@ -106,11 +106,19 @@ describe('FailoverMonitorWorkflow under configuration changes, stops and failing
     const name = 'mon-reconfigured';
     const configWith = (health: Record<string, unknown>) =>
       testConfig({ failoverGroups: { [name]: group(name, { autoStart: true, ...health }) }, temporal: { taskQueue } });
-    expect(await ensureFailoverMonitors(createGateway(env.client, { namespace: 'default', taskQueue }), configWith({ failuresToTrigger: 5 }))).toEqual([name]);
+    expect(
+      await ensureFailoverMonitors(
+        createGateway(env.client, { namespace: 'default', taskQueue }),
+        configWith({ failuresToTrigger: 5 }),
+      ),
+    ).toEqual([name]);
     await until(async () => ((await status(name).catch(() => undefined))?.probes ?? 0) >= 1, 'a first probe');
 
     // strata.yaml now says: trigger after a single failed probe. The worker restarts and ensures its monitors.
-    await ensureFailoverMonitors(createGateway(env.client, { namespace: 'default', taskQueue }), configWith({ failuresToTrigger: 1 }));
+    await ensureFailoverMonitors(
+      createGateway(env.client, { namespace: 'default', taskQueue }),
+      configWith({ failuresToTrigger: 1 }),
+    );
     probes[name].status = 503;
     const fired = await until(async () => {
       const s = await status(name);

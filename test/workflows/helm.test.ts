@@ -19,7 +19,11 @@ describe('Helm chart through the HTTP API (kube-apiserver)', () => {
   };
   let kube: KubeCluster;
   beforeAll(async () => {
-    const out = execFileSync('bash', [path.resolve(__dirname, '../../scripts/get-helm.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+    const out = execFileSync('bash', [path.resolve(__dirname, '../../scripts/get-helm.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 20 * 60_000,
+    });
     process.env.HELM_BIN = out.trim().split('=')[1];
     kube = await startKube();
     config.stacks['helm-demo'].kubernetes!.kubeconfig = kube.kubeconfig;
@@ -31,7 +35,9 @@ describe('Helm chart through the HTTP API (kube-apiserver)', () => {
   const svc = '/api/v1/namespaces/default/services/helm-demo-staging';
   const approveAndWait = async (id: string) => {
     const waiting = await s.http.waitFor(id, ['awaiting_approval']);
-    expect((await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash })).status).toBe(200);
+    expect(
+      (await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash })).status,
+    ).toBe(200);
     return { waiting, done: await s.http.waitFor(id, ['succeeded']) };
   };
 
@@ -42,13 +48,19 @@ describe('Helm chart through the HTTP API (kube-apiserver)', () => {
     expect((await get(cm)).body.data.greeting).toBe('hello from helm');
 
     const v2 = await approveAndWait(
-      await s.http.deploy('alice', { stack: 'helm-demo', environment: 'staging', variables: { greeting: 'v2', service: { enabled: false } } }),
+      await s.http.deploy('alice', {
+        stack: 'helm-demo',
+        environment: 'staging',
+        variables: { greeting: 'v2', service: { enabled: false } },
+      }),
     );
     expect(v2.waiting.plan).toMatchObject({ add: 0, change: 1, destroy: 1 });
     expect((await get(cm)).body.data.greeting).toBe('v2');
     expect((await get(svc)).status).toBe(404);
 
-    const rb = await s.http.post('alice', '/api/v1/stacks/helm-demo/environments/staging/rollback', { targetVersion: 1 });
+    const rb = await s.http.post('alice', '/api/v1/stacks/helm-demo/environments/staging/rollback', {
+      targetVersion: 1,
+    });
     expect(rb.status).toBe(202);
     const back = await approveAndWait(rb.body.id);
     expect(back.waiting.plan).toMatchObject({ add: 1, change: 1, destroy: 0 });
@@ -56,7 +68,9 @@ describe('Helm chart through the HTTP API (kube-apiserver)', () => {
     expect((await get(cm)).body.data.greeting).toBe('hello from helm');
     expect((await get(svc)).status).toBe(200);
 
-    const del = await s.http.post('alice', '/api/v1/stacks/helm-demo/environments/staging/destroy', { reason: 'teardown' });
+    const del = await s.http.post('alice', '/api/v1/stacks/helm-demo/environments/staging/destroy', {
+      reason: 'teardown',
+    });
     const gone = await approveAndWait(del.body.id);
     expect(gone.waiting.plan).toMatchObject({ destroy: 3 });
     expect((await get(cm)).status).toBe(404);

@@ -35,7 +35,12 @@ describe('Kubernetes manifests through the HTTP API (kube-apiserver)', () => {
           await kube.request(
             'PATCH',
             `/apis/apps/v1/namespaces/${d.metadata.namespace}/deployments/${d.metadata.name}/status`,
-            { status: { observedGeneration: d.metadata.generation, conditions: [{ type: 'Available', status: 'True', reason: 'Test' }] } },
+            {
+              status: {
+                observedGeneration: d.metadata.generation,
+                conditions: [{ type: 'Available', status: 'True', reason: 'Test' }],
+              },
+            },
             'application/merge-patch+json',
           );
         }
@@ -50,7 +55,9 @@ describe('Kubernetes manifests through the HTTP API (kube-apiserver)', () => {
   const get = (p: string) => kube.request('GET', p);
   const approveAndWait = async (id: string) => {
     const waiting = await s.http.waitFor(id, ['awaiting_approval']);
-    expect((await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash })).status).toBe(200);
+    expect(
+      (await s.http.post('bob', `/api/v1/deployments/${id}/approve`, { planHash: waiting.plan!.planHash })).status,
+    ).toBe(200);
     return { waiting, done: await s.http.waitFor(id, ['succeeded']) };
   };
 
@@ -61,8 +68,14 @@ describe('Kubernetes manifests through the HTTP API (kube-apiserver)', () => {
     expect((await get('/api/v1/namespaces/default/services/web')).status).toBe(200);
 
     // v2: the Service is gone from the manifests and the greeting changes.
-    fs.writeFileSync(path.join(dir, 'web.yaml'), fs.readFileSync(path.join(demo, 'web.yaml'), 'utf8').split('\n---\n')[0] + '\n');
-    fs.writeFileSync(path.join(dir, 'config.yaml'), fs.readFileSync(path.join(demo, 'config.yaml'), 'utf8').replace('hello from strata', 'v2'));
+    fs.writeFileSync(
+      path.join(dir, 'web.yaml'),
+      fs.readFileSync(path.join(demo, 'web.yaml'), 'utf8').split('\n---\n')[0] + '\n',
+    );
+    fs.writeFileSync(
+      path.join(dir, 'config.yaml'),
+      fs.readFileSync(path.join(demo, 'config.yaml'), 'utf8').replace('hello from strata', 'v2'),
+    );
     const v2 = await s.http.deploy('alice', { stack: 'k8s-demo', environment: 'staging' });
     const second = await approveAndWait(v2);
     expect(second.waiting.plan).toMatchObject({ add: 0, change: 1, destroy: 1 });
@@ -70,18 +83,28 @@ describe('Kubernetes manifests through the HTTP API (kube-apiserver)', () => {
     expect((await get('/api/v1/namespaces/default/configmaps/web-config')).body.data.greeting).toBe('v2');
 
     // Rollback to v1 re-plans v1's recorded manifests (the directory still holds v2's).
-    const rb = await s.http.post('alice', '/api/v1/stacks/k8s-demo/environments/staging/rollback', { targetVersion: 1 });
+    const rb = await s.http.post('alice', '/api/v1/stacks/k8s-demo/environments/staging/rollback', {
+      targetVersion: 1,
+    });
     expect(rb.status).toBe(202);
     const back = await approveAndWait(rb.body.id);
     expect(back.waiting.plan).toMatchObject({ add: 1, change: 1, destroy: 0 });
     expect(back.done).toMatchObject({ kind: 'rollback', targetVersion: 1 });
     expect((await get('/api/v1/namespaces/default/services/web')).status).toBe(200);
-    expect((await get('/api/v1/namespaces/default/configmaps/web-config')).body.data.greeting).toBe('hello from strata');
+    expect((await get('/api/v1/namespaces/default/configmaps/web-config')).body.data.greeting).toBe(
+      'hello from strata',
+    );
 
-    const del = await s.http.post('alice', '/api/v1/stacks/k8s-demo/environments/staging/destroy', { reason: 'teardown' });
+    const del = await s.http.post('alice', '/api/v1/stacks/k8s-demo/environments/staging/destroy', {
+      reason: 'teardown',
+    });
     const gone = await approveAndWait(del.body.id);
     expect(gone.waiting.plan).toMatchObject({ destroy: 3 });
-    for (const p of ['/api/v1/namespaces/default/services/web', '/api/v1/namespaces/default/configmaps/web-config', '/apis/apps/v1/namespaces/default/deployments/web']) {
+    for (const p of [
+      '/api/v1/namespaces/default/services/web',
+      '/api/v1/namespaces/default/configmaps/web-config',
+      '/apis/apps/v1/namespaces/default/deployments/web',
+    ]) {
       expect((await get(p)).status).toBe(404);
     }
   });

@@ -45,7 +45,11 @@ process.env.LOG_LEVEL = 'trace';
 process.env.STRATA_LOG_FILE = logFile;
 // And everything the Temporal SDK logs in this process (activity failures carry the error message).
 const sdkLog: string[] = [];
-Runtime.install({ logger: new DefaultLogger('TRACE', (e) => sdkLog.push(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))) });
+Runtime.install({
+  logger: new DefaultLogger('TRACE', (e) =>
+    sdkLog.push(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? String(v) : v))),
+  ),
+});
 
 /** Every base64 `data` field of a `temporal workflow show --output json` document, decoded. */
 function decodedPayloads(doc: unknown): string[] {
@@ -65,7 +69,10 @@ function decodedPayloads(doc: unknown): string[] {
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 /** A file's bytes, and for a zip (a saved tofu plan) the bytes of its members too. */
@@ -76,7 +83,8 @@ async function contentOf(file: string): Promise<string> {
   return raw.toString('latin1') + unzipped.stdout;
 }
 
-const leaksIn = (text: string) => SECRETS.filter((s) => text.includes(s) || text.includes(Buffer.from(s).toString('base64')));
+const leaksIn = (text: string) =>
+  SECRETS.filter((s) => text.includes(s) || text.includes(Buffer.from(s).toString('base64')));
 
 describe('secrets by reference', () => {
   let stub: http.Server;
@@ -139,7 +147,11 @@ describe('secrets by reference', () => {
     worker = await startWorker(env, config);
     h = api(createApp({ temporal: { client: env.client }, config }));
     codecWorker = await startWorker(env, codecConfig);
-    const codecClient = new Client({ connection: env.connection, namespace: 'default', dataConverter: dataConverterFor(codecConfig) });
+    const codecClient = new Client({
+      connection: env.connection,
+      namespace: 'default',
+      dataConverter: dataConverterFor(codecConfig),
+    });
     codecApp = createApp({ temporal: { client: codecClient }, config: codecConfig });
     hc = api(codecApp);
   });
@@ -151,19 +163,37 @@ describe('secrets by reference', () => {
   });
 
   it('validates references at the API: any declared variable takes one, a sensitive one only a reference', async () => {
-    const plain = await h.post('alice', '/api/v1/deployments', { stack: 'tofu-secret', environment: 'dev', variables: { db_password: 'typed-in-clear' } });
+    const plain = await h.post('alice', '/api/v1/deployments', {
+      stack: 'tofu-secret',
+      environment: 'dev',
+      variables: { db_password: 'typed-in-clear' },
+    });
     expect(plain.status).toBe(400);
-    expect(plain.body.error.message).toMatch(/variables\.db_password: variable db_password is sensitive: give it by reference/);
-    const badName = await h.post('alice', '/api/v1/deployments', { stack: 'tofu-secret', environment: 'dev', variables: { db_password: { secret: 'lower-case' } } });
+    expect(plain.body.error.message).toMatch(
+      /variables\.db_password: variable db_password is sensitive: give it by reference/,
+    );
+    const badName = await h.post('alice', '/api/v1/deployments', {
+      stack: 'tofu-secret',
+      environment: 'dev',
+      variables: { db_password: { secret: 'lower-case' } },
+    });
     expect(badName.status).toBe(400);
     expect(badName.body.error.message).toMatch(/variables\.db_password\.secret: a secret name/);
-    const undeclared = await h.post('alice', '/api/v1/deployments', { stack: 'sim-secret', environment: 'dev', variables: { db_password: { secret: 'X' }, nope: { secret: 'Y' } } });
+    const undeclared = await h.post('alice', '/api/v1/deployments', {
+      stack: 'sim-secret',
+      environment: 'dev',
+      variables: { db_password: { secret: 'X' }, nope: { secret: 'Y' } },
+    });
     expect(undeclared.status).toBe(400);
     expect(undeclared.body.error.message).toMatch(/unknown variable "nope"/);
   });
 
   it('OpenTofu: the tool gets the secret from the secrets file; outputs, plan, logs, state and drift never show it', async () => {
-    const id = await h.deploy('alice', { stack: 'tofu-secret', environment: 'staging', variables: { db_password: { secret: 'DB_PASSWORD' } } });
+    const id = await h.deploy('alice', {
+      stack: 'tofu-secret',
+      environment: 'staging',
+      variables: { db_password: { secret: 'DB_PASSWORD' } },
+    });
     runIds.push(id);
     const waiting = await h.waitFor(id, ['awaiting_approval'], 180_000);
     await eventually(() => posted.some((p) => JSON.stringify(p).includes(id)), 'the Slack approval message');
@@ -177,7 +207,11 @@ describe('secrets by reference', () => {
     // The tool received exactly the planted value.
     expect(fs.readFileSync(path.join(outDir, 'password-staging.txt'), 'utf8')).toBe(DB_SECRET);
     // Sensitive outputs, and the one the stack echoes by mistake, are shown as (sensitive).
-    expect(done.outputs).toMatchObject({ password_sha256: '(sensitive)', echo: '(sensitive)', password_file: path.join(outDir, 'password-staging.txt') });
+    expect(done.outputs).toMatchObject({
+      password_sha256: '(sensitive)',
+      echo: '(sensitive)',
+      password_file: path.join(outDir, 'password-staging.txt'),
+    });
     const state = await get('alice', '/api/v1/stacks/tofu-secret/environments/staging/state');
     expect(state.body.outputs).toMatchObject({ password_sha256: '(sensitive)', echo: '(sensitive)' });
     // The state route shows no resource attributes at all (the tool's state holds the value: see the sweep).
@@ -190,15 +224,26 @@ describe('secrets by reference', () => {
     // Drift needs the secret too (a refresh-only plan): remove the file behind Strata's back and scan.
     fs.rmSync(path.join(outDir, 'password-staging.txt'));
     expect((await h.post('alice', '/api/v1/stacks/tofu-secret/environments/staging/drift-scan', {})).status).toBe(202);
-    const drift = await eventually(async () => {
-      const r = await get('alice', '/api/v1/stacks/tofu-secret/environments/staging/drift');
-      return r.status === 200 && r.body.version !== undefined ? r.body : undefined;
-    }, 'a drift report', 180_000);
-    expect(drift).toMatchObject({ drifted: true, resources: [expect.objectContaining({ address: 'local_sensitive_file.password', change: 'deleted' })] });
+    const drift = await eventually(
+      async () => {
+        const r = await get('alice', '/api/v1/stacks/tofu-secret/environments/staging/drift');
+        return r.status === 200 && r.body.version !== undefined ? r.body : undefined;
+      },
+      'a drift report',
+      180_000,
+    );
+    expect(drift).toMatchObject({
+      drifted: true,
+      resources: [expect.objectContaining({ address: 'local_sensitive_file.password', change: 'deleted' })],
+    });
   }, 480_000);
 
   it('simulated cloud: the secret comes from the worker environment; the cloud keeps only its digest', async () => {
-    const id = await h.deploy('alice', { stack: 'sim-secret', environment: 'dev', variables: { db_password: { secret: 'STRATA_TEST_SIM_TOKEN' } } });
+    const id = await h.deploy('alice', {
+      stack: 'sim-secret',
+      environment: 'dev',
+      variables: { db_password: { secret: 'STRATA_TEST_SIM_TOKEN' } },
+    });
     runIds.push(id);
     const done = await h.waitFor(id, ['succeeded']);
     expect(done.resources.map((r) => r.address)).toContain('aws_database.db');
@@ -215,14 +260,20 @@ describe('secrets by reference', () => {
   });
 
   it('a reference the worker cannot resolve fails the run with SECRET_NOT_FOUND naming it', async () => {
-    const id = await h.deploy('alice', { stack: 'sim-secret', environment: 'dev', variables: { db_password: { secret: 'NO_SUCH_SECRET_HERE' } } });
+    const id = await h.deploy('alice', {
+      stack: 'sim-secret',
+      environment: 'dev',
+      variables: { db_password: { secret: 'NO_SUCH_SECRET_HERE' } },
+    });
     runIds.push(id);
     const failed = await h.waitFor(id, ['failed']);
     expect(failed.error?.code).toBe('SECRET_NOT_FOUND');
     expect(failed.error?.message).toMatch(/secret NO_SUCH_SECRET_HERE \(variable db_password\) is not set/);
     // Non-retryable: one attempt of the prepare activity, not the retry policy's several.
     const history = await env.client.workflow.getHandle(`strata-run/${id}`).fetchHistory();
-    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareRun');
+    const scheduled = history.events!.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareRun',
+    );
     expect(scheduled).toHaveLength(1);
     const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
     expect(Math.max(...started.map((e) => Number(e.activityTaskStartedEventAttributes!.attempt)))).toBe(1);
@@ -246,15 +297,42 @@ describe('secrets by reference', () => {
     });
     try {
       const port = (server.address() as AddressInfo).port;
-      const show = await run(toolPath('TEMPORAL_CLI'), [
-        'workflow', 'show', '--address', `${env.connection.options.address}`, '--workflow-id', `strata-run/${id}`, '--output', 'json',
-        '--codec-endpoint', `http://127.0.0.1:${port}/codec`, '--codec-auth', `Bearer ${TOKENS.alice}`,
-      ], { maxBuffer: 64 << 20 });
+      const show = await run(
+        toolPath('TEMPORAL_CLI'),
+        [
+          'workflow',
+          'show',
+          '--address',
+          `${env.connection.options.address}`,
+          '--workflow-id',
+          `strata-run/${id}`,
+          '--output',
+          'json',
+          '--codec-endpoint',
+          `http://127.0.0.1:${port}/codec`,
+          '--codec-auth',
+          `Bearer ${TOKENS.alice}`,
+        ],
+        { maxBuffer: 64 << 20 },
+      );
       const decoded = decodedPayloads(JSON.parse(show.stdout)).join('\n');
       // Decoding worked (the reference is there by name) and the value is not.
       expect(decoded).toContain('STRATA_TEST_CODEC_TOKEN');
       expect(leaksIn(show.stdout + decoded)).toEqual([]);
-      const raw = await run(toolPath('TEMPORAL_CLI'), ['workflow', 'show', '--address', `${env.connection.options.address}`, '--workflow-id', `strata-run/${id}`, '--output', 'json'], { maxBuffer: 64 << 20 });
+      const raw = await run(
+        toolPath('TEMPORAL_CLI'),
+        [
+          'workflow',
+          'show',
+          '--address',
+          `${env.connection.options.address}`,
+          '--workflow-id',
+          `strata-run/${id}`,
+          '--output',
+          'json',
+        ],
+        { maxBuffer: 64 << 20 },
+      );
       expect(decodedPayloads(JSON.parse(raw.stdout)).join('\n')).not.toContain('STRATA_TEST_CODEC_TOKEN');
       expect(leaksIn(raw.stdout)).toEqual([]);
     } finally {
@@ -266,15 +344,38 @@ describe('secrets by reference', () => {
     // Every workflow on the server (runs, stack locks, drift scans), shown with plain payloads, no codec.
     const cli = toolPath('TEMPORAL_CLI');
     const address = `${env.connection.options.address}`;
-    const list = await run(cli, ['workflow', 'list', '--address', address, '--output', 'json'], { maxBuffer: 64 << 20 });
-    const workflows = (JSON.parse(list.stdout) as { execution: { workflowId: string; runId: string } }[]).map((w) => w.execution);
+    const list = await run(cli, ['workflow', 'list', '--address', address, '--output', 'json'], {
+      maxBuffer: 64 << 20,
+    });
+    const workflows = (JSON.parse(list.stdout) as { execution: { workflowId: string; runId: string } }[]).map(
+      (w) => w.execution,
+    );
     expect(workflows.length).toBeGreaterThan(runIds.length);
     let sawReference = false;
     for (const w of workflows) {
-      const show = await run(cli, ['workflow', 'show', '--address', address, '--workflow-id', w.workflowId, '--run-id', w.runId, '--output', 'json'], { maxBuffer: 64 << 20 });
+      const show = await run(
+        cli,
+        [
+          'workflow',
+          'show',
+          '--address',
+          address,
+          '--workflow-id',
+          w.workflowId,
+          '--run-id',
+          w.runId,
+          '--output',
+          'json',
+        ],
+        { maxBuffer: 64 << 20 },
+      );
       const text = `${show.stdout}\n${decodedPayloads(JSON.parse(show.stdout)).join('\n')}`;
       expect({ workflow: w.workflowId, leaks: leaksIn(text) }).toEqual({ workflow: w.workflowId, leaks: [] });
-      const human = await run(cli, ['workflow', 'show', '--address', address, '--workflow-id', w.workflowId, '--run-id', w.runId], { maxBuffer: 64 << 20 });
+      const human = await run(
+        cli,
+        ['workflow', 'show', '--address', address, '--workflow-id', w.workflowId, '--run-id', w.runId],
+        { maxBuffer: 64 << 20 },
+      );
       expect({ workflow: w.workflowId, leaks: leaksIn(human.stdout) }).toEqual({ workflow: w.workflowId, leaks: [] });
       if (text.includes('DB_PASSWORD')) sawReference = true;
     }
@@ -306,7 +407,8 @@ describe('secrets by reference', () => {
     for (const f of [stateDir, config.artifactsDir, codecConfig.artifactsDir].flatMap(filesUnder)) {
       if (leaksIn(await contentOf(f)).length === 0) continue;
       if (f.startsWith(stateDir + path.sep) && f.includes('tofu-secret')) holders.push('tofu state');
-      else if (f.startsWith(config.artifactsDir + path.sep) && /runs\/[^/]+\/plan[^/]*\.bin$/.test(f)) holders.push('tofu plan');
+      else if (f.startsWith(config.artifactsDir + path.sep) && /runs\/[^/]+\/plan[^/]*\.bin$/.test(f))
+        holders.push('tofu plan');
       else holders.push(f);
     }
     expect([...new Set(holders)]).toEqual(['tofu state']);
@@ -315,7 +417,8 @@ describe('secrets by reference', () => {
     for (const f of plans) expect(fs.readFileSync(f, 'latin1')).toMatch(/^\{"meta":\{"key_provider\.pbkdf2\.strata"/);
     // The worker-local workspaces (a cache, rebuilt from the stores) hold the tool's state file, nothing else.
     const local: string[] = [];
-    for (const f of filesUnder(config.workDir)) if (leaksIn(await contentOf(f)).length > 0) local.push(path.basename(f));
+    for (const f of filesUnder(config.workDir))
+      if (leaksIn(await contentOf(f)).length > 0) local.push(path.basename(f));
     expect(local.length).toBeGreaterThan(0);
     expect(local.filter((f) => !/^terraform\.tfstate(\.backup)?$/.test(f))).toEqual([]);
     // The config snapshot keeps the reference, not the value.

@@ -25,9 +25,29 @@ describe('signed decisions', () => {
   });
   const s = useStrata(config);
 
-  const temporal = (...args: string[]) => run(toolPath('TEMPORAL_CLI'), [...args, '--address', s.env.connection.options.address as string], { encoding: 'utf8' });
+  const temporal = (...args: string[]) =>
+    run(toolPath('TEMPORAL_CLI'), [...args, '--address', s.env.connection.options.address as string], {
+      encoding: 'utf8',
+    });
   const sign = async (workflowId: string, extra: string[] = []) =>
-    (await run('npx', ['--no-install', 'tsx', 'scripts/sign-decision.ts', '--bot', 'release-bot', '--key-file', keyFile, '--workflow-id', workflowId, ...extra], { cwd: root, encoding: 'utf8' })).stdout.trim();
+    (
+      await run(
+        'npx',
+        [
+          '--no-install',
+          'tsx',
+          'scripts/sign-decision.ts',
+          '--bot',
+          'release-bot',
+          '--key-file',
+          keyFile,
+          '--workflow-id',
+          workflowId,
+          ...extra,
+        ],
+        { cwd: root, encoding: 'utf8' },
+      )
+    ).stdout.trim();
   const prodRun = async (environment = 'prod') => {
     const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment, variables: { instance_count: 1 } });
     await s.http.waitFor(id, ['awaiting_approval']);
@@ -38,25 +58,49 @@ describe('signed decisions', () => {
     const id = await prodRun();
     const wf = deploymentWorkflowId(id);
     const forged = JSON.stringify({ by: 'mallory', roles: ['admin'] });
-    const update = await temporal('workflow', 'update', 'execute', '--workflow-id', wf, '--name', 'approve', '--input', forged).then(
+    const update = await temporal(
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      wf,
+      '--name',
+      'approve',
+      '--input',
+      forged,
+    ).then(
       (r) => ({ ok: true, out: r.stdout + r.stderr }),
       (err: { stdout?: string; stderr?: string }) => ({ ok: false, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }),
     );
     expect(update.ok).toBe(false);
     expect(update.out).toMatch(/unsigned or forged decision/);
 
-    await temporal('workflow', 'signal', '--workflow-id', wf, '--name', 'approveSignal', '--input', JSON.stringify({ by: 'alice', roles: ['approver'] }));
-    const d = await poll(async () => {
-      const r = await s.http.run(id);
-      return (r.refusedDecisions ?? []).length >= 2 ? r : undefined;
-    }, { what: 'both forged decisions recorded' });
+    await temporal(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      wf,
+      '--name',
+      'approveSignal',
+      '--input',
+      JSON.stringify({ by: 'alice', roles: ['approver'] }),
+    );
+    const d = await poll(
+      async () => {
+        const r = await s.http.run(id);
+        return (r.refusedDecisions ?? []).length >= 2 ? r : undefined;
+      },
+      { what: 'both forged decisions recorded' },
+    );
     expect(d.status).toBe('awaiting_approval');
     expect(d.approvals).toEqual([]);
     expect(d.refusedDecisions!.map((r) => [r.claimedBy, r.transport])).toEqual([
       ['mallory', 'update'],
       ['alice', 'signal'],
     ]);
-    expect(d.events.some((e) => /approve by mallory \(update\) refused: unsigned or forged/.test(e.message))).toBe(true);
+    expect(d.events.some((e) => /approve by mallory \(update\) refused: unsigned or forged/.test(e.message))).toBe(
+      true,
+    );
     await s.http.post('carol', `/api/v1/deployments/${id}/reject`, { reason: 'test over' });
   });
 
@@ -75,11 +119,19 @@ describe('signed decisions', () => {
 
     const good = await sign(wf, ['--by', 'release-bot', '--roles', 'approver', '--comment', 'release train']);
     await temporal('workflow', 'update', 'execute', '--workflow-id', wf, '--name', 'approve', '--input', good);
-    const d = await poll(async () => {
-      const r = await s.http.run(id);
-      return r.approvals.length === 1 && (r.refusedDecisions ?? []).length >= 3 ? r : undefined;
-    }, { what: 'bot approval counted and three refusals recorded' });
-    expect(d.approvals[0]).toMatchObject({ by: 'release-bot', via: 'bot:release-bot', transport: 'update', comment: 'release train' });
+    const d = await poll(
+      async () => {
+        const r = await s.http.run(id);
+        return r.approvals.length === 1 && (r.refusedDecisions ?? []).length >= 3 ? r : undefined;
+      },
+      { what: 'bot approval counted and three refusals recorded' },
+    );
+    expect(d.approvals[0]).toMatchObject({
+      by: 'release-bot',
+      via: 'bot:release-bot',
+      transport: 'update',
+      comment: 'release train',
+    });
     const reasons = d.refusedDecisions!.map((r) => r.reason).join('\n');
     expect(reasons).toMatch(/speaks only for release-bot, not bob/);
     expect(reasons).toMatch(/assertion is for run/);

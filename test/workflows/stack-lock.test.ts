@@ -30,9 +30,17 @@ describe('stack lock and run queue', () => {
   const lockOf = (envName: string) => s.env.client.workflow.getHandle(stackLockWorkflowId('sim-multicloud', envName));
 
   it('releases the lock of a holder that was terminated, and the next run proceeds', async () => {
-    const a = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    const a = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 1 },
+    });
     await s.http.waitFor(a, ['awaiting_approval']);
-    const b = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 2 } });
+    const b = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 2 },
+    });
     expect((await s.http.waitFor(b, ['queued'])).queuePosition).toBe(1);
 
     await s.env.client.workflow.getHandle(deploymentWorkflowId(a)).terminate('operator pulled the plug');
@@ -40,14 +48,20 @@ describe('stack lock and run queue', () => {
     expect(next.status).toBe('awaiting_approval');
     const state = await lockOf('qa').query(lockStateQuery);
     expect(state.holder?.workflowId).toBe(deploymentWorkflowId(b));
-    expect(state.history.some((h) => h.workflowId === deploymentWorkflowId(a) && /stopped running/.test(h.reason))).toBe(true);
+    expect(
+      state.history.some((h) => h.workflowId === deploymentWorkflowId(a) && /stopped running/.test(h.reason)),
+    ).toBe(true);
     // The terminated run reads as failed, with the reason.
     expect((await s.http.run(a)).status).toBe('failed');
     await s.http.post('bob', `/api/v1/deployments/${b}/reject`, { reason: 'done with this test' });
   });
 
   it('admins force-unlock; deployers may not', async () => {
-    const a = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    const a = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 1 },
+    });
     await s.http.waitFor(a, ['awaiting_approval']);
     expect((await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/qa/unlock')).status).toBe(403);
     const res = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', { reason: 'stuck' });
@@ -59,15 +73,27 @@ describe('stack lock and run queue', () => {
   });
 
   it('a stale force-unlock naming an earlier holder does not release the current one', async () => {
-    const a = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 1 } });
+    const a = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 1 },
+    });
     await s.http.waitFor(a, ['awaiting_approval']);
-    const b = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'qa', variables: { instance_count: 2 } });
+    const b = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'qa',
+      variables: { instance_count: 2 },
+    });
     await s.http.waitFor(b, ['queued']);
     // An admin looks at the stuck-looking lock (held by A); meanwhile A ends and B takes the lock.
     await s.http.post('bob', `/api/v1/deployments/${a}/reject`, { reason: 'not now' });
     await s.http.waitFor(b, ['awaiting_approval']);
     // A stale intent sent straight to the lock workflow (a bot, the CLI), by workflow id and by run id.
-    await lockOf('qa').signal(forceUnlockSignal, { by: 'carol', reason: 'A looked stuck', expectedHolder: deploymentWorkflowId(a) });
+    await lockOf('qa').signal(forceUnlockSignal, {
+      by: 'carol',
+      reason: 'A looked stuck',
+      expectedHolder: deploymentWorkflowId(a),
+    });
     await lockOf('qa').signal(forceUnlockSignal, { by: 'carol', reason: 'A looked stuck', expectedHolder: a });
     // Each refusal is on record in the lock's state (and a wrongly obeyed unlock leaves no holder).
     await eventually(async () => {
@@ -76,12 +102,18 @@ describe('stack lock and run queue', () => {
     }, 'the lock to have handled both unlocks');
     expect((await lockOf('qa').query(lockStateQuery)).holder?.workflowId).toBe(deploymentWorkflowId(b));
     // Through the API: naming A is refused, and says who holds the lock.
-    const stale = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', { holder: a, reason: 'A looked stuck' });
+    const stale = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', {
+      holder: a,
+      reason: 'A looked stuck',
+    });
     expect(stale.status).toBe(409);
     expect(stale.body.error.message).toContain(b);
     expect((await lockOf('qa').query(lockStateQuery)).holder?.workflowId).toBe(deploymentWorkflowId(b));
     // Naming the holder that really holds it works, by run id or workflow id.
-    const ok = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', { holder: b, reason: 'really stuck' });
+    const ok = await s.http.post('carol', '/api/v1/stacks/sim-multicloud/environments/qa/unlock', {
+      holder: b,
+      reason: 'really stuck',
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ unlocked: true, previousHolder: b });
     await eventually(async () => !(await lockOf('qa').query(lockStateQuery)).holder, 'lock to be free');
@@ -90,7 +122,11 @@ describe('stack lock and run queue', () => {
   });
 
   it('cancelling a run while it applies interrupts the apply, ends cancelled and frees the lock', async () => {
-    const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 8, latency_ms_per_resource: 400 } });
+    const id = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'dev',
+      variables: { instance_count: 8, latency_ms_per_resource: 400 },
+    });
     await s.http.waitFor(id, ['applying']);
     await eventually(async () => {
       const { body } = await s.http.get('alice', `/api/v1/deployments/${id}/logs`);
@@ -102,10 +138,16 @@ describe('stack lock and run queue', () => {
     const state = await s.http.get('alice', '/api/v1/stacks/sim-multicloud/environments/dev/state');
     expect(state.status).toBe(404); // nothing recorded as a version: the apply never completed
     const stacks = await s.http.get('alice', '/api/v1/stacks');
-    const dev = stacks.body.items.find((s: { name: string }) => s.name === 'sim-multicloud').environments.find((e: { name: string }) => e.name === 'dev');
+    const dev = stacks.body.items
+      .find((s: { name: string }) => s.name === 'sim-multicloud')
+      .environments.find((e: { name: string }) => e.name === 'dev');
     expect(dev.locked).toBe(false);
     // The partial apply is not lost: the next run plans against what the interrupted one created.
-    const next = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 8 } });
+    const next = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'dev',
+      variables: { instance_count: 8 },
+    });
     const done = await s.http.waitFor(next, ['succeeded']);
     expect(done.plan!.add).toBeLessThan(8 + 3);
   });
@@ -113,7 +155,11 @@ describe('stack lock and run queue', () => {
   it('continues-as-new after a few grants and keeps serving the queue', async () => {
     const first = (await lockOf('dev').describe()).runId;
     for (let i = 0; i < 3; i++) {
-      const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev', variables: { instance_count: 8, db_size: `db.size${i}` } });
+      const id = await s.http.deploy('alice', {
+        stack: 'sim-multicloud',
+        environment: 'dev',
+        variables: { instance_count: 8, db_size: `db.size${i}` },
+      });
       await s.http.waitFor(id, ['succeeded']);
     }
     const now = await lockOf('dev').describe();
@@ -129,7 +175,8 @@ describe('stack lock and run queue', () => {
   };
 
   it('a lock workflow that vanishes while A holds it and B, C wait: A keeps it, then B, C and a newcomer D in order', async () => {
-    const deploy = (n: number) => s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'uat', variables: { instance_count: n } });
+    const deploy = (n: number) =>
+      s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'uat', variables: { instance_count: n } });
     const a = await deploy(1);
     await s.http.waitFor(a, ['awaiting_approval']);
     const b = await deploy(2);
@@ -143,13 +190,25 @@ describe('stack lock and run queue', () => {
     const ids = [a, b, c, d].map(deploymentWorkflowId);
     const lockView = async () => {
       const st = await lockOf('uat').query(lockStateQuery);
-      return { holder: st.holder?.workflowId, queue: st.queue.map((q) => q.workflowId), recovering: Boolean(st.recovery) };
+      return {
+        holder: st.holder?.workflowId,
+        queue: st.queue.map((q) => q.workflowId),
+        recovering: Boolean(st.recovery),
+      };
     };
     const expected = { holder: ids[0], queue: ids.slice(1), recovering: false };
-    await eventually(async () => JSON.stringify(await lockView()) === JSON.stringify(expected), 'the fresh lock to know A, B, C, D', 30_000).catch(() => undefined);
+    await eventually(
+      async () => JSON.stringify(await lockView()) === JSON.stringify(expected),
+      'the fresh lock to know A, B, C, D',
+      30_000,
+    ).catch(() => undefined);
     expect(await lockView()).toEqual(expected);
     for (const id of [b, c, d]) expect((await s.http.run(id)).status).toBe('queued');
-    await recordHistory(s.env.address, stackLockWorkflowId('sim-multicloud', 'uat'), 'stack-lock-recovered-after-vanishing');
+    await recordHistory(
+      s.env.address,
+      stackLockWorkflowId('sim-multicloud', 'uat'),
+      'stack-lock-recovered-after-vanishing',
+    );
 
     const done: Deployment[] = [];
     for (const id of [a, b, c, d]) {
@@ -163,19 +222,35 @@ describe('stack lock and run queue', () => {
   });
 
   it('a vanished lock is re-created by its own runs, holder and queue intact, with nobody new asking', async () => {
-    const a = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'uat', variables: { instance_count: 2 } });
+    const a = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'uat',
+      variables: { instance_count: 2 },
+    });
     await s.http.waitFor(a, ['awaiting_approval']);
-    const b = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'uat', variables: { instance_count: 3 } });
+    const b = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'uat',
+      variables: { instance_count: 3 },
+    });
     await eventually(async () => (await s.http.run(b)).queuePosition === 1, 'B to queue');
     const lost = (await lockOf('uat').describe()).runId;
     await lockOf('uat').terminate('lock workflow lost');
     // Within one re-request interval (20 × the 500 ms holder check here) A or B re-creates the lock.
-    await eventually(async () => {
-      const desc = await lockOf('uat').describe();
-      if (desc.runId === lost || desc.status.name !== 'RUNNING') return false;
-      const st = await lockOf('uat').query(lockStateQuery);
-      return st.holder?.workflowId === deploymentWorkflowId(a) && st.queue.map((q) => q.workflowId).join() === deploymentWorkflowId(b) && !st.recovery;
-    }, 'the lock to be back with holder A and B queued', 30_000);
+    await eventually(
+      async () => {
+        const desc = await lockOf('uat').describe();
+        if (desc.runId === lost || desc.status.name !== 'RUNNING') return false;
+        const st = await lockOf('uat').query(lockStateQuery);
+        return (
+          st.holder?.workflowId === deploymentWorkflowId(a) &&
+          st.queue.map((q) => q.workflowId).join() === deploymentWorkflowId(b) &&
+          !st.recovery
+        );
+      },
+      'the lock to be back with holder A and B queued',
+      30_000,
+    );
     await approveAndFinish(a);
     await approveAndFinish(b);
   });
@@ -184,26 +259,45 @@ describe('stack lock and run queue', () => {
     // A worker of its own whose liveness check talks to a namespace that does not exist: every check fails.
     const cfg = testConfig({ environments: { ops: { approvals: { required: 1, timeout: '1h' } } } });
     const broken = createTemporalActivities({
-      locks: createGateway(new Client({ connection: s.env.connection, namespace: 'strata-no-such-namespace' }), { namespace: 'strata-no-such-namespace', taskQueue: cfg.temporal.taskQueue }).runs,
+      locks: createGateway(new Client({ connection: s.env.connection, namespace: 'strata-no-such-namespace' }), {
+        namespace: 'strata-no-such-namespace',
+        taskQueue: cfg.temporal.taskQueue,
+      }).runs,
     });
     const worker = runWorker(
       await Worker.create({
         connection: s.env.nativeConnection,
         taskQueue: cfg.temporal.taskQueue,
         workflowBundle: { codePath: process.env.STRATA_WORKFLOW_BUNDLE! },
-        activities: { ...buildActivities({ client: s.env.client, config: cfg, lockHolderCheckIntervalMs: 300 }), isWorkflowRunning: broken.isWorkflowRunning },
+        activities: {
+          ...buildActivities({ client: s.env.client, config: cfg, lockHolderCheckIntervalMs: 300 }),
+          isWorkflowRunning: broken.isWorkflowRunning,
+        },
       }),
     );
     try {
       const http = api(createApp({ temporal: { client: s.env.client }, config: cfg }));
       const lock = s.env.client.workflow.getHandle(stackLockWorkflowId('sim-multicloud', 'ops'));
-      const a = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'ops', variables: { instance_count: 1 } });
+      const a = await http.deploy('alice', {
+        stack: 'sim-multicloud',
+        environment: 'ops',
+        variables: { instance_count: 1 },
+      });
       await http.waitFor(a, ['awaiting_approval']);
-      const b = await http.deploy('alice', { stack: 'sim-multicloud', environment: 'ops', variables: { instance_count: 2 } });
+      const b = await http.deploy('alice', {
+        stack: 'sim-multicloud',
+        environment: 'ops',
+        variables: { instance_count: 2 },
+      });
       await http.waitFor(b, ['queued']);
-      const failedChecks = async () => ((await lock.fetchHistory()).events ?? []).filter((e) => e.activityTaskFailedEventAttributes).length;
+      const failedChecks = async () =>
+        ((await lock.fetchHistory()).events ?? []).filter((e) => e.activityTaskFailedEventAttributes).length;
       const running = async () => (await lock.describe()).status.name === 'RUNNING';
-      await eventually(async () => (await failedChecks()) >= 2 || !(await running()), 'two holder checks to have failed for good', 90_000);
+      await eventually(
+        async () => (await failedChecks()) >= 2 || !(await running()),
+        'two holder checks to have failed for good',
+        90_000,
+      );
       expect((await lock.describe()).status.name).toBe('RUNNING');
       // And it still works: A's release passes the lock on to B.
       await http.post('bob', `/api/v1/deployments/${a}/approve`);

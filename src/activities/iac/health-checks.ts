@@ -17,7 +17,11 @@ function fail(message: string): never {
   throw ApplicationFailure.create({ type: ErrorCode.VERIFY_FAILED, message, nonRetryable: true });
 }
 
-async function httpCheck(check: HealthCheckInput, outputs: Record<string, unknown>, ctx: ExecutorContext): Promise<void> {
+async function httpCheck(
+  check: HealthCheckInput,
+  outputs: Record<string, unknown>,
+  ctx: ExecutorContext,
+): Promise<void> {
   const url = check.url ?? (check.output ? outputs[check.output] : undefined);
   if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
     fail(`health check needs a URL: output "${check.output ?? ''}" is ${JSON.stringify(url)}`);
@@ -28,7 +32,9 @@ async function httpCheck(check: HealthCheckInput, outputs: Record<string, unknow
   for (let i = 1; i <= attempts; i++) {
     ctx.heartbeat({ check: url, attempt: i });
     try {
-      const res = await fetch(url, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(check.timeoutMs ?? 10_000)]) });
+      const res = await fetch(url, {
+        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(check.timeoutMs ?? 10_000)]),
+      });
       if (res.status === expect) {
         ctx.log({ level: 'info', message: `health check GET ${url} → ${res.status}` });
         return;

@@ -17,7 +17,9 @@ export interface ApprovalNotice {
 
 /** Slack's block kit message for a run awaiting approval; the buttons' value is the run id. */
 export function approvalMessage(n: ApprovalNotice, channel: string, publicUrl?: string) {
-  const plan = n.plan ? `+${n.plan.add} ~${n.plan.change} -${n.plan.destroy} · risk *${n.plan.risk}* · plan \`${n.plan.planHash.slice(0, 12)}\`` : 'no plan';
+  const plan = n.plan
+    ? `+${n.plan.add} ~${n.plan.change} -${n.plan.destroy} · risk *${n.plan.risk}* · plan \`${n.plan.planHash.slice(0, 12)}\``
+    : 'no plan';
   const link = publicUrl ? `\n<${publicUrl}/api/v1/deployments/${n.runId}|${n.runId}>` : `\n\`${n.runId}\``;
   return {
     channel,
@@ -25,21 +27,42 @@ export function approvalMessage(n: ApprovalNotice, channel: string, publicUrl?: 
     blocks: [
       {
         type: 'section',
-        text: { type: 'mrkdwn', text: `*${n.kind}* of *${n.stack}* → *${n.environment}* by ${n.requestedBy} needs ${n.approvalsRequired} approval(s)\n${plan}${n.reason ? `\n> ${n.reason}` : ''}${link}` },
+        text: {
+          type: 'mrkdwn',
+          text: `*${n.kind}* of *${n.stack}* → *${n.environment}* by ${n.requestedBy} needs ${n.approvalsRequired} approval(s)\n${plan}${n.reason ? `\n> ${n.reason}` : ''}${link}`,
+        },
       },
       {
         type: 'actions',
         block_id: `strata:${n.runId}`,
         elements: [
-          { type: 'button', action_id: 'strata_approve', style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: n.runId },
-          { type: 'button', action_id: 'strata_reject', style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: n.runId },
+          {
+            type: 'button',
+            action_id: 'strata_approve',
+            style: 'primary',
+            text: { type: 'plain_text', text: 'Approve' },
+            value: n.runId,
+          },
+          {
+            type: 'button',
+            action_id: 'strata_reject',
+            style: 'danger',
+            text: { type: 'plain_text', text: 'Reject' },
+            value: n.runId,
+          },
         ],
       },
     ],
   };
 }
 
-export function createNotifyActivities({ config, fetchImpl = fetch }: { config: StrataConfig; fetchImpl?: typeof fetch }) {
+export function createNotifyActivities({
+  config,
+  fetchImpl = fetch,
+}: {
+  config: StrataConfig;
+  fetchImpl?: typeof fetch;
+}) {
   return {
     /** Best effort: a Slack outage must never hold up a deployment, so failures are reported, not thrown. */
     async notifyApprovalNeeded(n: ApprovalNotice): Promise<{ sent: boolean; reason?: string }> {

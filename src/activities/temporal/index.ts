@@ -3,12 +3,24 @@
  * requests, holder checks and recovery look-ups. The Temporal calls are the gateway's (src/client), injected by
  * the worker as the small port below, so activities never import the gateway.
  */
-import { lockReRequestIntervalMs, type LockRequest, type LockRequestReply, type StackLockInput } from '../../contracts/lock';
+import {
+  lockReRequestIntervalMs,
+  type LockRequest,
+  type LockRequestReply,
+  type StackLockInput,
+} from '../../contracts/lock';
 
 /** What these activities need from the Temporal gateway (RunGateway satisfies it). */
 export interface StackLockPort {
   requestLock(
-    req: { stack: string; environment: string; workflowId: string; requestedAt?: string; holding?: boolean; priority?: LockRequest['priority'] },
+    req: {
+      stack: string;
+      environment: string;
+      workflowId: string;
+      requestedAt?: string;
+      holding?: boolean;
+      priority?: LockRequest['priority'];
+    },
     options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'>,
   ): Promise<void>;
   isRunning(workflowId: string): Promise<boolean>;
@@ -24,7 +36,11 @@ export interface TemporalActivityDeps {
 }
 
 /** Factory over the injected gateway port. */
-export function createTemporalActivities({ locks, lockHolderCheckIntervalMs, lockContinueAsNewAfterGrants }: TemporalActivityDeps) {
+export function createTemporalActivities({
+  locks,
+  lockHolderCheckIntervalMs,
+  lockContinueAsNewAfterGrants,
+}: TemporalActivityDeps) {
   return {
     /** Queues the run on its stack+environment lock (or, with `holding`, re-asserts the holder); `priority` orders the queue. */
     async requestStackLock(req: {
@@ -35,7 +51,10 @@ export function createTemporalActivities({ locks, lockHolderCheckIntervalMs, loc
       holding?: boolean;
       priority?: LockRequest['priority'];
     }): Promise<LockRequestReply> {
-      await locks.requestLock(req, { holderCheckIntervalMs: lockHolderCheckIntervalMs, continueAsNewAfterGrants: lockContinueAsNewAfterGrants });
+      await locks.requestLock(req, {
+        holderCheckIntervalMs: lockHolderCheckIntervalMs,
+        continueAsNewAfterGrants: lockContinueAsNewAfterGrants,
+      });
       return { reRequestEveryMs: lockReRequestIntervalMs(lockHolderCheckIntervalMs) };
     },
 
@@ -45,7 +64,10 @@ export function createTemporalActivities({ locks, lockHolderCheckIntervalMs, loc
     },
 
     /** The running runs of a stack+environment that take its lock, with the status each reports. */
-    async stackRunsInFlight(req: { stack: string; environment: string }): Promise<{ workflowId: string; status: string }[]> {
+    async stackRunsInFlight(req: {
+      stack: string;
+      environment: string;
+    }): Promise<{ workflowId: string; status: string }[]> {
       return locks.inFlight(req.stack, req.environment);
     },
   };

@@ -22,15 +22,22 @@ const payloadsBody = z.strictObject({ payloads: z.array(payloadJson).max(1000).d
 type PayloadJson = z.infer<typeof payloadJson>;
 
 const toPayload = (p: PayloadJson) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
+  ),
   data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
 });
 const fromPayload = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }): PayloadJson => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
-export function codecRouter(registry: RouteRegistry, deps: { config: StrataConfig; codec: AesGcmCodec; auth: Authenticator }): { mount: string; router: Router } {
+export function codecRouter(
+  registry: RouteRegistry,
+  deps: { config: StrataConfig; codec: AesGcmCodec; auth: Authenticator },
+): { mount: string; router: Router } {
   const { config, codec } = deps;
   const router = Router();
   const origins = new Set(config.codec.uiOrigins);
@@ -72,7 +79,8 @@ export function codecRouter(registry: RouteRegistry, deps: { config: StrataConfi
       {
         method: 'post',
         path: `/codec/${op}`,
-        summary: op === 'decode' ? 'Codec server: decrypt payloads for the Web UI and CLI' : 'Codec server: encrypt payloads',
+        summary:
+          op === 'decode' ? 'Codec server: decrypt payloads for the Web UI and CLI' : 'Codec server: encrypt payloads',
         tags: ['codec'],
         roles: ['viewer'],
         temporal: false,

@@ -32,10 +32,21 @@ const decision = {
 /** Links every run response carries; rollback/destroy runs use the same routes. */
 export function runLinks(id: string): Record<string, string> {
   const base = `${MOUNT}/${id}`;
-  return { self: base, plan: `${base}/plan`, logs: `${base}/logs`, approve: `${base}/approve`, reject: `${base}/reject`, cancel: `${base}/cancel` };
+  return {
+    self: base,
+    plan: `${base}/plan`,
+    logs: `${base}/logs`,
+    approve: `${base}/approve`,
+    reject: `${base}/reject`,
+    cancel: `${base}/cancel`,
+  };
 }
 
-export function deploymentsRouter(registry: RouteRegistry, runs: RunService, config: StrataConfig): { mount: string; router: Router } {
+export function deploymentsRouter(
+  registry: RouteRegistry,
+  runs: RunService,
+  config: StrataConfig,
+): { mount: string; router: Router } {
   const router = Router();
   const bodies = () => deploymentBodies(config);
 
@@ -53,7 +64,8 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
       documentedBody: async () => z.union([...(await bodies()).values()] as [z.ZodType, ...z.ZodType[]]),
       check: async (req) => {
         const schema = (await bodies()).get(req.body.stack);
-        if (!schema) throw badRequest(`unknown stack "${req.body.stack}" (known: ${Object.keys(config.stacks).join(', ')})`);
+        if (!schema)
+          throw badRequest(`unknown stack "${req.body.stack}" (known: ${Object.keys(config.stacks).join(', ')})`);
         const r = schema.safeParse(req.body);
         if (!r.success) throw validationError(r.error.issues, 'body');
       },
@@ -63,14 +75,24 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
       // The 202 answers from what the start itself knows: no worker query on the request path (a burst of
       // starts would otherwise wait on, and fail with, busy workers).
       const { id, status } = await runs.start({ kind: 'deploy', ...req.body }, req.principal!);
-      res.status(202).json({ id, status, stack: req.body.stack, environment: req.body.environment, links: runLinks(id) });
+      res
+        .status(202)
+        .json({ id, status, stack: req.body.stack, environment: req.body.environment, links: runLinks(id) });
     },
   );
 
   registry.add(
     router,
     MOUNT,
-    { method: 'get', path: '/', summary: 'List runs, newest first (visibility query)', tags, roles: ['viewer'], query: listDeploymentsQuery, responses: { 200: { description: 'runs', schema: deploymentListSchema } } },
+    {
+      method: 'get',
+      path: '/',
+      summary: 'List runs, newest first (visibility query)',
+      tags,
+      roles: ['viewer'],
+      query: listDeploymentsQuery,
+      responses: { 200: { description: 'runs', schema: deploymentListSchema } },
+    },
     async (req, res) => {
       res.json({ items: await runs.list(req.parsedQuery) });
     },
@@ -79,7 +101,15 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'get', path: '/:id', summary: 'A run', tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'the run', schema: deploymentSchema }, 404: { description: 'no such run' } } },
+    {
+      method: 'get',
+      path: '/:id',
+      summary: 'A run',
+      tags,
+      roles: ['viewer'],
+      params: idParams,
+      responses: { 200: { description: 'the run', schema: deploymentSchema }, 404: { description: 'no such run' } },
+    },
     async (req, res) => {
       res.json(await runs.get(req.parsedParams.id));
     },
@@ -88,7 +118,15 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'get', path: '/:id/plan', summary: "A run's plan", tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'plan', schema: planSchema }, 404: { description: 'no plan yet' } } },
+    {
+      method: 'get',
+      path: '/:id/plan',
+      summary: "A run's plan",
+      tags,
+      roles: ['viewer'],
+      params: idParams,
+      responses: { 200: { description: 'plan', schema: planSchema }, 404: { description: 'no plan yet' } },
+    },
     async (req, res) => {
       const d = await runs.get(req.parsedParams.id);
       if (!d.plan) throw notFound(`run ${d.id} has no plan yet (status ${d.status})`);
@@ -99,7 +137,20 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'get', path: '/:id/logs', summary: "A run's log; Accept: text/event-stream streams it live until the run ends", tags, roles: ['viewer'], params: idParams, responses: { 200: { description: 'log lines (JSON), or server-sent events of the same items with Accept: text/event-stream', schema: logsSchema } } },
+    {
+      method: 'get',
+      path: '/:id/logs',
+      summary: "A run's log; Accept: text/event-stream streams it live until the run ends",
+      tags,
+      roles: ['viewer'],
+      params: idParams,
+      responses: {
+        200: {
+          description: 'log lines (JSON), or server-sent events of the same items with Accept: text/event-stream',
+          schema: logsSchema,
+        },
+      },
+    },
     async (req, res) => {
       const id = req.parsedParams.id;
       if (!(req.headers.accept ?? '').includes('text/event-stream')) {
@@ -108,7 +159,11 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
         return;
       }
       await runs.get(id); // 404 before the stream starts
-      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache',
+        Connection: 'keep-alive',
+      });
       let ev = 0;
       let line = 0;
       let closed = false;
@@ -131,7 +186,16 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/approve', summary: 'Approve the plan awaiting approval (Temporal Update with a validator)', tags, roles: ['approver'], params: idParams, body: approveBody, responses: { 200: { description: 'run after the approval', schema: deploymentSchema }, ...decision } },
+    {
+      method: 'post',
+      path: '/:id/approve',
+      summary: 'Approve the plan awaiting approval (Temporal Update with a validator)',
+      tags,
+      roles: ['approver'],
+      params: idParams,
+      body: approveBody,
+      responses: { 200: { description: 'run after the approval', schema: deploymentSchema }, ...decision },
+    },
     async (req, res) => {
       res.json(await runs.approve(req.parsedParams.id, req.principal!, req.body));
     },
@@ -140,7 +204,21 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/override-policy', summary: "Override the plan's policy denial (admin, where the environment allows it): a recorded decision with a reason; approvals still follow", tags, roles: ['admin'], params: idParams, body: overridePolicyBody, responses: { 200: { description: 'run after the override', schema: deploymentSchema }, 403: { description: 'not an admin, or the environment does not allow overrides' }, 409: { description: 'no policy denies the plan, already overridden, or the run is closed' } } },
+    {
+      method: 'post',
+      path: '/:id/override-policy',
+      summary:
+        "Override the plan's policy denial (admin, where the environment allows it): a recorded decision with a reason; approvals still follow",
+      tags,
+      roles: ['admin'],
+      params: idParams,
+      body: overridePolicyBody,
+      responses: {
+        200: { description: 'run after the override', schema: deploymentSchema },
+        403: { description: 'not an admin, or the environment does not allow overrides' },
+        409: { description: 'no policy denies the plan, already overridden, or the run is closed' },
+      },
+    },
     async (req, res) => {
       res.json(await runs.overridePolicy(req.parsedParams.id, req.principal!, req.body));
     },
@@ -149,7 +227,20 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/reject', summary: 'Reject the plan awaiting approval', tags, roles: ['approver'], params: idParams, body: rejectBody, responses: { 200: { description: 'run after the rejection', schema: deploymentSchema }, 403: { description: 'not allowed (role)' }, 409: { description: 'not awaiting approval' } } },
+    {
+      method: 'post',
+      path: '/:id/reject',
+      summary: 'Reject the plan awaiting approval',
+      tags,
+      roles: ['approver'],
+      params: idParams,
+      body: rejectBody,
+      responses: {
+        200: { description: 'run after the rejection', schema: deploymentSchema },
+        403: { description: 'not allowed (role)' },
+        409: { description: 'not awaiting approval' },
+      },
+    },
     async (req, res) => {
       await runs.reject(req.parsedParams.id, req.principal!, req.body);
       res.json(await waitForStatus(runs, req.parsedParams.id, ['rejected']));
@@ -159,11 +250,23 @@ export function deploymentsRouter(registry: RouteRegistry, runs: RunService, con
   registry.add(
     router,
     MOUNT,
-    { method: 'post', path: '/:id/cancel', summary: 'Cancel a run; a running apply is interrupted cleanly and the lock released', tags, roles: ['deployer'], params: idParams, responses: { 202: { description: 'cancellation requested', schema: cancelledRunSchema }, 403: { description: 'deployers may cancel only their own runs' } } },
+    {
+      method: 'post',
+      path: '/:id/cancel',
+      summary: 'Cancel a run; a running apply is interrupted cleanly and the lock released',
+      tags,
+      roles: ['deployer'],
+      params: idParams,
+      responses: {
+        202: { description: 'cancellation requested', schema: cancelledRunSchema },
+        403: { description: 'deployers may cancel only their own runs' },
+      },
+    },
     async (req, res) => {
       const d = await runs.get(req.parsedParams.id);
       const p = req.principal!;
-      if (!hasRole(p, 'admin', d.environment) && d.requestedBy !== p.subject) throw forbidden(`${p.subject} may cancel only their own runs (requested by ${d.requestedBy})`);
+      if (!hasRole(p, 'admin', d.environment) && d.requestedBy !== p.subject)
+        throw forbidden(`${p.subject} may cancel only their own runs (requested by ${d.requestedBy})`);
       await runs.cancel(d.id);
       res.status(202).json({ id: d.id, status: d.status, cancelRequested: true });
     },

@@ -55,19 +55,28 @@ export class RunService {
   }
 
   /** Starts a run; the same idempotency key always yields the same run. Returns the run id and whether it is new. */
-  async start(req: StartRunRequest, principal: Principal): Promise<{ id: string; created: boolean; status: DeploymentStatus }> {
+  async start(
+    req: StartRunRequest,
+    principal: Principal,
+  ): Promise<{ id: string; created: boolean; status: DeploymentStatus }> {
     const id = req.idempotencyKey
       ? `${req.kind[0]}-${createHash('sha256').update(`${req.kind}\0${req.stack}\0${req.environment}\0${req.idempotencyKey}`).digest('hex').slice(0, 24)}`
       : `${req.kind[0]}-${randomUUID()}`;
     const input = this.buildInput(req, principal, id);
     // Route-level checks know only that the caller deploys somewhere; this is where the environment is known.
     if (!hasRole(principal, 'deployer', req.environment)) {
-      throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not start runs in ${req.environment} (needs deployer there)`);
+      throw new StrataError(
+        ErrorCode.FORBIDDEN,
+        `${principal.subject} may not start runs in ${req.environment} (needs deployer there)`,
+      );
     }
     // Asking to jump the queue is for the configured roles; a person's rollback is high on its own (run-input.ts).
     const allowed = this.config.runQueue.highPriorityRoles;
     if (req.priority === 'high' && !allowed.some((r) => hasRole(principal, r, req.environment))) {
-      throw new StrataError(ErrorCode.FORBIDDEN, `${principal.subject} may not ask for priority high (runQueue.highPriorityRoles: ${allowed.join(', ')})`);
+      throw new StrataError(
+        ErrorCode.FORBIDDEN,
+        `${principal.subject} may not ask for priority high (runQueue.highPriorityRoles: ${allowed.join(', ')})`,
+      );
     }
     const initial: DeploymentStatus = input.dryRun ? 'planning' : 'queued';
     if (await this.runs.start(input)) return { id, created: true, status: initial };
@@ -130,15 +139,28 @@ export class RunService {
    * Drops the lock's holder (admin) — only the holder named (default: the one holding it now), so an unlock that
    * races a hand-over frees nobody else. Returns the run id it held, if any.
    */
-  async forceUnlock(stack: string, environment: string, principal: Principal, opts: { reason?: string; holder?: string } = {}): Promise<string | undefined> {
+  async forceUnlock(
+    stack: string,
+    environment: string,
+    principal: Principal,
+    opts: { reason?: string; holder?: string } = {},
+  ): Promise<string | undefined> {
     const lock = await this.runs.lockState(stack, environment);
     const holder = lock?.holder?.workflowId;
     if (!holder) return undefined;
     const holderRun = runIdFromWorkflowId(holder);
     if (opts.holder && opts.holder !== holder && opts.holder !== holderRun) {
-      throw new StrataError(ErrorCode.CONFLICT, `the lock of ${stack}/${environment} is held by ${holderRun}, not ${opts.holder}`);
+      throw new StrataError(
+        ErrorCode.CONFLICT,
+        `the lock of ${stack}/${environment} is held by ${holderRun}, not ${opts.holder}`,
+      );
     }
-    await this.runs.forceUnlock(stack, environment, { by: principal.subject, via: principal.via ?? 'api', reason: opts.reason, expectedHolder: holder });
+    await this.runs.forceUnlock(stack, environment, {
+      by: principal.subject,
+      via: principal.via ?? 'api',
+      reason: opts.reason,
+      expectedHolder: holder,
+    });
     return holderRun;
   }
 
@@ -151,7 +173,13 @@ export class RunService {
   }
 
   /** Newest first, filtered by search attributes: a visibility query, not a scan. */
-  async list(filter: { stack?: string; environment?: string; status?: string; kind?: string; limit: number }): Promise<Deployment[]> {
+  async list(filter: {
+    stack?: string;
+    environment?: string;
+    status?: string;
+    kind?: string;
+    limit: number;
+  }): Promise<Deployment[]> {
     const found = await this.runs.list(filter, filter.limit);
     const items = await Promise.all(found.map(({ id }) => this.get(id).catch(() => undefined)));
     return items.filter((d): d is Deployment => d !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -163,15 +191,33 @@ export class RunService {
     // The workflow trusts only what a configured signer vouches for: sign for the caller this API authenticated,
     // bound to the run and to the plan the caller approves (the one awaiting approval unless they named one).
     const planHash = body.planHash ?? d.plan?.planHash;
-    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'approve', planHash, by: principal.subject, roles });
-    await this.runs.approve(id, { by: principal.subject, roles, planHash: body.planHash, comment: body.comment, assertion });
+    const assertion = this.signer(principal, {
+      runId: deploymentWorkflowId(id),
+      decision: 'approve',
+      planHash,
+      by: principal.subject,
+      roles,
+    });
+    await this.runs.approve(id, {
+      by: principal.subject,
+      roles,
+      planHash: body.planHash,
+      comment: body.comment,
+      assertion,
+    });
     return this.get(id);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
     const d = await this.ensureOpen(id);
     const roles = rolesFor(principal, d.environment);
-    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'reject', planHash: d.plan?.planHash, by: principal.subject, roles });
+    const assertion = this.signer(principal, {
+      runId: deploymentWorkflowId(id),
+      decision: 'reject',
+      planHash: d.plan?.planHash,
+      by: principal.subject,
+      roles,
+    });
     await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
@@ -181,7 +227,13 @@ export class RunService {
     const d = await this.ensureOpen(id);
     const roles = rolesFor(principal, d.environment);
     // Signed for the workflow, as approvals are: the policy gate verifies against its own workflow id.
-    const assertion = this.signer(principal, { runId: deploymentWorkflowId(id), decision: 'override', planHash: d.plan?.planHash, by: principal.subject, roles });
+    const assertion = this.signer(principal, {
+      runId: deploymentWorkflowId(id),
+      decision: 'override',
+      planHash: d.plan?.planHash,
+      by: principal.subject,
+      roles,
+    });
     await this.runs.overridePolicy(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }
@@ -200,11 +252,20 @@ export class RunService {
   }
 
   /** Workflow events and tool output merged in time order, from `from` on (tool-log line offset). */
-  async logs(id: string, fromEvents = 0, fromLog = 0): Promise<{ items: RunEvent[]; nextEvents: number; nextLog: number; done: boolean }> {
+  async logs(
+    id: string,
+    fromEvents = 0,
+    fromLog = 0,
+  ): Promise<{ items: RunEvent[]; nextEvents: number; nextLog: number; done: boolean }> {
     const d = await this.get(id);
     const events = d.events.slice(fromEvents);
     const log = this.runLog.read(id, fromLog);
     const items = [...events, ...log.items].sort((a, b) => a.ts.localeCompare(b.ts));
-    return { items, nextEvents: fromEvents + events.length, nextLog: log.next, done: TERMINAL_STATUSES.includes(d.status) };
+    return {
+      items,
+      nextEvents: fromEvents + events.length,
+      nextLog: log.next,
+      done: TERMINAL_STATUSES.includes(d.status),
+    };
   }
 }

@@ -110,7 +110,8 @@ function referenceOr(value: z.ZodType): z.ZodType {
     .any()
     .superRefine((v, ctx) => {
       const r = (looksLikeReference(v) ? secretRefSchema : value).safeParse(v);
-      for (const issue of r.error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+      for (const issue of r.error?.issues ?? [])
+        ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     })
     .meta({
       anyOf: [secretRefSchema, value].map((t) => z.toJSONSchema(t, { target: 'openapi-3.0', unrepresentable: 'any' })),
@@ -197,7 +198,12 @@ export const approvalSchema = z.object({
 });
 const _approval: Same<z.infer<typeof approvalSchema>, Approval> = true;
 
-export const rejectionSchema = z.object({ by: z.string(), at: z.string(), reason: z.string().optional(), via: z.string().optional() });
+export const rejectionSchema = z.object({
+  by: z.string(),
+  at: z.string(),
+  reason: z.string().optional(),
+  via: z.string().optional(),
+});
 
 /** A decision the gate refused: who it claimed to be, what it tried, why it did not count. */
 export const refusedDecisionSchema = z.object({

@@ -90,7 +90,11 @@ export class FailoverService {
     if (!read) throw new StrataError(ErrorCode.NOT_FOUND, `no failover with id "${id}"`);
     if (read.kind !== 'ended') return read.value;
     const closed = read.description.status.name;
-    if (!read.value) throw new StrataError(ErrorCode.NOT_FOUND, `failover ${id} ended (${closed.toLowerCase()}) before it recorded anything`);
+    if (!read.value)
+      throw new StrataError(
+        ErrorCode.NOT_FOUND,
+        `failover ${id} ended (${closed.toLowerCase()}) before it recorded anything`,
+      );
     // Terminated / timed out: the last state, marked as what it is.
     return {
       ...read.value,
@@ -109,7 +113,12 @@ export class FailoverService {
   async approve(id: string, principal: Principal, body: { comment?: string }): Promise<Failover> {
     await this.ensureOpen(id);
     const roles = rolesFor(principal);
-    const assertion = this.signer(principal, { runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id), decision: 'approve', by: principal.subject, roles });
+    const assertion = this.signer(principal, {
+      runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id),
+      decision: 'approve',
+      by: principal.subject,
+      roles,
+    });
     await this.failovers.approve(id, { by: principal.subject, roles, comment: body.comment, assertion });
     return this.get(id);
   }
@@ -117,7 +126,12 @@ export class FailoverService {
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Failover> {
     await this.ensureOpen(id);
     const roles = rolesFor(principal);
-    const assertion = this.signer(principal, { runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id), decision: 'reject', by: principal.subject, roles });
+    const assertion = this.signer(principal, {
+      runId: failoverWorkflowId(failoverGroupOf(id) ?? '', id),
+      decision: 'reject',
+      by: principal.subject,
+      roles,
+    });
     await this.failovers.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
     return this.get(id);
   }

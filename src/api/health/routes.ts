@@ -33,7 +33,9 @@ export function supervisorDown(file = process.env.STRATA_SUPERVISOR_STATUS): str
 }
 
 /** Temporal's answer (through the gateway) merged with the supervisor's: ready only when nothing is down. */
-export async function readinessWithSupervisor(gateway: Pick<TemporalGateway, 'readiness'>): Promise<z.infer<typeof readySchema>> {
+export async function readinessWithSupervisor(
+  gateway: Pick<TemporalGateway, 'readiness'>,
+): Promise<z.infer<typeof readySchema>> {
   // Read before and after the probe: whatever was down at either moment (a dev server restarted within the
   // probe's deadline would otherwise read as never having been down).
   const before = supervisorDown();
@@ -41,19 +43,57 @@ export async function readinessWithSupervisor(gateway: Pick<TemporalGateway, 're
   const probed = r.temporal ? (r.workers > 0 ? [] : ['worker']) : ['temporal'];
   const supervised = [...new Set([...before, ...supervisorDown()])];
   const down = [...new Set([...probed, ...supervised])];
-  const reasons = [r.reason, ...supervised.map((n) => `${n} is down (the supervisor is restarting it)`)].filter(Boolean);
+  const reasons = [r.reason, ...supervised.map((n) => `${n} is down (the supervisor is restarting it)`)].filter(
+    Boolean,
+  );
   const ready = down.length === 0;
-  return { status: ready ? 'ready' : 'unavailable', ready, temporal: r.temporal, workers: r.workers, down, ...(reasons.length ? { reason: reasons.join('; ') } : {}) };
+  return {
+    status: ready ? 'ready' : 'unavailable',
+    ready,
+    temporal: r.temporal,
+    workers: r.workers,
+    down,
+    ...(reasons.length ? { reason: reasons.join('; ') } : {}),
+  };
 }
 
-export function healthRouter(registry: RouteRegistry, gateway: Pick<TemporalGateway, 'readiness'>): { mount: string; router: Router } {
+export function healthRouter(
+  registry: RouteRegistry,
+  gateway: Pick<TemporalGateway, 'readiness'>,
+): { mount: string; router: Router } {
   const router = Router();
-  registry.add(router, '', { method: 'get', path: '/health', summary: 'Process is alive', tags: ['health'], responses: { 200: { description: 'ok', schema: z.object({ status: z.literal('ok') }) } } }, (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  registry.add(router, '', { method: 'get', path: '/ready', summary: 'Temporal reachable and a worker polling (else 503 naming what is down)', tags: ['health'], temporal: false, responses: { 200: { description: 'ready', schema: readySchema }, 503: { description: 'not ready: `down` names each process, `reason` says why', schema: readySchema } } }, async (_req, res) => {
-    const r = await readinessWithSupervisor(gateway);
-    res.status(r.ready ? 200 : 503).json(r);
-  });
+  registry.add(
+    router,
+    '',
+    {
+      method: 'get',
+      path: '/health',
+      summary: 'Process is alive',
+      tags: ['health'],
+      responses: { 200: { description: 'ok', schema: z.object({ status: z.literal('ok') }) } },
+    },
+    (_req, res) => {
+      res.json({ status: 'ok' });
+    },
+  );
+  registry.add(
+    router,
+    '',
+    {
+      method: 'get',
+      path: '/ready',
+      summary: 'Temporal reachable and a worker polling (else 503 naming what is down)',
+      tags: ['health'],
+      temporal: false,
+      responses: {
+        200: { description: 'ready', schema: readySchema },
+        503: { description: 'not ready: `down` names each process, `reason` says why', schema: readySchema },
+      },
+    },
+    async (_req, res) => {
+      const r = await readinessWithSupervisor(gateway);
+      res.status(r.ready ? 200 : 503).json(r);
+    },
+  );
   return { mount: '', router };
 }

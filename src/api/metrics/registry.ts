@@ -19,7 +19,11 @@ export class MetricsRegistry {
   private readonly counters = new Map<string, Map<string, number>>();
   private readonly histograms = new Map<string, Map<string, { buckets: number[]; sum: number; count: number }>>();
   private readonly help = new Map<string, string>();
-  private readonly gauges: { name: string; help: string; collect: () => Promise<{ labels: Labels; value: number }[]> }[] = [];
+  private readonly gauges: {
+    name: string;
+    help: string;
+    collect: () => Promise<{ labels: Labels; value: number }[]>;
+  }[] = [];
 
   inc(name: string, help: string, labels: Labels, by = 1): void {
     this.help.set(name, help);
@@ -59,7 +63,11 @@ export class MetricsRegistry {
       for (const [k, h] of series) {
         const sep = k ? ',' : '';
         BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${k}${sep}le="${b}"} ${h.buckets[i]}`));
-        out.push(`${name}_bucket{${k}${sep}le="+Inf"} ${h.count}`, `${name}_sum${braces(k)} ${h.sum}`, `${name}_count${braces(k)} ${h.count}`);
+        out.push(
+          `${name}_bucket{${k}${sep}le="+Inf"} ${h.count}`,
+          `${name}_sum${braces(k)} ${h.sum}`,
+          `${name}_count${braces(k)} ${h.count}`,
+        );
       }
     }
     for (const g of this.gauges) {

@@ -39,7 +39,12 @@ export const unlockBody = z
   .strictObject({
     reason: freeText().optional(),
     /** The run expected to hold the lock (run or workflow id); default: whoever holds it when the request is read. */
-    holder: z.string().min(1).max(300).regex(/^[A-Za-z0-9._:/-]+$/).optional(),
+    holder: z
+      .string()
+      .min(1)
+      .max(300)
+      .regex(/^[A-Za-z0-9._:/-]+$/)
+      .optional(),
   })
   .optional();
 export const driftScanBody = z.strictObject({ remediate: z.boolean().optional() }).optional();
