@@ -264,8 +264,10 @@ describe('rollback, destroy and state history', () => {
 
   it('a failed deploy after a destroy removes what it created instead of re-creating the destroyed stack', async () => {
     await deployAndWait('sim-multicloud', 'scratch', { instance_count: 2 });
+    // The shipped policy refuses deleting a database unless the request says it means it.
     const del = await s.http.post('alice', '/api/v1/stacks/sim-multicloud/environments/scratch/destroy', {
       reason: 'teardown',
+      policyFlags: { allow_database_deletion: true },
     });
     await s.http.waitFor(del.body.id, ['succeeded']);
     expect(await reality('scratch')).toEqual([]);
