@@ -2,7 +2,7 @@
  * Strata's own pages in a real browser (Debian chromium through playwright-core) against a real API, worker and
  * Temporal dev server: sign in, start a prod deployment, approve it as two other people through the page, watch
  * the live log to the end; four-eyes refusals on screen in the API's words; the failover timeline. Screenshots of
- * the run and failover pages land in docs/screenshots/.
+ * the run and failover pages land in .data/screenshots/ (docs/screenshots/ with STRATA_UPDATE_SCREENSHOTS=1).
  */
 import fs from 'node:fs';
 import type { Server } from 'node:http';
@@ -15,7 +15,14 @@ import { TOKENS, type User } from '../helpers/api-client';
 import { launchBrowser } from '../helpers/browser';
 import { eventually, testConfig, useStrata } from '../helpers/temporal';
 
-const SHOTS = path.resolve(__dirname, '..', '..', 'docs', 'screenshots');
+// Fresh screenshots go to .data/screenshots (ignored) so a test run leaves the checkout clean;
+// STRATA_UPDATE_SCREENSHOTS=1 refreshes the committed ones in docs/screenshots.
+const SHOTS = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  process.env.STRATA_UPDATE_SCREENSHOTS ? 'docs/screenshots' : '.data/screenshots',
+);
 
 const base = testConfig({
   failoverGroups: {
