@@ -7,7 +7,7 @@ import { FsStateStore } from './fs-state-store';
 import { S3ArtifactStore } from './s3-artifact-store';
 import { S3StateStore } from './s3-state-store';
 import { createS3Client } from './s3-util';
-import type { StateStore, StateStoreConnection } from './state-store';
+import type { StateStore } from './state-store';
 
 export type { ArtifactStore } from './artifact-store';
 export type {
@@ -66,13 +66,4 @@ export function createStores(cfg: StateStoreConfig, artifactsDir: string, opts: 
   };
 }
 
-/** Opens the state store another process described with StateStore.connection() (credentials: the environment). */
-export function openStateStore(conn: StateStoreConnection, opts: CreateStoresOptions = {}): StateStore {
-  if (conn.kind === 'filesystem')
-    return new FsStateStore(conn.path, { retainVersions: conn.retainVersions, now: opts.now });
-  const client = createS3Client(
-    { region: conn.region, endpoint: conn.endpoint, forcePathStyle: conn.forcePathStyle },
-    opts.s3,
-  );
-  return new S3StateStore(client, { ...conn, now: opts.now });
-}
+export { openStateStore } from './open-state-store';

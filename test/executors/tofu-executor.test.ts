@@ -2,12 +2,14 @@
  * The OpenTofu executor against the real pinned `tofu` and the offline provider mirror: stacks/hello-local
  * end to end, stale plans, and cancelling an apply mid-way (test/fixtures/tofu-slow).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createTofuExecutor } from '../../src/executors/tofu/tofu-executor';
 import { resolveCliConfig } from '../../src/executors/tofu/tool-env';
-import { sha256 } from '../../src/executors/tofu/workspace';
+import { summarizePlan, type PlanJson } from '../../src/executors/tofu/plan-json';
+import { sha256, workspaceDir } from '../../src/executors/tofu/workspace';
 import type { PlanSummary, StackSpec } from '../../src/executors/types';
 import { projectRoot } from '../../src/shared/tools';
 import { createHarness, isAlive, processesInGroup, waitFor, type Harness } from '../helpers/executor-harness';
@@ -121,6 +123,34 @@ describe('tofu executor on stacks/hello-local', () => {
     const plan = await executor.plan(s, await executor.prepare(s, ctx), ctx);
     expect(plan).toMatchObject({ add: 3, change: 0, destroy: 3, hasChanges: true });
     expect(addresses(plan, 'replace')).toHaveLength(3);
+  });
+
+  test("the summary read from the plan's own stream is the one `show -json` of the saved plan gives", async () => {
+    const { ctx, logs } = h.context('run-3b');
+    // Replacements, deletions and an output change in one plan.
+    const s = spec({ message: 'fewer', file_count: 1 });
+    const plan = await executor.plan(s, await executor.prepare(s, ctx), ctx);
+    const show = spawnSync(bin, ['show', '-json', '-no-color', 'plan.bin'], {
+      cwd: workspaceDir(ctx),
+      env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfigFile },
+      encoding: 'utf8',
+    });
+    expect(show.status).toBe(0);
+    const fromShow = summarizePlan(JSON.parse(show.stdout) as PlanJson);
+    const sorted = (rs: { address: string; action: string }[]) =>
+      rs.map((r) => `${r.action} ${r.address}`).sort((a, b) => a.localeCompare(b));
+    expect({ ...plan, resources: sorted(plan.resources) }).toMatchObject({
+      add: fromShow.add,
+      change: fromShow.change,
+      destroy: fromShow.destroy,
+      hasChanges: fromShow.hasChanges,
+      resources: sorted(fromShow.resources),
+    });
+    expect(plan.hasChanges).toBe(true);
+    // The run log still reads like the tool's own output.
+    expect(logs.map((l) => l.message)).toContain(
+      `Plan: ${fromShow.add} to add, ${fromShow.change} to change, ${fromShow.destroy} to destroy.`,
+    );
   });
 
   test('a file deleted out of band shows up as drift', async () => {

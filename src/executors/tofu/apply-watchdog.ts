@@ -11,10 +11,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { openStateStore } from '../../store';
+import type * as OpenStateStore from '../../store/open-state-store';
 import type { ExpectedState, StateStoreConnection } from '../../store/state-store';
-import { release, renewal, renewEveryMs } from '../apply-lease';
-import { storeToolState } from './state-sync';
+import type * as ApplyLease from '../apply-lease';
+import type * as StateSync from './state-sync';
 
 /** What the executor hands the watchdog (no secrets: credentials come from the inherited environment). */
 export interface WatchdogRequest {
@@ -44,10 +44,16 @@ async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(process.argv[2], 'utf8')) as WatchdogRequest;
   const note = (message: string) =>
     fs.appendFileSync(req.logFile, `${new Date().toISOString()} [watchdog ${process.pid}] ${message}\n`);
-  const store = openStateStore(req.store);
   const orphaned = () => process.ppid !== req.parentPid || fs.existsSync(req.detachedFile);
 
+  // The tool starts first, the store code loads beside it: the apply waits for no module loading (a store's SDK
+  // takes longer to load than a small apply takes to run). The lease was renewed by the worker just before, so
+  // the first renewal has most of a TTL to come.
+  const spawnedAt = Date.now();
   const tool = spawn(req.bin, req.args, { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    tool.once('exit', (c, s) => resolve([c, s])),
+  );
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
@@ -61,7 +67,25 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('terminated'));
   setTimeout(() => stop(`still running after ${req.maxMs} ms`), req.maxMs).unref();
 
-  let lastRenewed = Date.now();
+  // Loaded now, not imported at the top: see above. Plain requires: this file runs as CommonJS (tsx or a bundle).
+  let loaded;
+  try {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded once the tool runs, see above */
+    loaded = [
+      require('../../store/open-state-store') as typeof OpenStateStore,
+      require('../apply-lease') as typeof ApplyLease,
+      require('./state-sync') as typeof StateSync,
+    ] as const;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  } catch (err) {
+    // Without the store nobody can renew the lease or store what the tool leaves: the tool must not go on.
+    stop(`cannot load the state store: ${String(err)}`);
+    const [code] = await exited;
+    process.exit(code ?? 70);
+  }
+  const [{ openStateStore }, { release, renewal, renewEveryMs }, { storeToolState }] = loaded;
+  const store = openStateStore(req.store);
+  let lastRenewed = spawnedAt;
   const renew = async () => {
     try {
       const lease = await store.updateApplyLease(req.stack, req.environment, renewal(req.token));
@@ -77,9 +101,7 @@ async function main(): Promise<void> {
   const renewer = setInterval(() => void renew(), renewEveryMs(req.ttlMs));
   void renew();
 
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    tool.once('exit', (c, s) => resolve([c, s])),
-  );
+  const [code, signal] = await exited;
   note(`tool exited (${code ?? signal})`);
   if (orphaned()) {
     // No worker to take over what the tool left: store its state, then let go of the lease, in that order.

@@ -56,6 +56,80 @@ export function summarizePlan(plan: PlanJson): PlanCounts {
   return { add, change, destroy, hasChanges: add + change + destroy > 0 || outputsChange, resources };
 }
 
+/** One line of `plan -json` (the tool's machine-readable UI stream): only the message kinds Strata reads. */
+interface UiMessage {
+  type?: string;
+  '@level'?: string;
+  '@message'?: string;
+  change?: {
+    action?: string;
+    resource?: { addr?: string; resource_type?: string; implied_provider?: string };
+  };
+  changes?: { add: number; change: number; remove: number };
+  outputs?: Record<string, { action?: string }>;
+  diagnostic?: { severity?: string; summary?: string; detail?: string };
+}
+
+/** Reads a `plan -json` stream line by line: the run log gets the human text, the summary is built on the way. */
+export interface PlanStream {
+  onLine(line: string): void;
+  /** The plan's counts; undefined when the stream had no change summary (then `show -json` is the fallback). */
+  counts(): PlanCounts | undefined;
+  /** The error diagnostics the tool reported, as text. */
+  errors(): string[];
+}
+
+/**
+ * The same counts as summarizePlan(show -json), from the plan's own stream: one pass of the tool instead of a plan
+ * and a second process reading the plan back. `planned_change` messages come only for resources with a change;
+ * the `change_summary` line says the stream is whole.
+ */
+export function createPlanStream(log: (level: 'info' | 'warn' | 'error', message: string) => void): PlanStream {
+  const changes = new Map<string, PlannedResource>();
+  let summary: UiMessage['changes'];
+  let outputsChange = false;
+  const errors: string[] = [];
+  return {
+    onLine(line) {
+      let m: UiMessage;
+      try {
+        m = JSON.parse(line) as UiMessage;
+      } catch {
+        if (line.trim()) log('info', line);
+        return;
+      }
+      if (m.type === 'diagnostic' && m.diagnostic) {
+        const text = [m.diagnostic.summary, m.diagnostic.detail].filter(Boolean).join(': ');
+        if (m.diagnostic.severity === 'error') errors.push(text);
+        log(m.diagnostic.severity === 'error' ? 'error' : 'warn', text);
+        return;
+      }
+      if (m['@message'] && m.type !== 'version') log('info', m['@message']);
+      if (m.type === 'planned_change' && m.change?.resource?.addr) {
+        const r = m.change.resource;
+        const action = toAction(m.change.action === 'replace' ? ['delete', 'create'] : [m.change.action ?? 'no-op']);
+        // Data sources are read, not managed, and moves/imports/forgets alone change no infrastructure.
+        if (action === 'no-op' || action === 'read') return;
+        changes.set(r.addr!, { address: r.addr!, type: r.resource_type ?? '', action, provider: r.implied_provider });
+      } else if (m.type === 'change_summary' && m.changes) {
+        summary = m.changes;
+      } else if (m.type === 'outputs' && m.outputs) {
+        outputsChange = Object.values(m.outputs).some((o) => o.action !== undefined && o.action !== 'noop');
+      }
+    },
+    counts() {
+      if (!summary) return undefined;
+      const resources = [...changes.values()];
+      const count = (...actions: ResourceAction[]) => resources.filter((r) => actions.includes(r.action)).length;
+      const add = count('create', 'replace');
+      const change = count('update');
+      const destroy = count('delete', 'replace');
+      return { add, change, destroy, hasChanges: add + change + destroy > 0 || outputsChange, resources };
+    },
+    errors: () => errors,
+  };
+}
+
 /**
  * How bad a drifted resource is, guessed from its type: a heuristic, since the tool cannot know what
  * matters to the business. Data stores and identity/security rank highest (drift there loses data or

@@ -20,10 +20,11 @@ import type {
   StateSnapshot,
 } from '../types';
 import { createApplyTracker } from './apply-log';
-import { driftedResources, parseState, summarizePlan, type PlanJson } from './plan-json';
+import { createPlanStream, driftedResources, parseState, summarizePlan, type PlanJson } from './plan-json';
 import { runTool, waitForLeftTool, type RunToolResult } from './run-tool';
 import { persistStateOut, recoverLeftState, writeStateIn } from './state-sync';
 import type { WatchdogRequest } from './apply-watchdog';
+import { watchdogEntry } from './watchdog-entry';
 import { acquireApplyLease, type HeldLease } from '../apply-lease';
 import { expectedOf } from '../../store/state-cas';
 import type { ExpectedState } from '../../store/state-store';
@@ -43,13 +44,6 @@ const APPLY_MAX_MS = 2 * 60 * 60 * 1000;
 interface LeaseOutcome {
   release: 'no-tool' | 'state-stored' | 'state-unknown' | 'keep';
   stateSerial?: number;
-}
-
-/** How to start the watchdog: from source through tsx's require hook (worker on tsx, jest), else compiled. */
-function watchdogEntry(): string[] {
-  const ts = path.join(__dirname, 'apply-watchdog.ts');
-  if (fs.existsSync(ts)) return ['--require', require.resolve('tsx/cjs'), ts];
-  return [path.join(__dirname, 'apply-watchdog.js')];
 }
 
 /** The tool's own words when a saved plan was made against another state (local backend). */
@@ -337,14 +331,19 @@ export class TofuExecutor implements IacExecutor {
     const state = await writeStateIn(dir, ctx);
     const planFile = destroy ? 'plan-destroy.bin' : 'plan.bin';
     fs.rmSync(path.join(dir, planFile), { force: true });
-    const args = ['plan', '-input=false', '-no-color', `-out=${planFile}`, ...(destroy ? ['-destroy'] : [])];
+    // -json: the summary comes from the plan's own stream (no second process reading the plan back) and the run
+    // log still gets the tool's human-readable lines.
+    const args = ['plan', '-input=false', '-no-color', '-json', `-out=${planFile}`, ...(destroy ? ['-destroy'] : [])];
+    const stream = createPlanStream((level, message) => ctx.log({ level, message }));
     const res = await this.tool(args, dir, ctx, destroy ? 'plan-destroy' : 'plan', {
-      onStdoutLine: (line) => ctx.log({ level: 'info', message: line }),
+      onStdoutLine: (line) => stream.onLine(line),
     });
+    if (res.code !== 0 && stream.errors().length > 0 && !(res.interrupted && !res.timedOut))
+      throw failure(ErrorCode.PLAN_FAILED, `plan failed: ${stream.errors().join('\n')}`);
     this.checkExit(res, ErrorCode.PLAN_FAILED, 'plan failed');
     const bytes = fs.readFileSync(path.join(dir, planFile));
     const planRef = await this.savePlan(planFile, bytes, ctx);
-    const counts = summarizePlan(await this.showPlan(dir, planFile, ctx));
+    const counts = stream.counts() ?? summarizePlan(await this.showPlan(dir, planFile, ctx));
     return {
       planRef,
       planHash: sha256(bytes),
