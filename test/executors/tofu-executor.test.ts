@@ -153,6 +153,29 @@ describe('tofu executor on stacks/hello-local', () => {
     );
   });
 
+  test('a later run of the same configuration reuses the initialized workspace; a changed configuration inits again', async () => {
+    const inits = (logs: { message: string }[]) => logs.filter((l) => /Initializing provider plugins/.test(l.message));
+    const first = h.context('run-init-a');
+    await executor.prepare(spec({ message: 'one' }), first.ctx);
+    // Other variables, same files: no init, and the copy plans like the original.
+    const again = h.context('run-init-b');
+    const plan = await executor.plan(
+      spec({ message: 'two' }),
+      await executor.prepare(spec({ message: 'two' }), again.ctx),
+      again.ctx,
+    );
+    expect(inits(again.logs)).toHaveLength(0);
+    expect(plan.hasChanges).toBe(true);
+    expect(fs.lstatSync(path.join(workspaceDir(again.ctx), '.terraform')).isDirectory()).toBe(true);
+    // A configuration with one more file is another key: init runs for it.
+    const extra = fs.mkdtempSync(path.join(h.root, 'stack-'));
+    fs.cpSync(path.join(projectRoot, 'stacks', 'hello-local'), extra, { recursive: true });
+    fs.writeFileSync(path.join(extra, 'extra.tf'), 'locals {\n  extra = true\n}\n');
+    const changed = h.context('run-init-c');
+    await executor.prepare({ ...spec(), path: extra }, changed.ctx);
+    expect(inits(changed.logs).length).toBeGreaterThan(0);
+  });
+
   test('a file deleted out of band shows up as drift', async () => {
     const { ctx } = h.context('run-4');
     const config = await executor.prepare(spec(), ctx);

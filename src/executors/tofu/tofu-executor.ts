@@ -25,6 +25,7 @@ import { runTool, waitForLeftTool, type RunToolResult } from './run-tool';
 import { persistStateOut, recoverLeftState, writeStateIn } from './state-sync';
 import type { WatchdogRequest } from './apply-watchdog';
 import { watchdogEntry } from './watchdog-entry';
+import { initCacheDir, restoreInit, saveInit } from './init-cache';
 import { acquireApplyLease, type HeldLease } from '../apply-lease';
 import { expectedOf } from '../../store/state-cas';
 import type { ExpectedState } from '../../store/state-store';
@@ -396,11 +397,14 @@ export class TofuExecutor implements IacExecutor {
   }
 
   private workspace(config: ConfigSnapshot, ctx: ExecutorContext): Promise<string> {
-    return materialize(config, ctx, async (dir) => {
+    return materialize(config, ctx, async (dir, files) => {
+      const cache = initCacheDir(ctx, files, `${resolveTofuBin(this.opts)}\0${resolveCliConfig(this.opts) ?? ''}`);
+      if (restoreInit(cache, dir)) return;
       const res = await this.tool(['init', '-input=false', '-no-color'], dir, ctx, 'init', {
         onStdoutLine: (line) => ctx.log({ level: 'debug', message: line }),
       });
       this.checkExit(res, ErrorCode.INIT_FAILED, 'init failed');
+      saveInit(cache, dir);
     });
   }
 

@@ -100,8 +100,8 @@ export function workspaceDir(ctx: ExecutorContext): string {
   return path.join(ctx.workDir, ctx.stack, ctx.environment, ctx.runId);
 }
 
-/** Runs `init` in a freshly materialized workspace; throws INIT_FAILED itself. */
-export type InitRunner = (dir: string) => Promise<void>;
+/** Runs `init` in a freshly materialized workspace (or restores a cached one); throws INIT_FAILED itself. */
+export type InitRunner = (dir: string, files: Record<string, string>) => Promise<void>;
 
 /**
  * Makes sure the workspace holds exactly the snapshot and is initialized. Init is skipped when this
@@ -153,7 +153,7 @@ export async function materialize(config: ConfigSnapshot, ctx: ExecutorContext, 
   if (Object.keys(doc.tfvars).length > 0) {
     fs.writeFileSync(path.join(dir, TFVARS_FILE), JSON.stringify(doc.tfvars, null, 2));
   }
-  await init(dir);
+  await init(dir, doc.files);
   fs.writeFileSync(marker, config.digest);
   return dir;
 }
