@@ -1,6 +1,7 @@
 /** Types, queries and ids of the runs that change a stack: deployment, rollback and destroy share one shape. */
 import { defineQuery } from '@temporalio/workflow';
 import type { Approval, ApprovalPolicy, RefusedDecision, Rejection } from './approval';
+import type { ExecutorKind } from './iac';
 import type { CostEstimate, PolicyOverride, PolicyReport } from './policy';
 
 export type RunKind = 'deploy' | 'rollback' | 'destroy';
@@ -81,6 +82,8 @@ export interface DeploymentInput {
   allowPolicyOverride?: boolean;
   /** The release this run is a stack of. */
   releaseId?: string;
+  /** The stack's executor, from strata.yaml when the run was asked for: how quick its steps are (see the saga). */
+  executor?: ExecutorKind;
 }
 
 export interface PlanView {

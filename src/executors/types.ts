@@ -60,6 +60,11 @@ export interface ExecutorContext {
    * result, a log line or an error (the activity redacts those, but an executor must not rely on it).
    */
   secretValues?: Readonly<Record<string, string>>;
+  /**
+   * Someone reads this plan before it is applied (an approval, a dry run): write its human-readable diff to the run
+   * log too, where a tool's machine-readable plan output leaves the attributes out.
+   */
+  readablePlan?: boolean;
 }
 
 /** What the stack's configuration is made of, captured once per run. */

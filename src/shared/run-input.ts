@@ -78,5 +78,6 @@ export function buildRunInput(
     priority: req.priority ?? (req.kind === 'rollback' ? 'high' : 'normal'),
     policyFlags: req.policyFlags,
     allowPolicyOverride: env.policy.allowOverride,
+    executor: stack.executor,
   };
 }

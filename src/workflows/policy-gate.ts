@@ -1,5 +1,5 @@
 /**
- * Policy and cost in the plan step: the `assessPlan` activity prices the plan and evaluates the Rego policies; a
+ * Policy and cost in the plan step: the `assessPlan` activity (called by the saga's plan step) prices the plan and evaluates the Rego policies; a
  * `deny` blocks approval (the approval gate asks `denial()`), a `warn` is shown. An admin may override a denial,
  * where the environment allows it, as a decision of its own with a reason (the `overridePolicy` Update). Where
  * nobody has to approve, a denied plan does not slip through: it waits for an override and an approval where
@@ -7,7 +7,6 @@
  */
 import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { DecisionActivities } from '../activities/auth';
-import type { AssessPlanInput, PolicyActivities } from '../activities/policy';
 import { APPROVAL_ERRORS, type ApprovalPolicy } from '../contracts/approval';
 import {
   denialOf,
@@ -15,14 +14,11 @@ import {
   overridePolicyUpdate,
   POLICY_DENIED,
   type OverridePolicyInput,
-  type PlanAssessment,
   type PolicyOverride,
   type PolicyReport,
 } from '../contracts/policy';
 import { RELEASE_ROLE } from '../contracts/release';
 
-/** Evaluating policies runs opa once; a crashed worker's attempt is simply repeated. */
-const assess = proxyActivities<PolicyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 3 } });
 const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
 /** Where the policy gate sits: the run or release, its environment's override rule, its findings. */
@@ -50,11 +46,6 @@ export class PolicyGate {
   /** Registers the override Update; call once, at the top of the workflow. */
   install(): void {
     setHandler(overridePolicyUpdate, (input) => this.decide(input), { validator: (input) => this.validate(input) });
-  }
-
-  /** Prices and judges the plan; returns the fields the plan view gains. */
-  async assess(t: AssessPlanInput): Promise<PlanAssessment> {
-    return assess.assessPlan(t);
   }
 
   /** The refusal an approval gets while a policy denies the plan and nobody overrode it. */

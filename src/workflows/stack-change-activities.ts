@@ -2,9 +2,16 @@
  * The activities a stack change calls, one proxy per kind of work, each with its timeout profile. Activity
  * names and options are part of recorded histories: a change here is a change of the saga's commands.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
 import type { IacActivities } from '../activities/iac';
 import type { NotifyActivities } from '../activities/notify/slack';
+import type { PolicyActivities } from '../activities/policy';
 import type { TemporalActivities } from '../activities/temporal';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 
@@ -43,3 +50,61 @@ export const notifications = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 3 },
 });
+
+/**
+ * Local activities: steps that take milliseconds and whose retries need no other machine run inside the
+ * workflow task that asks for them, without a round trip through the server's task queue (a marker in history
+ * instead of three events and a workflow task). Each is idempotent, as a local activity must be: a worker that
+ * dies before its workflow task completes has the step run again by the next one.
+ */
+const quickLocal: LocalActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+const planLocal: LocalActivityOptions = {
+  startToCloseTimeout: '5m',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+
+/** The proxies one run's steps go through. */
+export interface StackChangeSteps {
+  planning: Pick<IacActivities, 'prepareRun' | 'planRun'>;
+  verifying: Pick<IacActivities, 'verifyRun'>;
+  applying: Pick<IacActivities, 'applyRun'>;
+  stores: Pick<IacActivities, 'latestVersion' | 'recordVersion'>;
+  locks: Pick<TemporalActivities, 'requestStackLock'>;
+  policy: Pick<PolicyActivities, 'assessPlan'>;
+}
+
+const policyRemote = proxyActivities<Pick<PolicyActivities, 'assessPlan'>>({
+  startToCloseTimeout: '5m',
+  retry: { maximumAttempts: 3 },
+});
+
+/** Every step a regular activity: runs recorded before local steps existed. */
+export const REMOTE_STEPS: StackChangeSteps = { planning, verifying, applying, stores, locks, policy: policyRemote };
+
+const storesLocal = proxyLocalActivities<Pick<IacActivities, 'latestVersion' | 'recordVersion'>>(quickLocal);
+const locksLocal = proxyLocalActivities<Pick<TemporalActivities, 'requestStackLock'>>(quickLocal);
+const policyLocal = proxyLocalActivities<Pick<PolicyActivities, 'assessPlan'>>(planLocal);
+const planningLocal = proxyLocalActivities<Pick<IacActivities, 'prepareRun' | 'planRun'>>(planLocal);
+const verifyingLocal = proxyLocalActivities<Pick<IacActivities, 'verifyRun'>>(planLocal);
+
+/**
+ * The steps of a run: store reads and writes, the lock request and the policy check are local everywhere; an
+ * executor whose plans take milliseconds (the simulated cloud) plans and verifies locally too. Tools that run
+ * for minutes (init, plan, apply of OpenTofu, Helm, CloudFormation) stay regular activities, heartbeating and
+ * retried on any worker; so does every apply, whose resumption after a crash counts on the activity's attempts.
+ */
+export function localSteps(quickExecutor: boolean): StackChangeSteps {
+  return {
+    planning: quickExecutor ? planningLocal : planning,
+    verifying: quickExecutor ? verifyingLocal : verifying,
+    applying,
+    stores: storesLocal,
+    locks: locksLocal,
+    policy: policyLocal,
+  };
+}

@@ -7,7 +7,6 @@ import { CancellationScope, patched } from '@temporalio/workflow';
 import type { StateVersionSummary } from '../activities/iac';
 import type { Deployment } from '../contracts/runs';
 import { failureOf, isInterruption } from './failure';
-import { planning, stores } from './stack-change-activities';
 import { applyAndRecord } from './stack-change-steps';
 import { cancelledBy, finish, type PlannedChange, type StackChangeRun } from './stack-change-run';
 
@@ -64,6 +63,7 @@ function endInterrupted(run: StackChangeRun, err: unknown): Deployment {
 /** rolling_back: re-applies the configuration of the last good version as this run's compensation. */
 async function autoRollback(run: StackChangeRun, previous: StateVersionSummary | undefined): Promise<Deployment> {
   const { input, d, target } = run;
+  const { planning, stores } = run.steps;
   // Before the first deploy and after a destroy the last good state is empty: re-applying a version's
   // configuration would re-create what was destroyed.
   if ((!previous || previous.kind === 'destroy') && patched(PATCH_ROLLBACK_TO_EMPTY))
@@ -103,6 +103,7 @@ async function autoRollback(run: StackChangeRun, previous: StateVersionSummary |
  */
 async function rollBackToEmpty(run: StackChangeRun, previous: StateVersionSummary | undefined): Promise<Deployment> {
   const { d, rec, target } = run;
+  const { planning } = run.steps;
   const why = previous ? `version ${previous.version} is a destroy` : 'nothing was deployed before';
   rec.setStatus('rolling_back', `the last good state is empty (${why}): removing what the failed apply created`);
   d.rollback = { toVersion: previous?.version, status: 'failed' };

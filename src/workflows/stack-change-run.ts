@@ -2,7 +2,7 @@
  * One stack-change run in progress: its document (what the status query returns), the recorder that owns its
  * status and events, its approval gate, and the helpers every step shares.
  */
-import { CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, setHandler } from '@temporalio/workflow';
 import type { ConfigSnapshot, PlanSummary } from '../contracts/iac';
 import {
   statusQuery,
@@ -16,9 +16,11 @@ import {
 import type { ApprovalGate } from './approval-gate';
 import { PolicyGate } from './policy-gate';
 import { installApprovalGate, RunRecorder } from './run-recorder';
+import { localSteps, REMOTE_STEPS, type StackChangeSteps } from './stack-change-activities';
 
-/** patched() id: wire name, never change or reuse. */
+/** patched() ids: wire names, never change or reuse. */
 const PATCH_STATUS_MEMO = 'status-memo';
+const PATCH_LOCAL_STEPS = 'local-steps';
 
 /** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
 export interface StackChangeRun {
@@ -28,6 +30,8 @@ export interface StackChangeRun {
   gate: ApprovalGate;
   /** The plan's policy findings: a denial blocks the approval gate until an admin overrides it. */
   policy: PolicyGate;
+  /** The activities the steps call: local where a step is quick (see stack-change-activities.ts). */
+  steps: StackChangeSteps;
   /** What every IaC activity of this run gets. */
   target: { runId: string; stack: string; environment: string; variables: Record<string, unknown> };
 }
@@ -93,6 +97,8 @@ const planText = (d: Deployment) => (d.plan ? `+${d.plan.add} ~${d.plan.change} 
 
 /** Sets up the run document, its status publication, the approval gate and the status query. */
 export function startRun(input: DeploymentInput): StackChangeRun {
+  // Decided before the first command, once per run: the same run never mixes the two shapes.
+  const steps = patched(PATCH_LOCAL_STEPS) ? localSteps(input.executor === 'simulated') : REMOTE_STEPS;
   const d = newDeployment(input, new Date().toISOString());
   const rec = new RunRecorder<DeploymentStatus, Deployment>(d, {
     memo: {
@@ -117,7 +123,7 @@ export function startRun(input: DeploymentInput): StackChangeRun {
   setHandler(statusQuery, () => d);
   rec.publish();
   const target = { runId: input.id, stack: input.stack, environment: input.environment, variables: input.variables };
-  return { input, d, rec, gate, policy, target };
+  return { input, d, rec, gate, policy, steps, target };
 }
 
 /** Ends the run with `status` (terminal) and returns its document. */

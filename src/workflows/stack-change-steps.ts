@@ -8,7 +8,7 @@ import type { PlanSummary } from '../contracts/iac';
 import type { Deployment, RunKind } from '../contracts/runs';
 import type { ApprovalOutcome } from './approval-gate';
 import { failureOf } from './failure';
-import { applying, notifications, planning, stores, verifying } from './stack-change-activities';
+import { notifications } from './stack-change-activities';
 import { cancelledBy, finish, riskOf, planView, type PlannedChange, type StackChangeRun } from './stack-change-run';
 
 /** patched() ids: wire names, never change or reuse. */
@@ -29,16 +29,18 @@ export function closeSuperseded(run: StackChangeRun, current: StateVersionSummar
 
 /** planning: snapshot the configuration (a rollback's target version, else the stack's), save a plan, rate its risk. */
 export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
-  const { input, d, rec, target } = run;
+  const { input, d, rec, target, steps } = run;
   rec.setStatus('planning');
   const fromVersion = input.kind === 'rollback' ? input.targetVersion : undefined;
-  const config = await planning.prepareRun({ ...target, fromVersion });
-  const plan = await planning.planRun({ ...target, config, destroy: input.kind === 'destroy' });
+  const config = await steps.planning.prepareRun({ ...target, fromVersion });
+  // Read by a person before anything is applied (an approval, a dry run): the log gets the readable diff too.
+  const readable = input.dryRun || input.approvalPolicy.required > 0;
+  const plan = await steps.planning.planRun({ ...target, config, destroy: input.kind === 'destroy', readable });
   const risk = riskOf(input.kind, plan, input.approvalPolicy.required > 0);
   d.plan = planView(plan, risk);
   // Cost and the Rego policies' findings join the plan view; a denial then blocks the approval gate.
   if (patched(PATCH_POLICY_COST)) {
-    const assessed = await run.policy.assess({
+    const assessed = await steps.policy.assessPlan({
       ...target,
       kind: input.kind,
       requestedBy: input.requestedBy,
@@ -120,19 +122,19 @@ export async function applyAndRecord(
   { plan, config }: PlannedChange,
   restoredFrom?: number,
 ): Promise<StateVersionSummary> {
-  const { input, d, rec, target } = run;
+  const { input, d, rec, target, steps } = run;
   rec.setStatus('applying');
   d.applyStartedAt = rec.now();
-  const result = await applying.applyRun({ ...target, plan });
+  const result = await steps.applying.applyRun({ ...target, plan });
   d.applyCompletedAt = rec.now();
   if (result.resumed) rec.event('warn', 'apply resumed after a worker failure');
   d.outputs = result.outputs;
   d.resources = d.resources.map((r) => ({ ...r, status: r.action === 'delete' ? 'deleted' : 'applied' }));
   if (input.verify.length > 0 && kind !== 'destroy') {
     rec.setStatus('verifying');
-    await verifying.verifyRun({ ...target, config, checks: input.verify, outputs: result.outputs });
+    await steps.verifying.verifyRun({ ...target, config, checks: input.verify, outputs: result.outputs });
   }
-  const v = await stores.recordVersion({
+  const v = await steps.stores.recordVersion({
     runId: input.id,
     stack: input.stack,
     environment: input.environment,

@@ -7,7 +7,6 @@
  */
 import { CancellationScope } from '@temporalio/workflow';
 import type { Deployment, DeploymentInput } from '../contracts/runs';
-import { stores } from './stack-change-activities';
 import { applyOrRollBack } from './stack-change-rollback';
 import { finish, startRun } from './stack-change-run';
 import { awaitApproval, closeSuperseded, closeUnapproved, endOnError, planChange } from './stack-change-steps';
@@ -18,7 +17,7 @@ export { riskOf } from './stack-change-run';
 /** Runs one stack change to its end and returns the final `Deployment`. */
 export async function runStackChange(input: DeploymentInput): Promise<Deployment> {
   const run = startRun(input);
-  const lock = new StackLockHold(input.stack, input.environment, input.priority);
+  const lock = new StackLockHold(input.stack, input.environment, input.priority, run.steps.locks);
   try {
     // Runs that may change infrastructure wait for the stack lock; dry runs plan without it.
     if (!input.dryRun) await lock.acquire((message) => run.rec.event('info', message));
@@ -26,7 +25,7 @@ export async function runStackChange(input: DeploymentInput): Promise<Deployment
     // check, now that this run holds the lock, that the version it restores is still the current one.
     const current =
       input.kind === 'deploy' || input.expectedCurrentVersion !== undefined
-        ? await stores.latestVersion(input)
+        ? await run.steps.stores.latestVersion(input)
         : undefined;
     if (input.expectedCurrentVersion !== undefined && current?.version !== input.expectedCurrentVersion)
       return closeSuperseded(run, current);

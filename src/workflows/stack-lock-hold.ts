@@ -23,7 +23,8 @@ import {
   stackLockWorkflowId,
   type LockRequest,
 } from '../contracts/lock';
-import { locks } from './stack-change-activities';
+import type { TemporalActivities } from '../activities/temporal';
+import { locks as remoteLocks } from './stack-change-activities';
 
 /** patched() id: wire name, never change or reuse. */
 const PATCH_LOCK_REREQUEST = 'lock-rerequest';
@@ -45,6 +46,8 @@ export class StackLockHold {
     private readonly environment: string,
     /** Where the run waits among the lock's waiters (high ahead of normal); default normal. */
     private readonly priority?: LockRequest['priority'],
+    /** How the lock is asked for: a local activity for runs that have local steps. */
+    private readonly locks: Pick<TemporalActivities, 'requestStackLock'> = remoteLocks,
   ) {
     this.lockId = stackLockWorkflowId(stack, environment);
     setHandler(lockGrantedSignal, () => {
@@ -59,7 +62,7 @@ export class StackLockHold {
   async acquire(log: (message: string) => void): Promise<void> {
     this.requested = true;
     if (!patched(PATCH_LOCK_REREQUEST)) {
-      await locks.requestStackLock({
+      await this.locks.requestStackLock({
         stack: this.stack,
         environment: this.environment,
         workflowId: this.workflowId,
@@ -79,7 +82,7 @@ export class StackLockHold {
       priority: this.priority,
     };
     // A request in flight is not cancelled with the run: one landing after the run's release would re-queue it.
-    const ask = () => CancellationScope.nonCancellable(() => locks.requestStackLock(request));
+    const ask = () => CancellationScope.nonCancellable(() => this.locks.requestStackLock(request));
     const reply = await ask();
     const every = reply?.reRequestEveryMs ?? lockReRequestIntervalMs();
     log('waiting for the stack lock');
@@ -97,7 +100,7 @@ export class StackLockHold {
         await condition(() => !this.holding || this.asked, every);
         if (!this.holding) return;
         this.asked = false;
-        await locks.requestStackLock({ ...request, holding: true }).catch(() => undefined);
+        await this.locks.requestStackLock({ ...request, holding: true }).catch(() => undefined);
       }
     });
   }

@@ -269,14 +269,18 @@ describe('secrets by reference', () => {
     const failed = await h.waitFor(id, ['failed']);
     expect(failed.error?.code).toBe('SECRET_NOT_FOUND');
     expect(failed.error?.message).toMatch(/secret NO_SUCH_SECRET_HERE \(variable db_password\) is not set/);
-    // Non-retryable: one attempt of the prepare activity, not the retry policy's several.
+    // Non-retryable: one attempt of the prepare step, not the retry policy's several. A simulated stack prepares
+    // in a local activity, whose marker in history records the step and its attempt.
     const history = await env.client.workflow.getHandle(`strata-run/${id}`).fetchHistory();
-    const scheduled = history.events!.filter(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareRun',
-    );
-    expect(scheduled).toHaveLength(1);
-    const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
-    expect(Math.max(...started.map((e) => Number(e.activityTaskStartedEventAttributes!.attempt)))).toBe(1);
+    const markers = history
+      .events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e) => {
+        const payload = e.markerRecordedEventAttributes!.details!.data!.payloads![0];
+        return JSON.parse(Buffer.from(payload.data!).toString('utf8')) as { activity_type: string; attempt: number };
+      })
+      .filter((m) => m.activity_type === 'prepareRun');
+    expect(markers).toHaveLength(1);
+    expect(markers[0].attempt).toBe(1);
     const res = await get('alice', `/api/v1/deployments/${id}`);
     expect(JSON.stringify(res.body)).not.toMatch(/pw-|tok-|cdc-/);
     await get('alice', `/api/v1/deployments/${id}/logs`);

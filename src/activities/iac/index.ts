@@ -258,11 +258,15 @@ export function createIacActivities(deps: IacActivityDeps) {
       return withTool(t, s, (ctx) => executorFor(s).prepare(s, ctx));
     },
 
-    async planRun(t: RunTarget & { config: ConfigSnapshot; destroy?: boolean }): Promise<PlanSummary> {
+    /** `readable`: someone reads the plan before it is applied, so the run log gets its human-readable diff. */
+    async planRun(
+      t: RunTarget & { config: ConfigSnapshot; destroy?: boolean; readable?: boolean },
+    ): Promise<PlanSummary> {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
-      return withTool(t, s, (ctx) =>
-        t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx),
-      );
+      return withTool(t, s, (c) => {
+        const ctx = { ...c, readablePlan: t.readable };
+        return t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx);
+      });
     },
 
     /**

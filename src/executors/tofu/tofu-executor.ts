@@ -345,6 +345,7 @@ export class TofuExecutor implements IacExecutor {
     const bytes = fs.readFileSync(path.join(dir, planFile));
     const planRef = await this.savePlan(planFile, bytes, ctx);
     const counts = stream.counts() ?? summarizePlan(await this.showPlan(dir, planFile, ctx));
+    if (ctx.readablePlan) await this.logReadablePlan(dir, planFile, ctx);
     return {
       planRef,
       planHash: sha256(bytes),
@@ -388,6 +389,14 @@ export class TofuExecutor implements IacExecutor {
       );
     }
     return bytes;
+  }
+
+  /** The saved plan as the tool renders it for people (attributes and all), line by line into the run log. */
+  private async logReadablePlan(dir: string, planFile: string, ctx: ExecutorContext): Promise<void> {
+    const res = await this.tool(['show', '-no-color', planFile], dir, ctx, 'show', {
+      onStdoutLine: (line) => ctx.log({ level: 'info', message: line }),
+    });
+    this.checkExit(res, ErrorCode.PLAN_FAILED, 'show of the saved plan failed');
   }
 
   private async showPlan(dir: string, planFile: string, ctx: ExecutorContext): Promise<PlanJson> {
