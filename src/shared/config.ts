@@ -359,6 +359,25 @@ export const configSchema = z.strictObject({
       file: z.string().optional(),
     })
     .default({ fromEnv: true }),
+  /**
+   * Worker tuning. `maxCachedWorkflows`: workflows kept in memory between their tasks (sticky cache). A run waiting
+   * for an approval or the lock costs memory while cached; past this many the least recently used is evicted and
+   * replayed from history when it next gets a task (a few ms for a run's short history). Each cached run costs
+   * roughly 0.3–0.6 MB of heap (see the README's benchmark notes).
+   */
+  worker: z
+    .strictObject({
+      maxCachedWorkflows: z.number().int().min(0).default(250),
+      maxConcurrentActivityTaskExecutions: z.number().int().min(1).default(100),
+      maxConcurrentLocalActivityExecutions: z.number().int().min(1).default(100),
+      maxConcurrentWorkflowTaskExecutions: z.number().int().min(2).default(40),
+    })
+    .default({
+      maxCachedWorkflows: 250,
+      maxConcurrentActivityTaskExecutions: 100,
+      maxConcurrentLocalActivityExecutions: 100,
+      maxConcurrentWorkflowTaskExecutions: 40,
+    }),
   /** Traces and worker metrics; everything is off unless named here (or `${VAR}` fills it in). */
   telemetry: z
     .strictObject({

@@ -115,6 +115,11 @@ export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Wor
     // Cancellation reaches an activity only in a heartbeat response; the default throttle (80% of the
     // heartbeat timeout) would let a cancelled apply run on for many seconds.
     maxHeartbeatThrottleInterval: '1s',
+    // strata.yaml's `worker` section: the sticky cache bounds the memory open runs take (config.ts says how).
+    maxCachedWorkflows: opts.config.worker.maxCachedWorkflows,
+    maxConcurrentActivityTaskExecutions: opts.config.worker.maxConcurrentActivityTaskExecutions,
+    maxConcurrentLocalActivityExecutions: opts.config.worker.maxConcurrentLocalActivityExecutions,
+    maxConcurrentWorkflowTaskExecutions: opts.config.worker.maxConcurrentWorkflowTaskExecutions,
     ...(opts.tracing ? { plugins: [tracingPlugin(opts.tracing)] } : {}),
   });
 }

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluatePolicies } from '../../src/activities/policy/opa';
+import { OpaServer } from '../../src/activities/policy/opa-server';
+import { poll } from '../helpers/poll';
 import { toolPath } from '../helpers/tools';
 
 const dir = path.resolve(__dirname, '..', '..', 'policies');
@@ -70,5 +72,84 @@ describe('policies/', () => {
     await expect(evaluatePolicies({ bin: toolPath('OPA_BIN'), dir: broken, timeoutMs: 30_000 }, {})).rejects.toThrow(
       /opa eval failed/,
     );
+  });
+});
+
+describe("the worker's policy server", () => {
+  const input = {
+    environment: 'prod',
+    flags: {},
+    plan: {
+      resource_changes: [
+        {
+          address: 'aws_bucket.assets',
+          type: 'aws_bucket',
+          action: 'create',
+          before: null,
+          after: { acl: 'public-read' },
+        },
+      ],
+    },
+    resources: Array.from({ length: 18 }, (_, i) => ({ address: `aws_instance.web[${i}]`, type: 'aws_instance' })),
+    cost: null,
+  };
+  const opaProcesses = () =>
+    execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('run --server') && l.includes('strata-opa-'));
+
+  it('answers what opa eval answers, picks up an edited policy, and reports one that stops compiling', async () => {
+    const bin = toolPath('OPA_BIN');
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-rego-'));
+    fs.cpSync(dir, copy, { recursive: true });
+    const server = new OpaServer(bin, copy);
+    try {
+      const viaEval = await evaluatePolicies({ bin, dir: copy, timeoutMs: 30_000 }, input);
+      const viaServer = await evaluatePolicies({ bin, dir: copy, timeoutMs: 30_000, server }, input);
+      expect(viaServer).toEqual(viaEval);
+      expect(viaServer.length).toBeGreaterThan(0);
+      // The evaluation went to the server (a second one reuses it, no opa process per call).
+      expect(await server.evaluate(input, 5000)).toBeDefined();
+
+      fs.writeFileSync(
+        path.join(copy, 'extra.rego'),
+        'package strata.extra\n\nimport rego.v1\n\nwarn contains "always" if { true }\n',
+      );
+      const edited = await evaluatePolicies({ bin, dir: copy, timeoutMs: 30_000, server }, input);
+      expect(edited).toContainEqual({ policy: 'extra', rule: 'warn', level: 'warn', message: 'always' });
+
+      fs.writeFileSync(path.join(copy, 'extra.rego'), 'package strata.extra\n\nwarn contains msg if {\n');
+      await expect(evaluatePolicies({ bin, dir: copy, timeoutMs: 30_000, server }, input)).rejects.toThrow(
+        /opa eval failed/,
+      );
+    } finally {
+      server.stop();
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('goes away with a worker that is SIGKILLed', async () => {
+    const bin = toolPath('OPA_BIN');
+    const script = [
+      `const { OpaServer } = require(${JSON.stringify(path.resolve(__dirname, '../../src/activities/policy/opa-server.ts'))});`,
+      `const s = new OpaServer(${JSON.stringify(bin)}, ${JSON.stringify(dir)});`,
+      `s.evaluate({}, 20000).then(() => { console.log('ready'); setInterval(() => {}, 1000); });`,
+    ].join('\n');
+    const { spawn } = await import('node:child_process');
+    const worker = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+      worker.once('exit', (code) => reject(new Error(`worker exited ${code}`)));
+    });
+    const mine = () => opaProcesses().filter((l) => l.includes(`strata-opa-${worker.pid}-`));
+    expect(mine().length).toBeGreaterThan(0);
+    worker.kill('SIGKILL');
+    await poll(() => mine().length === 0, {
+      what: 'the opa server to stop after its worker died',
+      timeoutMs: 10_000,
+      everyMs: 50,
+    });
   });
 });

@@ -17,6 +17,7 @@ import type { ArtifactStore } from '../../store/artifact-store';
 import type { RunLog } from '../../store/run-log';
 import type { StateStore } from '../../store/state-store';
 import { evaluatePolicies } from './opa';
+import { OpaServer } from './opa-server';
 import { planDetail, type PlanDetail } from './plan-detail';
 
 /** What policy evaluation and pricing run over. */
@@ -66,6 +67,12 @@ export function policyInput(t: AssessPlanInput, detail: PlanDetail, cost: CostEs
 /** Factory over the stores, the run log and the opa binary. */
 export function createPolicyActivities(deps: PolicyActivityDeps) {
   const { config, artifacts, state, runLog, opaBin, estimateCost } = deps;
+  // One policy server per directory on this worker (opa-server.ts), started by the first plan that needs it.
+  const servers = new Map<string, OpaServer>();
+  const serverFor = (bin: string, dir: string) => {
+    if (!servers.has(dir)) servers.set(dir, new OpaServer(bin, dir));
+    return servers.get(dir)!;
+  };
   const log = (runId: string, level: 'info' | 'warn', message: string) =>
     runLog.append(runId, [{ ts: new Date().toISOString(), level, message }]);
 
@@ -82,6 +89,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
         {
           bin: opaBin,
           dir: config.policy.dir,
+          server: serverFor(opaBin, config.policy.dir),
           timeoutMs: parseDuration(config.policy.timeout),
           signal: cancellationSignal(),
         },

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { PolicyLevel, PolicyResult } from '../../contracts/policy';
+import type { OpaServer } from './opa-server';
 
 /** The opa binary, the policy directory, and how long one evaluation may take. */
 export interface OpaOptions {
@@ -13,6 +14,8 @@ export interface OpaOptions {
   dir: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The worker's policy server for `dir`; `opa eval` runs when it is absent or cannot answer. */
+  server?: OpaServer;
 }
 
 /** Runs `opa eval` with the document on stdin; resolves with its JSON output, rejects with what opa said. */
@@ -83,11 +86,23 @@ function collect(value: unknown, path: string[], out: PolicyResult[]): void {
   for (const [k, v] of Object.entries(o)) if (k !== 'deny' && k !== 'warn') collect(v, [...path, k], out);
 }
 
+/** `data.strata` for `input`: from the policy server, else (or when it fails) from one `opa eval`, whose error counts. */
+async function policyValue(opts: OpaOptions, input: unknown): Promise<unknown> {
+  if (opts.server) {
+    try {
+      return await opts.server.evaluate(input, opts.timeoutMs);
+    } catch {
+      // A policy that does not compile stops the server's start: opa eval then reports it in its own words.
+    }
+  }
+  const out = (await opaEval(opts, input)) as { result?: { expressions?: { value?: unknown }[] }[] };
+  return out.result?.[0]?.expressions?.[0]?.value;
+}
+
 /** Every finding of every policy in `opts.dir` for `input`, denies first, in a stable order. */
 export async function evaluatePolicies(opts: OpaOptions, input: unknown): Promise<PolicyResult[]> {
-  const out = (await opaEval(opts, input)) as { result?: { expressions?: { value?: unknown }[] }[] };
   const results: PolicyResult[] = [];
-  collect(out.result?.[0]?.expressions?.[0]?.value, [], results);
+  collect(await policyValue(opts, input), [], results);
   const rank = (r: PolicyResult) => (r.level === 'deny' ? 0 : 1);
   return results.sort(
     (a, b) =>
