@@ -1,0 +1,368 @@
+/**
+ * FailoverWorkflow with `provider: kubernetes` end to end: a Temporal dev server, moto (DynamoDB global state) and
+ * two real kube-apiservers (each with its own etcd) holding the real CRDs of csi-addons VolumeReplication, Istio
+ * VirtualService and Flux Kustomization/HelmRelease (test/fixtures/crds). Nothing reconciles on a bare API server,
+ * so test/helpers/kube-controller.ts plays the kube-controller-manager and the csi-addons controller: it writes
+ * readyReplicas and VolumeReplication status as those would. The failover code itself only reads statuses.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import YAML from 'yaml';
+import { createAwsClients, type AwsFailoverClients } from '../../src/activities/cloud/aws';
+import { createKubernetesFailoverActivities } from '../../src/activities/cloud/kubernetes';
+import { FAILOVER_STAGES } from '../../src/contracts/failover';
+import type { FailoverGroupConfig } from '../../src/shared/config';
+import { parseGroup } from '../helpers/failover-fixture';
+import {
+  failoverInput,
+  startFailover,
+  startFailoverWorker,
+  until,
+  type FailoverWorker,
+} from '../helpers/failover-worker';
+import { startKubeClusters, type KubeCluster } from '../helpers/kube';
+import { startTestController, type TestController } from '../helpers/kube-controller';
+import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
+import { startTemporal } from '../helpers/temporal';
+
+const CRD_DIR = path.resolve(__dirname, '../fixtures/crds');
+const HOSTS = { primary: 'shop.primary.global', secondary: 'shop.secondary.global' };
+const PART_OF = 'app.kubernetes.io/part-of';
+
+type Side = 'primary' | 'secondary';
+
+/** Creates one object through the REST API; anything but 201 fails the test with the server's message. */
+async function create(c: KubeCluster, urlPath: string, body: unknown): Promise<void> {
+  const r = await c.request('POST', urlPath, body);
+  if (r.status !== 201) throw new Error(`POST ${urlPath}: ${r.status} ${JSON.stringify(r.body).slice(0, 400)}`);
+}
+
+async function get(c: KubeCluster, urlPath: string): Promise<any> {
+  const r = await c.request('GET', urlPath);
+  if (r.status !== 200) throw new Error(`GET ${urlPath}: ${r.status} ${JSON.stringify(r.body).slice(0, 400)}`);
+  return r.body;
+}
+
+/** Installs every CRD fixture and waits until each is Established and served. */
+async function installCrds(c: KubeCluster): Promise<void> {
+  const names: string[] = [];
+  for (const file of fs.readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(CRD_DIR, file), 'utf8'))) {
+      const crd = doc.toJSON() as { metadata: { name: string } } | null;
+      if (!crd) continue;
+      await create(c, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+      names.push(crd.metadata.name);
+    }
+  }
+  for (const name of names)
+    await until(async () => {
+      const crd = await get(c, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+      return crd.status?.conditions?.some((x: any) => x.type === 'Established' && x.status === 'True');
+    }, `CRD ${name} to be established`);
+}
+
+const labels = { [PART_OF]: 'shop' };
+const podTemplate = (app: string) => ({
+  metadata: { labels: { app } },
+  spec: { containers: [{ name: app, image: 'registry.example/shop:1' }] },
+});
+
+/** The group's objects in one cluster: the active side runs and replicates, the standby is scaled down and suspended. */
+async function seed(c: KubeCluster, ns: string, active: boolean): Promise<void> {
+  await create(c, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const apps = `/apis/apps/v1/namespaces/${ns}`;
+  await create(c, `${apps}/deployments`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', labels },
+    spec: { replicas: active ? 3 : 0, selector: { matchLabels: { app: 'web' } }, template: podTemplate('web') },
+  });
+  // Not part of the group (no label): a failover must leave it alone.
+  await create(c, `${apps}/deployments`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'unrelated' },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'unrelated' } }, template: podTemplate('unrelated') },
+  });
+  await create(c, `${apps}/statefulsets`, {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'db', labels },
+    spec: {
+      replicas: active ? 2 : 0,
+      serviceName: 'db',
+      selector: { matchLabels: { app: 'db' } },
+      template: podTemplate('db'),
+    },
+  });
+  await create(c, `/apis/batch/v1/namespaces/${ns}/cronjobs`, {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'report', labels },
+    spec: {
+      schedule: '*/5 * * * *',
+      suspend: !active,
+      jobTemplate: {
+        spec: {
+          template: {
+            spec: { restartPolicy: 'OnFailure', containers: [{ name: 'report', image: 'registry.example/report:1' }] },
+          },
+        },
+      },
+    },
+  });
+  await create(c, `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${ns}/kustomizations`, {
+    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+    kind: 'Kustomization',
+    metadata: { name: 'shop', labels },
+    spec: {
+      interval: '5m',
+      prune: true,
+      path: './deploy/shop',
+      sourceRef: { kind: 'GitRepository', name: 'shop' },
+      suspend: !active,
+    },
+  });
+  for (const pvc of ['data-db-0', 'data-db-1'])
+    await create(c, `/apis/replication.storage.openshift.io/v1alpha1/namespaces/${ns}/volumereplications`, {
+      apiVersion: 'replication.storage.openshift.io/v1alpha1',
+      kind: 'VolumeReplication',
+      metadata: { name: pvc, labels },
+      spec: {
+        volumeReplicationClass: 'rbd-volumereplicationclass',
+        replicationState: active ? 'primary' : 'secondary',
+        dataSource: { kind: 'PersistentVolumeClaim', name: pvc },
+        autoResync: false,
+      },
+    });
+  await create(c, `/apis/networking.istio.io/v1beta1/namespaces/${ns}/virtualservices`, {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    metadata: { name: 'shop', labels },
+    spec: {
+      hosts: ['shop.example.com'],
+      http: [
+        {
+          name: 'shop',
+          route: [
+            { destination: { host: HOSTS.primary, port: { number: 80 } }, weight: 100 },
+            { destination: { host: HOSTS.secondary, port: { number: 80 } }, weight: 0 },
+          ],
+        },
+      ],
+    },
+  });
+}
+
+describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal dev server)', () => {
+  let env: TestWorkflowEnvironment;
+  let moto: MotoServer;
+  let kube: Record<Side, KubeCluster>;
+  let worker: FailoverWorker;
+  let aws: AwsFailoverClients;
+  const controllers: TestController[] = [];
+  const taskQueue = `failover-k8s-${randomUUID()}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-k8s-failover-'));
+  const groups: Record<string, FailoverGroupConfig> = {};
+  const ns = { planned: 'shop-planned', injected: 'shop-injected' };
+  const nameOf = (k: keyof typeof ns) => `${ns[k]}-${randomBytes(2).toString('hex')}`;
+  const names = { planned: nameOf('planned'), injected: nameOf('injected') };
+  const table = `strata-failover-k8s-${randomBytes(3).toString('hex')}`;
+
+  beforeAll(async () => {
+    let clusters: KubeCluster[];
+    [env, moto, clusters] = await Promise.all([startTemporal(), startMoto(), startKubeClusters(2)]);
+    kube = { primary: clusters[0], secondary: clusters[1] };
+    aws = createAwsClients({ endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
+    // The primary is named by server + CA file + token file, the secondary by a kubeconfig: both config forms.
+    fs.writeFileSync(path.join(dir, 'primary-ca.pem'), kube.primary.ca);
+    fs.writeFileSync(path.join(dir, 'primary-token'), kube.primary.token, { mode: 0o600 });
+    for (const side of ['primary', 'secondary'] as const) {
+      await installCrds(kube[side]);
+      for (const n of Object.values(ns)) await seed(kube[side], n, side === 'primary');
+      controllers.push(startTestController(kube[side].kubeconfig, Object.values(ns)));
+    }
+    for (const k of Object.keys(ns) as (keyof typeof ns)[])
+      groups[names[k]] = parseGroup(names[k], {
+        provider: 'kubernetes',
+        endpoint: moto.endpoint,
+        primary: {
+          region: 'eu-west-1',
+          kubernetes: {
+            server: kube.primary.server,
+            caFile: path.join(dir, 'primary-ca.pem'),
+            tokenFile: path.join(dir, 'primary-token'),
+          },
+        },
+        secondary: { region: 'eu-central-1', kubernetes: { kubeconfig: kube.secondary.kubeconfig } },
+        kubernetes: {
+          namespaces: [ns[k]],
+          selector: `${PART_OF}=shop`,
+          kinds: ['Deployment', 'StatefulSet', 'CronJob', 'Kustomization', 'VolumeReplication'],
+          routing: { virtualService: { name: `${ns[k]}/shop`, hosts: HOSTS } },
+          replicationTimeout: '30s',
+        },
+        approval: { required: 0, timeout: '10m' },
+        health: { every: '1s', failuresToTrigger: 3 },
+        globalStateTable: table,
+      });
+    // The controller has made the standing workloads ready before any failover reads them.
+    for (const n of Object.values(ns))
+      await until(
+        async () =>
+          (await get(kube.primary, `/apis/apps/v1/namespaces/${n}/deployments/web`)).status?.readyReplicas === 3,
+        'primary web ready',
+      );
+    worker = await startFailoverWorker(env, taskQueue, {
+      groups,
+      aws: () => aws,
+      kubernetesOptions: { pollIntervalMs: 200 },
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    for (const c of controllers) await c.stop();
+    await env?.teardown();
+    await Promise.all([moto?.stop(), kube?.primary.stop(), kube?.secondary.stop()]);
+    aws?.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What the test checks of one cluster, read straight from its API server. */
+  async function observe(side: Side, n: string) {
+    const c = kube[side];
+    const web = await get(c, `/apis/apps/v1/namespaces/${n}/deployments/web`);
+    const db = await get(c, `/apis/apps/v1/namespaces/${n}/statefulsets/db`);
+    const unrelated = await get(c, `/apis/apps/v1/namespaces/${n}/deployments/unrelated`);
+    const cron = await get(c, `/apis/batch/v1/namespaces/${n}/cronjobs/report`);
+    const ks = await get(c, `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${n}/kustomizations/shop`);
+    const vrs = await get(c, `/apis/replication.storage.openshift.io/v1alpha1/namespaces/${n}/volumereplications`);
+    const vs = await get(c, `/apis/networking.istio.io/v1beta1/namespaces/${n}/virtualservices/shop`);
+    return {
+      replicas: { web: web.spec.replicas, db: db.spec.replicas, unrelated: unrelated.spec.replicas },
+      cronSuspended: cron.spec.suspend,
+      kustomizationSuspended: ks.spec.suspend,
+      volumes: vrs.items.map((v: any) => [v.spec.replicationState, v.status?.state]),
+      weights: Object.fromEntries(
+        vs.spec.http[0].route.map((r: any) => [
+          r.destination.host === HOSTS.primary ? 'primary' : 'secondary',
+          r.weight,
+        ]),
+      ),
+    };
+  }
+
+  const globalState = (name: string) =>
+    createKubernetesFailoverActivities({ dynamodb: () => aws.dynamodb('eu-central-1') }).readState({
+      name,
+      cfg: groups[name],
+    });
+
+  it('planned: six stages move workloads, volumes, Flux, CronJobs and routing to the secondary cluster; epoch 1', async () => {
+    const name = names.planned;
+    const n = ns.planned;
+    const h = await startFailover(env.client, taskQueue, failoverInput(name, groups[name]));
+    const done = await h.result();
+    expect(done.error).toBeUndefined();
+    expect(done.status).toBe('succeeded');
+    expect(done.stages.map((s) => [s.name, s.status])).toEqual(FAILOVER_STAGES.map((s) => [s, 'succeeded']));
+    expect(done.compensations).toEqual([]);
+    expect(done.rtoSeconds).toBeGreaterThan(0);
+    expect(done.rpoSource).toBe('reported'); // lastSyncTime of the source's VolumeReplications
+    expect(done.readiness?.find((c) => c.name === 'target_crds')).toMatchObject({ ok: true, detail: '3 CRDs present' });
+
+    // Target: the source's former counts, primary volumes, Flux and CronJob resumed, traffic.
+    const target = await observe('secondary', n);
+    expect(target.replicas).toEqual({ web: 3, db: 2, unrelated: 1 });
+    expect(target.kustomizationSuspended).toBe(false);
+    expect(target.cronSuspended).toBe(false);
+    expect(target.volumes).toEqual([
+      ['primary', 'Primary'],
+      ['primary', 'Primary'],
+    ]);
+    const web = await get(kube.secondary, `/apis/apps/v1/namespaces/${n}/deployments/web`);
+    expect(web.status.readyReplicas).toBe(3);
+    // Source: scaled to zero, suspended, secondary.
+    const source = await observe('primary', n);
+    expect(source.replicas).toEqual({ web: 0, db: 0, unrelated: 1 });
+    expect(source.kustomizationSuspended).toBe(true);
+    expect(source.cronSuspended).toBe(true);
+    expect(source.volumes).toEqual([
+      ['secondary', 'Secondary'],
+      ['secondary', 'Secondary'],
+    ]);
+    // Both copies of the VirtualService send the traffic to the secondary's host.
+    expect(target.weights).toEqual({ primary: 0, secondary: 100 });
+    expect(source.weights).toEqual({ primary: 0, secondary: 100 });
+
+    const st = await globalState(name);
+    expect(st).toMatchObject({ activeSide: 'secondary', epoch: 1, lastFailoverId: done.id });
+    expect(st.lock).toBeUndefined();
+    expect(done.epoch).toBe(1);
+  });
+
+  it('planned: a failure injected in target_activation is compensated: the primary cluster serves again', async () => {
+    const name = names.injected;
+    const n = ns.injected;
+    const h = await startFailover(
+      env.client,
+      taskQueue,
+      failoverInput(name, groups[name], { injectFailure: { stage: 'target_activation' } }),
+    );
+    const done = await h.result();
+    expect(done.status).toBe('rolled_back');
+    expect(done.error).toMatchObject({
+      code: 'FAILOVER_STEP_FAILED',
+      message: expect.stringMatching(/injected failure in target_activation\/verify_health/),
+    });
+    expect(done.stages.map((s) => s.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'failed',
+      'skipped',
+    ]);
+    // The target had been scaled up and routed to before the failure: every step is undone, none by hand.
+    const activation = done.stages.find((s) => s.name === 'target_activation')!;
+    expect(activation.steps.filter((s) => s.status === 'succeeded').map((s) => s.name)).toEqual([
+      'scale_target',
+      'switch_traffic',
+    ]);
+    expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
+      ['reattach_replica', 'succeeded'], // csi-addons demotes the target volumes again: not a manual step
+      ['unfence_source_database', 'succeeded'],
+      ['restore_source_capacity', 'succeeded'],
+      ['restore_traffic', 'succeeded'],
+      ['restore_target_capacity', 'succeeded'],
+    ]);
+    expect(done.manualSteps ?? []).toEqual([]);
+
+    const source = await observe('primary', n);
+    expect(source.replicas).toEqual({ web: 3, db: 2, unrelated: 1 });
+    expect(source.kustomizationSuspended).toBe(false);
+    expect(source.cronSuspended).toBe(false);
+    expect(source.volumes).toEqual([
+      ['primary', 'Primary'],
+      ['primary', 'Primary'],
+    ]);
+    const target = await observe('secondary', n);
+    expect(target.replicas).toEqual({ web: 0, db: 0, unrelated: 1 });
+    expect(target.kustomizationSuspended).toBe(true);
+    expect(target.cronSuspended).toBe(true);
+    expect(target.volumes).toEqual([
+      ['secondary', 'Secondary'],
+      ['secondary', 'Secondary'],
+    ]);
+    expect(source.weights).toEqual({ primary: 100, secondary: 0 });
+    expect(target.weights).toEqual({ primary: 100, secondary: 0 });
+
+    const st = await globalState(name);
+    expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
+    expect(st.lock).toBeUndefined();
+  });
+});
