@@ -126,6 +126,12 @@ async function seed(c: KubeCluster, ns: string, active: boolean): Promise<void> 
       suspend: !active,
     },
   });
+  await create(c, `/apis/helm.toolkit.fluxcd.io/v2/namespaces/${ns}/helmreleases`, {
+    apiVersion: 'helm.toolkit.fluxcd.io/v2',
+    kind: 'HelmRelease',
+    metadata: { name: 'cache', labels },
+    spec: { interval: '10m', chartRef: { kind: 'OCIRepository', name: 'cache' }, suspend: !active },
+  });
   for (const pvc of ['data-db-0', 'data-db-1'])
     await create(c, `/apis/replication.storage.openshift.io/v1alpha1/namespaces/${ns}/volumereplications`, {
       apiVersion: 'replication.storage.openshift.io/v1alpha1',
@@ -199,9 +205,19 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
         },
         secondary: { region: 'eu-central-1', kubernetes: { kubeconfig: kube.secondary.kubeconfig } },
         kubernetes: {
-          namespaces: [ns[k]],
-          selector: `${PART_OF}=shop`,
-          kinds: ['Deployment', 'StatefulSet', 'CronJob', 'Kustomization', 'VolumeReplication'],
+          ...(k === 'planned'
+            ? { namespaces: [ns[k]], selector: `${PART_OF}=shop` } // every kind (the default) with the label
+            : {
+                // The other form: the objects named one by one.
+                objects: {
+                  Deployment: [`${ns[k]}/web`],
+                  StatefulSet: [`${ns[k]}/db`],
+                  CronJob: [`${ns[k]}/report`],
+                  Kustomization: [`${ns[k]}/shop`],
+                  HelmRelease: [`${ns[k]}/cache`],
+                  VolumeReplication: [`${ns[k]}/data-db-0`, `${ns[k]}/data-db-1`],
+                },
+              }),
           routing: { virtualService: { name: `${ns[k]}/shop`, hosts: HOSTS } },
           replicationTimeout: '30s',
         },
@@ -240,12 +256,13 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     const unrelated = await get(c, `/apis/apps/v1/namespaces/${n}/deployments/unrelated`);
     const cron = await get(c, `/apis/batch/v1/namespaces/${n}/cronjobs/report`);
     const ks = await get(c, `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${n}/kustomizations/shop`);
+    const hr = await get(c, `/apis/helm.toolkit.fluxcd.io/v2/namespaces/${n}/helmreleases/cache`);
     const vrs = await get(c, `/apis/replication.storage.openshift.io/v1alpha1/namespaces/${n}/volumereplications`);
     const vs = await get(c, `/apis/networking.istio.io/v1beta1/namespaces/${n}/virtualservices/shop`);
     return {
       replicas: { web: web.spec.replicas, db: db.spec.replicas, unrelated: unrelated.spec.replicas },
       cronSuspended: cron.spec.suspend,
-      kustomizationSuspended: ks.spec.suspend,
+      fluxSuspended: [ks.spec.suspend, hr.spec.suspend],
       volumes: vrs.items.map((v: any) => [v.spec.replicationState, v.status?.state]),
       weights: Object.fromEntries(
         vs.spec.http[0].route.map((r: any) => [
@@ -262,7 +279,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
       cfg: groups[name],
     });
 
-  it('planned: six stages move workloads, volumes, Flux, CronJobs and routing to the secondary cluster; epoch 1', async () => {
+  it('planned: six stages move workloads, volumes, Flux (Kustomization, HelmRelease), CronJobs and routing to the secondary cluster; epoch 1', async () => {
     const name = names.planned;
     const n = ns.planned;
     const h = await startFailover(env.client, taskQueue, failoverInput(name, groups[name]));
@@ -273,12 +290,12 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     expect(done.compensations).toEqual([]);
     expect(done.rtoSeconds).toBeGreaterThan(0);
     expect(done.rpoSource).toBe('reported'); // lastSyncTime of the source's VolumeReplications
-    expect(done.readiness?.find((c) => c.name === 'target_crds')).toMatchObject({ ok: true, detail: '3 CRDs present' });
+    expect(done.readiness?.find((c) => c.name === 'target_crds')).toMatchObject({ ok: true, detail: '4 CRDs present' });
 
     // Target: the source's former counts, primary volumes, Flux and CronJob resumed, traffic.
     const target = await observe('secondary', n);
     expect(target.replicas).toEqual({ web: 3, db: 2, unrelated: 1 });
-    expect(target.kustomizationSuspended).toBe(false);
+    expect(target.fluxSuspended).toEqual([false, false]);
     expect(target.cronSuspended).toBe(false);
     expect(target.volumes).toEqual([
       ['primary', 'Primary'],
@@ -289,7 +306,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     // Source: scaled to zero, suspended, secondary.
     const source = await observe('primary', n);
     expect(source.replicas).toEqual({ web: 0, db: 0, unrelated: 1 });
-    expect(source.kustomizationSuspended).toBe(true);
+    expect(source.fluxSuspended).toEqual([true, true]);
     expect(source.cronSuspended).toBe(true);
     expect(source.volumes).toEqual([
       ['secondary', 'Secondary'],
@@ -344,7 +361,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
 
     const source = await observe('primary', n);
     expect(source.replicas).toEqual({ web: 3, db: 2, unrelated: 1 });
-    expect(source.kustomizationSuspended).toBe(false);
+    expect(source.fluxSuspended).toEqual([false, false]);
     expect(source.cronSuspended).toBe(false);
     expect(source.volumes).toEqual([
       ['primary', 'Primary'],
@@ -352,7 +369,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     ]);
     const target = await observe('secondary', n);
     expect(target.replicas).toEqual({ web: 0, db: 0, unrelated: 1 });
-    expect(target.kustomizationSuspended).toBe(true);
+    expect(target.fluxSuspended).toEqual([true, true]);
     expect(target.cronSuspended).toBe(true);
     expect(target.volumes).toEqual([
       ['secondary', 'Secondary'],

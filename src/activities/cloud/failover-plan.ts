@@ -34,6 +34,13 @@ export function buildPlan(
   const cap = (side: FailoverSide) => res[side]?.capacity ?? `${side} capacity`;
   const db = (side: FailoverSide) => res[side]?.database ?? `${side} database`;
   const dns = res.dns ?? 'the group record';
+  // Kubernetes: traffic moves once, at switch_traffic; each workload takes its twin's count on the source.
+  const kube = g.cfg.provider === 'kubernetes';
+  const targetObjects = target.objects
+    ? Object.entries(target.objects.replicas)
+        .map(([k, n]) => `${k}=${n}`)
+        .join(', ')
+    : undefined;
   return [
     {
       stage: 'initialization',
@@ -49,7 +56,9 @@ export function buildPlan(
       stage: 'source_preparation',
       step: 'drain_traffic',
       side: from,
-      description: `drain traffic from ${from}: ${dns} weight 0 for ${fromRegion}${be}`,
+      description: kube
+        ? `leave ${dns} on ${from} until switch_traffic (the target does not serve yet)`
+        : `drain traffic from ${from}: ${dns} weight 0 for ${fromRegion}${be}`,
     },
     {
       stage: 'source_preparation',
@@ -79,7 +88,9 @@ export function buildPlan(
       stage: 'target_activation',
       step: 'scale_target',
       side: to,
-      description: `scale ${cap(to)} (${toRegion}) to desired ${target.desired} (min ${target.min}, max ${target.max})`,
+      description: targetObjects
+        ? `scale ${cap(to)} (${toRegion}) to the source's counts: ${targetObjects}`
+        : `scale ${cap(to)} (${toRegion}) to desired ${target.desired} (min ${target.min}, max ${target.max})`,
     },
     {
       stage: 'target_activation',
