@@ -236,6 +236,10 @@ const regionSide = z.strictObject({
   dbInstance: z.string().optional(),
   dbReplica: z.string().optional(),
   endpoint: z.string().optional(),
+  /**
+   * The capacity this side takes as the target (default: what the source runs). Kubernetes: the replicas of each
+   * workload when the source's counts are unreadable (an emergency) and no former count is recorded on it.
+   */
   capacity: z.number().int().min(0).optional(),
 });
 

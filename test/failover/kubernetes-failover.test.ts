@@ -13,6 +13,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import YAML from 'yaml';
 import { createAwsClients, type AwsFailoverClients } from '../../src/activities/cloud/aws';
 import { createKubernetesFailoverActivities } from '../../src/activities/cloud/kubernetes';
+import { FORMER_REPLICAS } from '../../src/activities/cloud/kubernetes/objects';
+import type { OpContext } from '../../src/activities/cloud/failover-cloud';
 import { FAILOVER_STAGES } from '../../src/contracts/failover';
 import type { FailoverGroupConfig } from '../../src/shared/config';
 import { parseGroup } from '../helpers/failover-fixture';
@@ -173,9 +175,9 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
   const taskQueue = `failover-k8s-${randomUUID()}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-k8s-failover-'));
   const groups: Record<string, FailoverGroupConfig> = {};
-  const ns = { planned: 'shop-planned', injected: 'shop-injected' };
+  const ns = { planned: 'shop-planned', injected: 'shop-injected', emergency: 'shop-emergency' };
   const nameOf = (k: keyof typeof ns) => `${ns[k]}-${randomBytes(2).toString('hex')}`;
-  const names = { planned: nameOf('planned'), injected: nameOf('injected') };
+  const names = { planned: nameOf('planned'), injected: nameOf('injected'), emergency: nameOf('emergency') };
   const table = `strata-failover-k8s-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
@@ -203,9 +205,14 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
             tokenFile: path.join(dir, 'primary-token'),
           },
         },
-        secondary: { region: 'eu-central-1', kubernetes: { kubeconfig: kube.secondary.kubeconfig } },
+        secondary: {
+          region: 'eu-central-1',
+          kubernetes: { kubeconfig: kube.secondary.kubeconfig },
+          // What each workload runs when the source's counts cannot be read (the emergency test stops the primary).
+          ...(k === 'emergency' ? { capacity: 2 } : {}),
+        },
         kubernetes: {
-          ...(k === 'planned'
+          ...(k !== 'injected'
             ? { namespaces: [ns[k]], selector: `${PART_OF}=shop` } // every kind (the default) with the label
             : {
                 // The other form: the objects named one by one.
@@ -273,11 +280,10 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     };
   }
 
-  const globalState = (name: string) =>
-    createKubernetesFailoverActivities({ dynamodb: () => aws.dynamodb('eu-central-1') }).readState({
-      name,
-      cfg: groups[name],
-    });
+  /** The provider as the worker builds it, for direct calls (global state, retried steps). */
+  const cloud = () =>
+    createKubernetesFailoverActivities({ dynamodb: () => aws.dynamodb('eu-central-1'), pollIntervalMs: 100 });
+  const globalState = (name: string) => cloud().readState({ name, cfg: groups[name] });
 
   it('planned: six stages move workloads, volumes, Flux (Kustomization, HelmRelease), CronJobs and routing to the secondary cluster; epoch 1', async () => {
     const name = names.planned;
@@ -381,5 +387,60 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     const st = await globalState(name);
     expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(st.lock).toBeUndefined();
+  });
+  it('retried steps after the planned failover change nothing: every step sets an absolute state or checks first', async () => {
+    const g = { name: names.planned, cfg: groups[names.planned] };
+    const n = ns.planned;
+    const ctx: OpContext = { failoverId: 'retry', heartbeat: () => undefined, signal: new AbortController().signal };
+    const before = { primary: await observe('primary', n), secondary: await observe('secondary', n) };
+    const c = cloud();
+    // The counts a retried scale_target would carry are the ones the target has now.
+    const found = await c.readiness(g, { from: 'secondary', to: 'primary', mode: 'planned' });
+    expect(found.capacity.secondary?.objects?.replicas).toEqual({
+      [`Deployment/${n}/web`]: 3,
+      [`StatefulSet/${n}/db`]: 2,
+    });
+    expect(await c.scale(g, 'secondary', found.capacity.secondary!, ctx)).toMatchObject({ changed: false });
+    expect(await c.scale(g, 'primary', { min: 0, max: 0, desired: 0 }, ctx)).toMatchObject({ changed: false });
+    expect(await c.fenceDatabase(g, 'primary', true, ctx)).toMatchObject({ changed: false });
+    expect(await c.promoteReplica(g, 'secondary', ctx)).toMatchObject({ changed: false, alreadyPromoted: true });
+    expect(await c.routeTraffic(g, 'secondary', ctx)).toMatchObject({ changed: false });
+    expect({ primary: await observe('primary', n), secondary: await observe('secondary', n) }).toEqual(before);
+    // The source remembers what it ran, for a later emergency failover back to it.
+    const web = await get(kube.primary, `/apis/apps/v1/namespaces/${n}/deployments/web`);
+    expect(web.metadata.annotations?.[FORMER_REPLICAS]).toBe('3');
+  });
+
+  // Last: it stops the primary's API server for good.
+  it('emergency with the primary cluster down: the source is best effort, the secondary takes over at epoch 1', async () => {
+    const name = names.emergency;
+    const n = ns.emergency;
+    await kube.primary.stop();
+    const h = await startFailover(env.client, taskQueue, failoverInput(name, groups[name], { mode: 'emergency' }));
+    const done = await h.result();
+    expect(done.status).toBe('succeeded');
+    const byName = Object.fromEntries(done.stages.map((s) => [s.name, s]));
+    expect(byName.source_preparation).toMatchObject({
+      status: 'failed',
+      bestEffort: true,
+      error: { code: 'PROVIDER_UNAVAILABLE' },
+    });
+    expect(byName.demotion).toMatchObject({ status: 'failed', bestEffort: true });
+    for (const s of ['initialization', 'promotion', 'target_activation', 'completion'])
+      expect(byName[s].status).toBe('succeeded');
+    // The primary's copy of the VirtualService could not be switched: the step says so instead of hiding it.
+    expect(byName.target_activation.steps.find((s) => s.name === 'switch_traffic')?.detail).toMatch(
+      /not reachable, switch by hand: primary/,
+    );
+    const target = await observe('secondary', n);
+    expect(target.replicas).toEqual({ web: 2, db: 2, unrelated: 1 }); // the configured capacity: counts unreadable
+    expect(target.fluxSuspended).toEqual([false, false]);
+    expect(target.cronSuspended).toBe(false);
+    expect(target.volumes).toEqual([
+      ['primary', 'Primary'],
+      ['primary', 'Primary'],
+    ]);
+    expect(target.weights).toEqual({ primary: 0, secondary: 100 });
+    expect(await globalState(name)).toMatchObject({ activeSide: 'secondary', epoch: 1, lastFailoverId: done.id });
   });
 });

@@ -14,7 +14,7 @@ export function targetCapacityOf(
   const desired = g.cfg[to].capacity ?? g.cfg[from].capacity ?? src?.desired ?? Math.max(tgt?.min ?? 0, 1);
   const max = Math.max(desired, tgt?.max ?? 0, src?.max ?? 0);
   // Kubernetes: each of the target's objects takes the state its twin had on the source.
-  const objects = src?.objects && !g.cfg[to].capacity ? { objects: src.objects } : {};
+  const objects = src?.objects ? { objects: src.objects } : {};
   return { min: Math.min(src?.min ?? desired, desired), max, desired, ...objects };
 }
 

@@ -31,7 +31,17 @@ import {
   type KubeApiFactory,
   type KubeObject,
 } from './clients';
-import { keyOf, kindsOf, kubeCfgOf, listKind, patchSpec, requiredCrds, sideObjects, stateOf } from './objects';
+import {
+  FORMER_REPLICAS,
+  keyOf,
+  kindsOf,
+  kubeCfgOf,
+  listKind,
+  patchSpec,
+  requiredCrds,
+  sideObjects,
+  stateOf,
+} from './objects';
 import { describeVr, oldestSync, reports, setReplicationState } from './replication';
 import { describeWeights, readVs, routedTo, sidesOf, vsOf, writeHttp, type VsRecord } from './routing';
 
@@ -116,23 +126,43 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
     const objs = await sideObjects(a, g, side);
     const changes: string[] = [];
     const suspendOf = (o: KubeObject) => cap.objects?.suspended[keyOf(o)] ?? cap.desired === 0;
-    const replicasOf = (o: KubeObject) =>
-      cap.objects ? (cap.objects.replicas[keyOf(o)] ?? Number(o.spec?.replicas ?? 1)) : cap.desired;
+    // Without recorded counts (an emergency with the source unreadable): what this workload ran before a failover
+    // scaled it down, else the configured or computed `desired`.
+    const replicasOf = (o: KubeObject) => {
+      const recorded = cap.objects?.replicas[keyOf(o)];
+      if (recorded !== undefined) return recorded;
+      if (cap.objects || cap.desired === 0) return cap.objects ? Number(o.spec?.replicas ?? 1) : 0;
+      const former = Number(o.metadata?.annotations?.[FORMER_REPLICAS]);
+      return Number.isInteger(former) && former > 0 ? former : cap.desired;
+    };
+    const note = (what: string | undefined) => what && changes.push(what);
     const setSuspend = async (o: KubeObject) => {
       const want = suspendOf(o);
-      if ((o.spec?.suspend === true) === want) return;
-      await patchSpec(a, side, o, { suspend: want });
-      changes.push(`${keyOf(o)} ${want ? 'suspended' : 'resumed'}`);
+      note(
+        await patchSpec(a, side, o, (cur) =>
+          (cur.spec?.suspend === true) === want
+            ? undefined
+            : { spec: { suspend: want }, what: `${keyOf(cur)} ${want ? 'suspended' : 'resumed'}` },
+        ),
+      );
     };
     // Flux is suspended before the workloads scale down (it would scale them back up from git) and resumed
     // after they scale up (its first reconcile then finds the cluster as it should be).
     for (const o of objs.flux) if (suspendOf(o)) await setSuspend(o);
     for (const w of objs.workloads) {
-      const want = replicasOf(w);
-      const cur = Number(w.spec?.replicas ?? 1);
-      if (cur === want) continue;
-      await patchSpec(a, side, w, { replicas: want });
-      changes.push(`${keyOf(w)} replicas ${cur} → ${want}`);
+      note(
+        await patchSpec(a, side, w, (cur) => {
+          const want = replicasOf(cur);
+          const was = Number(cur.spec?.replicas ?? 1);
+          if (was === want) return undefined;
+          return {
+            spec: { replicas: want },
+            // Remembered on the object itself, for an emergency failover back here that cannot read the other side.
+            annotations: want === 0 ? { [FORMER_REPLICAS]: String(was) } : undefined,
+            what: `${keyOf(cur)} replicas ${was} → ${want}`,
+          };
+        }),
+      );
     }
     for (const c of objs.cronJobs) await setSuspend(c);
     for (const o of objs.flux) if (!suspendOf(o)) await setSuspend(o);

@@ -28,6 +28,11 @@ export const KINDS: Record<KubeFailoverKind | 'VirtualService', { apiVersion: st
 
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet'] as const;
 export const FLUX_KINDS = ['Kustomization', 'HelmRelease'] as const;
+/**
+ * Set on a workload scaled to 0 by a failover: the replicas it ran. A later emergency failover back to this side,
+ * when the other side's counts are unreadable, scales it to this value again.
+ */
+export const FORMER_REPLICAS = 'strata.io/failover-former-replicas';
 /** The field manager of every change, so `kubectl get -o yaml --show-managed-fields` names Strata. */
 export const FIELD_MANAGER = 'strata-failover';
 
@@ -97,33 +102,50 @@ export async function listKind(
   }
 }
 
-/** Sets `spec` fields of one object by a merge patch bound to the resourceVersion read (409 if it moved meanwhile). */
+/** What to change on one object, decided from its current state; undefined when it is as it should be. */
+export type Change = { spec: Record<string, unknown>; annotations?: Record<string, string>; what: string } | undefined;
+
+/**
+ * Applies `decide(object)` by a merge patch bound to the resourceVersion it was decided on. When the object moved
+ * meanwhile (409: a controller wrote its status, say) it is read again and decided afresh, a few times: the
+ * decision always sets an absolute value, so deciding again on fresh state is exactly what a retry would do.
+ * Resolves with what was changed, undefined when nothing had to be.
+ */
 export async function patchSpec(
   api: KubernetesObjectApi,
   side: FailoverSide,
   o: KubeObject,
-  spec: Record<string, unknown>,
-): Promise<void> {
-  try {
-    await api.patch(
-      {
-        apiVersion: o.apiVersion,
-        kind: o.kind,
-        metadata: {
-          name: o.metadata?.name,
-          namespace: o.metadata?.namespace,
-          resourceVersion: o.metadata?.resourceVersion,
+  decide: (current: KubeObject) => Change,
+): Promise<string | undefined> {
+  let current: KubeObject | undefined = o;
+  for (let attempt = 1; ; attempt++) {
+    const change = decide(current);
+    if (!change) return undefined;
+    try {
+      await api.patch(
+        {
+          apiVersion: o.apiVersion,
+          kind: o.kind,
+          metadata: {
+            name: o.metadata?.name,
+            namespace: o.metadata?.namespace,
+            resourceVersion: current.metadata?.resourceVersion,
+            ...(change.annotations ? { annotations: change.annotations } : {}),
+          },
+          spec: change.spec,
         },
-        spec,
-      },
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      undefined,
-      PatchStrategy.MergePatch,
-    );
-  } catch (err) {
-    throw kubeError(err, side, `patching ${keyOf(o)}`);
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+      return change.what;
+    } catch (err) {
+      if (statusOf(err) !== 409 || attempt >= 5) throw kubeError(err, side, `patching ${keyOf(o)}`);
+    }
+    current = await reread(api, side, o);
+    if (!current) throw kubeError(new Error(`${keyOf(o)} disappeared while being changed`), side, 'patching');
   }
 }
 

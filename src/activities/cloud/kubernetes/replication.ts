@@ -60,9 +60,10 @@ export async function setReplicationState(
   const already = vrs.every((v) => reports(v, want));
   const patched: string[] = [];
   for (const v of vrs) {
-    if (v.spec?.replicationState === want) continue;
-    await patchSpec(api, side, v, { replicationState: want });
-    patched.push(keyOf(v));
+    const done = await patchSpec(api, side, v, (cur) =>
+      cur.spec?.replicationState === want ? undefined : { spec: { replicationState: want }, what: keyOf(cur) },
+    );
+    if (done) patched.push(done);
   }
   const deadline = Date.now() + opts.timeoutMs;
   let last = vrs;
