@@ -566,6 +566,13 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
   if (cfg.secrets.file) cfg.secrets.file = abs(cfg.secrets.file);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
+  // A kubernetes failover group's files are relative to strata.yaml, like every other path in it.
+  for (const g of Object.values(cfg.failoverGroups))
+    for (const side of [g.primary, g.secondary]) {
+      const k = side.kubernetes;
+      if (!k) continue;
+      for (const f of ['kubeconfig', 'caFile', 'tokenFile'] as const) if (k[f]) k[f] = abs(k[f]);
+    }
   cfg.policy.dir = abs(cfg.policy.dir);
   cfg.pricing.table = abs(cfg.pricing.table);
   cfg.releases.dir = abs(cfg.releases.dir);
