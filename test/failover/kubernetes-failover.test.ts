@@ -326,6 +326,16 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     expect(st).toMatchObject({ activeSide: 'secondary', epoch: 1, lastFailoverId: done.id });
     expect(st.lock).toBeUndefined();
     expect(done.epoch).toBe(1);
+
+    // The clusters' bearer tokens reach neither the history nor the result (payloads decoded to text first).
+    const history = JSON.stringify(await h.fetchHistory(), (k, v: unknown) =>
+      k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+    );
+    expect(history.includes(`Deployment/${n}/web replicas 0 → 3`)).toBe(true);
+    for (const c of [kube.primary, kube.secondary]) {
+      expect(history.includes(c.token)).toBe(false);
+      expect(JSON.stringify(done).includes(c.token)).toBe(false);
+    }
   });
 
   it('planned: a failure injected in target_activation is compensated: the primary cluster serves again', async () => {

@@ -42,15 +42,24 @@ export function defaultKubeApiFactory(): KubeApiFactory {
   return (g, side) => {
     const c = g.cfg[side].kubernetes;
     const key = `${g.name}/${side}`;
-    let stamp = '';
-    if (c?.tokenFile) stamp = String(fs.statSync(c.tokenFile).mtimeMs);
-    else if (c?.kubeconfig) stamp = String(fs.statSync(c.kubeconfig).mtimeMs);
-    else if (c?.tokenEnv) stamp = String(process.env[c.tokenEnv]?.length ?? 0);
-    const hit = cache.get(key);
-    if (hit && hit.stamp === stamp) return hit.api;
-    const api = KubernetesObjectApi.makeApiClient(kubeConfigOf(g.cfg, side));
-    cache.set(key, { stamp, api });
-    return api;
+    try {
+      let stamp = '';
+      if (c?.tokenFile) stamp = String(fs.statSync(c.tokenFile).mtimeMs);
+      else if (c?.kubeconfig) stamp = String(fs.statSync(c.kubeconfig).mtimeMs);
+      else if (c?.tokenEnv) stamp = process.env[c.tokenEnv] ?? ''; // in memory only, like the client's own copy
+      const hit = cache.get(key);
+      if (hit && hit.stamp === stamp) return hit.api;
+      const api = KubernetesObjectApi.makeApiClient(kubeConfigOf(g.cfg, side));
+      cache.set(key, { stamp, api });
+      return api;
+    } catch (err) {
+      // A missing kubeconfig, CA or token file is a configuration problem no retry fixes: say so at once.
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== 'ENOENT') throw err;
+      const missing = new Error(`${side} cluster of ${g.name}: file not found: ${e.path}`);
+      missing.name = 'NotFound';
+      throw missing;
+    }
   };
 }
 

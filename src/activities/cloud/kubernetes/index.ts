@@ -257,8 +257,15 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
               )
               .join('; ');
             trafficSnapshot = { detail: traffic, records };
-            const reachTarget = records.every((r) => routedTo(g, r.http, to).length === r.http.length);
-            return { ok: reachTarget && records.length > 0, detail: traffic };
+            // Every copy must route to one of the group's hosts, or a switch would change nothing.
+            const routable = records.every((r) => Object.keys(sidesOf(g, r.http)).length > 0);
+            const hosts = vsOf(g)!.hosts;
+            return {
+              ok: routable && records.length > 0,
+              detail: routable
+                ? traffic
+                : `${traffic}: no route destination names ${hosts.primary} or ${hosts.secondary}`,
+            };
           },
           true,
         );
