@@ -175,9 +175,19 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
   const taskQueue = `failover-k8s-${randomUUID()}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-k8s-failover-'));
   const groups: Record<string, FailoverGroupConfig> = {};
-  const ns = { planned: 'shop-planned', injected: 'shop-injected', emergency: 'shop-emergency' };
+  const ns = {
+    planned: 'shop-planned',
+    injected: 'shop-injected',
+    emergency: 'shop-emergency',
+    splitBrain: 'shop-split-brain',
+  };
   const nameOf = (k: keyof typeof ns) => `${ns[k]}-${randomBytes(2).toString('hex')}`;
-  const names = { planned: nameOf('planned'), injected: nameOf('injected'), emergency: nameOf('emergency') };
+  const names = {
+    planned: nameOf('planned'),
+    injected: nameOf('injected'),
+    emergency: nameOf('emergency'),
+    splitBrain: nameOf('splitBrain'),
+  };
   const table = `strata-failover-k8s-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
@@ -190,7 +200,8 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     fs.writeFileSync(path.join(dir, 'primary-token'), kube.primary.token, { mode: 0o600 });
     for (const side of ['primary', 'secondary'] as const) {
       await installCrds(kube[side]);
-      for (const n of Object.values(ns)) await seed(kube[side], n, side === 'primary');
+      // shop-split-brain: both clusters run and hold primary volumes, which no failover may make worse.
+      for (const n of Object.values(ns)) await seed(kube[side], n, side === 'primary' || n === ns.splitBrain);
       controllers.push(startTestController(kube[side].kubeconfig, Object.values(ns)));
     }
     for (const k of Object.keys(ns) as (keyof typeof ns)[])
@@ -419,6 +430,28 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     // The source remembers what it ran, for a later emergency failover back to it.
     const web = await get(kube.primary, `/apis/apps/v1/namespaces/${n}/deployments/web`);
     expect(web.metadata.annotations?.[FORMER_REPLICAS]).toBe('3');
+  });
+
+  it('refuses a target whose volumes are not secondary (FAILOVER_NOT_READY) and changes nothing', async () => {
+    const name = names.splitBrain;
+    const n = ns.splitBrain;
+    const before = { primary: await observe('primary', n), secondary: await observe('secondary', n) };
+    const h = await startFailover(env.client, taskQueue, failoverInput(name, groups[name]));
+    const done = await h.result();
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatchObject({
+      code: 'FAILOVER_NOT_READY',
+      message: expect.stringMatching(/target_replication/),
+    });
+    expect(done.readiness?.find((c) => c.name === 'target_replication')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/spec primary, status Primary/),
+    });
+    expect(done.stages.map((s) => s.status)).toEqual(['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped']);
+    expect({ primary: await observe('primary', n), secondary: await observe('secondary', n) }).toEqual(before);
+    const st = await globalState(name);
+    expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
+    expect(st.lock).toBeUndefined();
   });
 
   // Last: it stops the primary's API server for good.
