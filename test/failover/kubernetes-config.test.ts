@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { parseConfig } from '../../src/shared/config';
+import { loadConfig, parseConfig } from '../../src/shared/config';
 
 const EXAMPLE = path.resolve(__dirname, '../../docs/examples/strata.kubernetes-failover.yaml');
 
@@ -37,6 +37,14 @@ describe('kubernetes failover group configuration', () => {
     expect(g.secondary.kubernetes?.kubeconfig).toBe('/etc/strata/secrets/k8s-central.kubeconfig');
     expect(g.kubernetes?.routing?.virtualService.clusters).toEqual(['primary', 'secondary']);
     expect(g.kubernetes?.replicationTimeout).toBe('5m');
+  });
+
+  it('leaves the shipped strata.yaml groups (simulated, aws) valid and without a kubernetes section', () => {
+    const cfg = loadConfig(path.resolve(__dirname, '../../strata.yaml'), { AWS_ENDPOINT_URL: 'http://127.0.0.1:1' });
+    expect(Object.values(cfg.failoverGroups).map((g) => [g.provider, g.kubernetes])).toEqual([
+      ['simulated', undefined],
+      ['aws', undefined],
+    ]);
   });
 
   it('accepts the minimal form and defaults the routing clusters and the replication timeout', () => {
