@@ -215,7 +215,7 @@ const kubeFailoverSchema = z
         }),
       })
       .optional(),
-    /** How long demotion, promotion and reattachment wait for VolumeReplication status (default 5m). */
+    /** How long promotion waits for VolumeReplication status (default 5m; demotion and reattachment at most 4m). */
     replicationTimeout: duration.default('5m'),
   })
   .refine((k) => !!k.selector !== !!k.objects, {

@@ -67,7 +67,13 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
   const state = (g: GroupRef) =>
     globalStateTable(opts.dynamodb(g), g, { createTableIfMissing: opts.createTableIfMissing });
   const api = (g: GroupRef, side: FailoverSide): KubernetesObjectApi => kube(g, side);
-  const waitOpts = (g: GroupRef) => ({ pollIntervalMs, timeoutMs: parseDuration(kubeCfgOf(g).replicationTimeout) });
+  // Demotion and reattachment run as ordinary saga steps (5 min per attempt): their wait ends before the attempt
+  // does, so the failure says what is pending. Promotion heartbeats and may wait the whole replicationTimeout.
+  const STEP_WAIT_MS = 4 * 60_000;
+  const waitOpts = (g: GroupRef, step: 'promote' | 'step' = 'step') => {
+    const configured = parseDuration(kubeCfgOf(g).replicationTimeout);
+    return { pollIntervalMs, timeoutMs: step === 'promote' ? configured : Math.min(configured, STEP_WAIT_MS) };
+  };
   const usesVolumes = (g: GroupRef) => kindsOf(g).includes('VolumeReplication');
 
   async function reachable(g: GroupRef, side: FailoverSide): Promise<string> {
@@ -377,7 +383,7 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
     async promoteReplica(g, side, ctx) {
       if (!usesVolumes(g))
         return { changed: false, alreadyPromoted: false, detail: 'no VolumeReplication in the group' };
-      const r = await setReplicationState(api(g, side), g, side, 'primary', ctx, waitOpts(g));
+      const r = await setReplicationState(api(g, side), g, side, 'primary', ctx, waitOpts(g, 'promote'));
       return { changed: r.changed, alreadyPromoted: r.already, detail: r.detail };
     },
 
