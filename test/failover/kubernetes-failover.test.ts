@@ -299,6 +299,17 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
   it('planned: six stages move workloads, volumes, Flux (Kustomization, HelmRelease), CronJobs and routing to the secondary cluster; epoch 1', async () => {
     const name = names.planned;
     const n = ns.planned;
+    // A dry run first: readiness against both clusters and the plan, nothing changed.
+    const before = await observe('primary', n);
+    const dry = await (
+      await startFailover(env.client, taskQueue, failoverInput(name, groups[name], { dryRun: true }))
+    ).result();
+    expect(dry.status).toBe('planned');
+    expect(dry.plan.find((a) => a.step === 'scale_target')?.description).toMatch(
+      new RegExp(`to the source's counts: Deployment/${n}/web=3, StatefulSet/${n}/db=2`),
+    );
+    expect(await observe('primary', n)).toEqual(before);
+
     const h = await startFailover(env.client, taskQueue, failoverInput(name, groups[name]));
     const done = await h.result();
     expect(done.error).toBeUndefined();
