@@ -5,6 +5,7 @@
  * so test/helpers/kube-controller.ts plays the kube-controller-manager and the csi-addons controller: it writes
  * readyReplicas and VolumeReplication status as those would. The failover code itself only reads statuses.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import {
   startFailover,
   startFailoverWorker,
   until,
+  waitForStatus,
   type FailoverWorker,
 } from '../helpers/failover-worker';
 import { startKubeClusters, type KubeCluster } from '../helpers/kube';
@@ -171,7 +173,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
   let kube: Record<Side, KubeCluster>;
   let worker: FailoverWorker;
   let aws: AwsFailoverClients;
-  const controllers: TestController[] = [];
+  const controllers: Partial<Record<Side, TestController>> = {};
   const taskQueue = `failover-k8s-${randomUUID()}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-k8s-failover-'));
   const groups: Record<string, FailoverGroupConfig> = {};
@@ -180,6 +182,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     injected: 'shop-injected',
     emergency: 'shop-emergency',
     splitBrain: 'shop-split-brain',
+    crash: 'shop-crash',
   };
   const nameOf = (k: keyof typeof ns) => `${ns[k]}-${randomBytes(2).toString('hex')}`;
   const names = {
@@ -187,6 +190,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     injected: nameOf('injected'),
     emergency: nameOf('emergency'),
     splitBrain: nameOf('splitBrain'),
+    crash: nameOf('crash'),
   };
   const table = `strata-failover-k8s-${randomBytes(3).toString('hex')}`;
 
@@ -202,7 +206,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
       await installCrds(kube[side]);
       // shop-split-brain: both clusters run and hold primary volumes, which no failover may make worse.
       for (const n of Object.values(ns)) await seed(kube[side], n, side === 'primary' || n === ns.splitBrain);
-      controllers.push(startTestController(kube[side].kubeconfig, Object.values(ns)));
+      controllers[side] = startTestController(kube[side].kubeconfig, Object.values(ns));
     }
     for (const k of Object.keys(ns) as (keyof typeof ns)[])
       groups[names[k]] = parseGroup(names[k], {
@@ -259,7 +263,7 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
 
   afterAll(async () => {
     await worker?.stop();
-    for (const c of controllers) await c.stop();
+    for (const c of Object.values(controllers)) await c.stop();
     await env?.teardown();
     await Promise.all([moto?.stop(), kube?.primary.stop(), kube?.secondary.stop()]);
     aws?.destroy();
@@ -464,6 +468,89 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     expect(st).toMatchObject({ activeSide: 'primary', epoch: 0 });
     expect(st.lock).toBeUndefined();
   });
+
+  it('a worker SIGKILLed while promotion waits for the volumes: another worker resumes the wait and completes', async () => {
+    const name = names.crash;
+    const n = ns.crash;
+    const queue = `failover-k8s-kill-${randomUUID()}`;
+    const scratch = fs.mkdtempSync(path.join(dir, 'kill-'));
+    const counter = path.join(scratch, 'promotions');
+    fs.writeFileSync(counter, '');
+    // The secondary's replication controller is slow: promotion sets spec primary and then waits for status.
+    await controllers.secondary!.pause();
+    let child: ChildProcess | undefined;
+    let second: FailoverWorker | undefined;
+    try {
+      child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, '..', 'helpers', 'failover-worker-process.ts')],
+        {
+          cwd: path.resolve(__dirname, '..', '..'),
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: env.address,
+            TASK_QUEUE: queue,
+            FO_GROUP_NAME: name,
+            FO_GROUP: JSON.stringify(groups[name]),
+            FO_COUNTER: counter,
+            FO_MARKER: path.join(scratch, 'unused'),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await until(() => out.includes('ready') || child!.exitCode !== null, 'the child worker to start', 60_000);
+      expect(out).toContain('ready');
+
+      const h = await startFailover(env.client, queue, failoverInput(name, groups[name]));
+      const vrs = `/apis/replication.storage.openshift.io/v1alpha1/namespaces/${n}/volumereplications`;
+      await until(
+        async () => (await get(kube.secondary, vrs)).items.every((v: any) => v.spec.replicationState === 'primary'),
+        'the promotion to set spec primary',
+        60_000,
+      );
+      const inFlight = await waitForStatus(h, ['running']);
+      expect(inFlight.stages.find((s) => s.name === 'promotion')?.status).toBe('running');
+      // Nothing but the (paused) controller writes status: the volumes still report Secondary.
+      expect((await get(kube.secondary, vrs)).items.map((v: any) => v.status.state)).toEqual([
+        'Secondary',
+        'Secondary',
+      ]);
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+
+      second = await startFailoverWorker(env, queue, {
+        groups: { [name]: groups[name] },
+        aws: () => aws,
+        kubernetesOptions: { pollIntervalMs: 200 },
+      });
+      controllers.secondary!.resume();
+      const done = await h.result();
+      expect(done.status).toBe('succeeded');
+      expect(done.stages.map((s) => s.status)).toEqual(FAILOVER_STAGES.map(() => 'succeeded'));
+      // The retry found the spec set by the killed attempt and only waited.
+      const promote = done.stages.find((s) => s.name === 'promotion')!.steps.find((s) => s.name === 'promote_replica');
+      expect(promote?.detail).toMatch(/2 VolumeReplication Primary in the secondary cluster \(spec primary already\)/);
+      const events = (await h.fetchHistory()).events ?? [];
+      const scheduled = events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'failoverPromoteReplica',
+      );
+      expect(scheduled).toHaveLength(1);
+      const started = events.find(
+        (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled[0].eventId?.toString(),
+      );
+      expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
+      expect((await observe('secondary', n)).replicas).toEqual({ web: 3, db: 2, unrelated: 1 });
+      expect(await globalState(name)).toMatchObject({ activeSide: 'secondary', epoch: 1 });
+    } finally {
+      controllers.secondary!.resume();
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await second?.stop();
+    }
+  }, 120_000);
 
   // Last: it stops the primary's API server for good.
   it('emergency with the primary cluster down: the source is best effort, the secondary takes over at epoch 1', async () => {

@@ -8,6 +8,7 @@
  * Production code only reads these statuses; only this helper writes them.
  *
  *   const ctl = startTestController(cluster.kubeconfig, ['shop']);
+ *   await ctl.pause(); ... ctl.resume();   // a controller that is slow to act
  *   await ctl.stop();
  */
 import {
@@ -23,6 +24,9 @@ const VR = { group: 'replication.storage.openshift.io', version: 'v1alpha1', plu
 export interface TestController {
   /** Number of status writes so far (tests may wait for the controller to settle). */
   writes(): number;
+  /** Stops writing statuses (a slow or stuck controller); resolves once no reconcile is in flight. */
+  pause(): Promise<void>;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -39,6 +43,8 @@ export function startTestController(kubeconfig: string, namespaces: string[], ev
   const apps = kc.makeApiClient(AppsV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   let stopped = false;
+  let paused = false;
+  let idle: (() => void) | undefined;
   let writes = 0;
   const syncEveryMs = 1000;
 
@@ -124,6 +130,11 @@ export function startTestController(kubeconfig: string, namespaces: string[], ev
 
   const loop = (async () => {
     while (!stopped) {
+      if (paused) {
+        idle?.();
+        await new Promise((r) => setTimeout(r, everyMs));
+        continue;
+      }
       for (const ns of namespaces) {
         // A conflict (someone changed the object since the list) or a missing CRD is retried on the next tick.
         await reconcile(ns).catch(() => undefined);
@@ -134,6 +145,17 @@ export function startTestController(kubeconfig: string, namespaces: string[], ev
 
   return {
     writes: () => writes,
+    pause: () =>
+      new Promise<void>((resolve) => {
+        idle = () => {
+          idle = undefined;
+          resolve();
+        };
+        paused = true;
+      }),
+    resume: () => {
+      paused = false;
+    },
     stop: async () => {
       stopped = true;
       await loop;

@@ -82,7 +82,7 @@ export async function setReplicationState(
   return {
     changed: patched.length > 0,
     already,
-    detail: `${vrs.length} VolumeReplication ${REPORTED[want]} in the ${side} cluster${patched.length ? ` (set: ${patched.join(', ')})` : ' (already)'}`,
+    detail: `${vrs.length} VolumeReplication ${REPORTED[want]} in the ${side} cluster${patched.length ? ` (set: ${patched.join(', ')})` : ` (spec ${want} already)`}`,
   };
 }
 
