@@ -323,6 +323,9 @@ describe('FailoverWorkflow on Kubernetes (two kube-apiservers + moto + Temporal 
     expect(done.rtoSeconds).toBeGreaterThan(0);
     expect(done.rpoSource).toBe('reported'); // lastSyncTime of the source's VolumeReplications
     expect(done.readiness?.find((c) => c.name === 'target_crds')).toMatchObject({ ok: true, detail: '4 CRDs present' });
+    expect(done.readiness?.find((c) => c.name === 'source_cluster')?.detail).toMatch(
+      new RegExp(`^${kube.primary.server} reachable \\(Kubernetes v1\\.`),
+    );
 
     // Target: the source's former counts, primary volumes, Flux and CronJob resumed, traffic.
     const target = await observe('secondary', n);

@@ -4,13 +4,25 @@
  * it never reaches a log line, an error message or the workflow history.
  */
 import fs from 'node:fs';
-import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ApiException,
+  KubeConfig,
+  KubernetesObjectApi,
+  VersionApi,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import type { FailoverSide } from '../../../contracts/failover';
 import type { FailoverGroupConfig } from '../../../shared/config';
 import { SideUnreachableError, type GroupRef } from '../failover-cloud';
 
-/** The API of one side's cluster; tests inject their own factory only to point at test clusters. */
-export type KubeApiFactory = (g: GroupRef, side: FailoverSide) => KubernetesObjectApi;
+/** The APIs of one side's cluster: objects of any kind, and the server's version (the reachability probe). */
+export interface KubeApis {
+  objects: KubernetesObjectApi;
+  version: VersionApi;
+}
+
+/** Builds the APIs of one side's cluster (default: from strata.yaml). */
+export type KubeApiFactory = (g: GroupRef, side: FailoverSide) => KubeApis;
 
 /** A KubeConfig for one side of a kubernetes failover group. */
 export function kubeConfigOf(cfg: FailoverGroupConfig, side: FailoverSide): KubeConfig {
@@ -34,11 +46,11 @@ export function kubeConfigOf(cfg: FailoverGroupConfig, side: FailoverSide): Kube
 }
 
 /**
- * One KubernetesObjectApi per group and side, rebuilt when the token file changes (mounted service-account
+ * One set of APIs per group and side, rebuilt when the token file changes (mounted service-account
  * tokens rotate). Discovery results stay cached in each instance.
  */
 export function defaultKubeApiFactory(): KubeApiFactory {
-  const cache = new Map<string, { stamp: string; api: KubernetesObjectApi }>();
+  const cache = new Map<string, { stamp: string; apis: KubeApis }>();
   return (g, side) => {
     const c = g.cfg[side].kubernetes;
     const key = `${g.name}/${side}`;
@@ -48,10 +60,11 @@ export function defaultKubeApiFactory(): KubeApiFactory {
       else if (c?.kubeconfig) stamp = String(fs.statSync(c.kubeconfig).mtimeMs);
       else if (c?.tokenEnv) stamp = process.env[c.tokenEnv] ?? ''; // in memory only, like the client's own copy
       const hit = cache.get(key);
-      if (hit && hit.stamp === stamp) return hit.api;
-      const api = KubernetesObjectApi.makeApiClient(kubeConfigOf(g.cfg, side));
-      cache.set(key, { stamp, api });
-      return api;
+      if (hit && hit.stamp === stamp) return hit.apis;
+      const kc = kubeConfigOf(g.cfg, side);
+      const apis = { objects: KubernetesObjectApi.makeApiClient(kc), version: kc.makeApiClient(VersionApi) };
+      cache.set(key, { stamp, apis });
+      return apis;
     } catch (err) {
       // A missing kubeconfig, CA or token file is a configuration problem no retry fixes: say so at once.
       const e = err as NodeJS.ErrnoException;

@@ -45,7 +45,7 @@ import {
 import { describeVr, oldestSync, reports, setReplicationState } from './replication';
 import { describeWeights, readVs, routedTo, sidesOf, vsOf, writeHttp, type VsRecord } from './routing';
 
-export { defaultKubeApiFactory, kubeConfigOf, type KubeApiFactory } from './clients';
+export { defaultKubeApiFactory, kubeConfigOf, type KubeApiFactory, type KubeApis } from './clients';
 
 export interface KubernetesFailoverOptions {
   /** The DynamoDB client of the group's global-state region (the same table the AWS provider uses). */
@@ -66,7 +66,7 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
   const pollIntervalMs = opts.pollIntervalMs ?? 2000;
   const state = (g: GroupRef) =>
     globalStateTable(opts.dynamodb(g), g, { createTableIfMissing: opts.createTableIfMissing });
-  const api = (g: GroupRef, side: FailoverSide): KubernetesObjectApi => kube(g, side);
+  const api = (g: GroupRef, side: FailoverSide): KubernetesObjectApi => kube(g, side).objects;
   // Demotion and reattachment run as ordinary saga steps (5 min per attempt): their wait ends before the attempt
   // does, so the failure says what is pending. Promotion heartbeats and may wait the whole replicationTimeout.
   const STEP_WAIT_MS = 4 * 60_000;
@@ -77,12 +77,12 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
   const usesVolumes = (g: GroupRef) => kindsOf(g).includes('VolumeReplication');
 
   async function reachable(g: GroupRef, side: FailoverSide): Promise<string> {
+    // /version needs no permission the failover would not have; the CRD and object reads then prove the credentials.
     try {
-      // Any authenticated read proves the server is up and the credentials work.
-      await api(g, side).list('v1', 'Namespace', undefined, undefined, undefined, undefined, undefined, undefined, 1);
-      return `${g.cfg[side].kubernetes?.server ?? g.cfg[side].kubernetes?.kubeconfig} reachable`;
+      const v = await kube(g, side).version.getCode();
+      return `${g.cfg[side].kubernetes?.server ?? g.cfg[side].kubernetes?.kubeconfig} reachable (Kubernetes ${v.gitVersion})`;
     } catch (err) {
-      throw kubeError(err, side, 'listing namespaces');
+      throw kubeError(err, side, 'reading the server version');
     }
   }
 
