@@ -314,7 +314,7 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
       const { copies, skipped } = await vsCopies(g, side);
       const done: string[] = [];
       for (const { cluster, vs } of copies)
-        if (await writeHttp(api(g, cluster), cluster, vs, routedTo(g, vs.spec?.http ?? [], side))) done.push(cluster);
+        if (await writeHttp(api(g, cluster), cluster, vs, (http) => routedTo(g, http, side))) done.push(cluster);
       const detail = `VirtualService ${vsOf(g)!.name} → ${side} (${vsOf(g)!.hosts[side]})${done.length ? ` in ${done.join(', ')}` : ' already'}`;
       return skipped.length
         ? {
@@ -331,7 +331,7 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
       const done: string[] = [];
       for (const r of records) {
         const vs = await readVs(api(g, r.cluster), g, r.cluster);
-        if (await writeHttp(api(g, r.cluster), r.cluster, vs, r.http)) done.push(r.cluster);
+        if (await writeHttp(api(g, r.cluster), r.cluster, vs, () => r.http)) done.push(r.cluster);
       }
       return {
         changed: done.length > 0,

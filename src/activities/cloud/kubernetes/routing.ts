@@ -2,13 +2,13 @@
  * Traffic of a kubernetes failover group: an Istio VirtualService (one copy per listed cluster) whose HTTP route
  * destinations name each side's host. Switching to a side gives its destination weight 100 and the other's 0, or,
  * where a route has one destination only, points that destination at the side's host. Each copy is changed by one
- * merge patch of `spec.http` bound to the resourceVersion read.
+ * merge patch of `spec.http` bound to the resourceVersion read (decided again on a conflict).
  */
-import { PatchStrategy, type KubernetesObjectApi } from '@kubernetes/client-node';
+import type { KubernetesObjectApi } from '@kubernetes/client-node';
 import type { FailoverSide } from '../../../contracts/failover';
 import type { GroupRef } from '../failover-cloud';
 import { kubeError, statusOf, type KubeObject } from './clients';
-import { FIELD_MANAGER, KINDS, kubeCfgOf } from './objects';
+import { KINDS, kubeCfgOf, patchSpec } from './objects';
 
 interface Destination {
   destination?: { host?: string; [k: string]: unknown };
@@ -88,36 +88,23 @@ export function routedTo(g: GroupRef, http: HttpRoute[], side: FailoverSide): Ht
   });
 }
 
-/** Sets `spec.http` of one copy when it differs; false when it was already so. */
+/**
+ * Sets `spec.http` of one copy to `want(current routes)` when it differs; false when it was already so. Goes through
+ * patchSpec, so a copy changed meanwhile (409) is decided again on its fresh routes.
+ */
 export async function writeHttp(
   api: KubernetesObjectApi,
   cluster: FailoverSide,
   vs: KubeObject,
-  http: HttpRoute[],
+  want: (http: HttpRoute[]) => HttpRoute[],
 ): Promise<boolean> {
-  if (JSON.stringify(vs.spec?.http ?? []) === JSON.stringify(http)) return false;
-  try {
-    await api.patch(
-      {
-        apiVersion: KINDS.VirtualService.apiVersion,
-        kind: 'VirtualService',
-        metadata: {
-          name: vs.metadata?.name,
-          namespace: vs.metadata?.namespace,
-          resourceVersion: vs.metadata?.resourceVersion,
-        },
-        spec: { http },
-      },
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      undefined,
-      PatchStrategy.MergePatch,
-    );
-  } catch (err) {
-    throw kubeError(err, cluster, `switching VirtualService ${vs.metadata?.namespace}/${vs.metadata?.name}`);
-  }
-  return true;
+  const done = await patchSpec(api, cluster, vs, (cur) => {
+    const http = want((cur.spec?.http ?? []) as HttpRoute[]);
+    return JSON.stringify(cur.spec?.http ?? []) === JSON.stringify(http)
+      ? undefined
+      : { spec: { http }, what: `${cluster}` };
+  });
+  return !!done;
 }
 
 export const describeWeights = (w: Partial<Record<FailoverSide, number>>) =>
