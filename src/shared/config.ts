@@ -147,8 +147,88 @@ const stackSchema = z.strictObject({
 });
 export type StackConfig = z.infer<typeof stackSchema>;
 
+/**
+ * The kube API server of one side of a `provider: kubernetes` failover group: either `server` (with `caFile` and a
+ * bearer token from `tokenFile` or `tokenEnv`, never inline: strata.yaml is committed) or a `kubeconfig` path.
+ */
+const kubeClusterSchema = z
+  .strictObject({
+    server: z.string().url({ message: 'expected the https:// URL of the kube API server' }).optional(),
+    /** PEM of the CA that signed the API server's certificate (default: the system's trust store). */
+    caFile: z.string().min(1).optional(),
+    /** File holding the bearer token (a mounted service-account token, say). */
+    tokenFile: z.string().min(1).optional(),
+    /** Environment variable of the worker holding the bearer token. */
+    tokenEnv: z.string().min(1).optional(),
+    kubeconfig: z.string().min(1).optional(),
+    /** Context of `kubeconfig` (default: its current-context). */
+    context: z.string().min(1).optional(),
+  })
+  .refine((c) => !!c.server !== !!c.kubeconfig, {
+    message: 'give exactly one of server (with caFile and tokenFile or tokenEnv) or kubeconfig',
+  })
+  .refine((c) => !c.server || !!c.tokenFile !== !!c.tokenEnv, {
+    message: 'a server needs exactly one of tokenFile or tokenEnv (the bearer token never goes into strata.yaml)',
+  })
+  .refine((c) => !c.kubeconfig || (!c.caFile && !c.tokenFile && !c.tokenEnv), {
+    message: 'caFile, tokenFile and tokenEnv go with server, not with kubeconfig (the kubeconfig carries its own)',
+  });
+
+/** The kinds of object a kubernetes failover group moves between its clusters. */
+export const KUBE_FAILOVER_KINDS = [
+  'Deployment',
+  'StatefulSet',
+  'CronJob',
+  'Kustomization',
+  'HelmRelease',
+  'VolumeReplication',
+] as const;
+export type KubeFailoverKind = (typeof KUBE_FAILOVER_KINDS)[number];
+
+const kubeObjectName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, { message: 'expected namespace/name' });
+
+/** What a `provider: kubernetes` group moves: the same objects (by namespace and name) exist in both clusters. */
+const kubeFailoverSchema = z
+  .strictObject({
+    /** Namespaces searched with `selector`. */
+    namespaces: z.array(z.string().min(1)).min(1).optional(),
+    /** Label selector of the group's objects in `namespaces` (e.g. `app.kubernetes.io/part-of=shop`). */
+    selector: z.string().min(1).optional(),
+    /** With `selector`: the kinds the group uses (default all); only their CRDs must be installed. */
+    kinds: z.array(z.enum(KUBE_FAILOVER_KINDS)).min(1).optional(),
+    /** Instead of a selector: the group's objects per kind, as `namespace/name`. */
+    objects: z.partialRecord(z.enum(KUBE_FAILOVER_KINDS), z.array(kubeObjectName).min(1)).optional(),
+    /** How traffic reaches the active side: an Istio VirtualService whose destinations name each side's host. */
+    routing: z
+      .strictObject({
+        virtualService: z.strictObject({
+          name: kubeObjectName,
+          /** The destination host of each side; the switch moves the weight (or the one destination) to the target's. */
+          hosts: z.strictObject({ primary: z.string().min(1), secondary: z.string().min(1) }),
+          /** The clusters holding a copy of the VirtualService (default both). */
+          clusters: z
+            .array(z.enum(['primary', 'secondary']))
+            .min(1)
+            .default(['primary', 'secondary']),
+        }),
+      })
+      .optional(),
+    /** How long promotion waits for VolumeReplication status (default 5m; demotion and reattachment at most 4m). */
+    replicationTimeout: duration.default('5m'),
+  })
+  .refine((k) => !!k.selector !== !!k.objects, {
+    message: 'give exactly one of selector (with namespaces) or objects',
+  })
+  .refine((k) => !k.selector || !!k.namespaces, { message: 'a selector needs namespaces to search' })
+  .refine((k) => !k.objects || !k.kinds, { message: 'kinds goes with selector; with objects the kinds are its keys' });
+export type KubeFailoverConfig = z.infer<typeof kubeFailoverSchema>;
+
 const regionSide = z.strictObject({
   region: z.string().min(1),
+  /** provider: kubernetes: the side's cluster. */
+  kubernetes: kubeClusterSchema.optional(),
   route53Zone: z.string().optional(),
   recordName: z.string().optional(),
   asg: z.string().optional(),
@@ -156,40 +236,69 @@ const regionSide = z.strictObject({
   dbInstance: z.string().optional(),
   dbReplica: z.string().optional(),
   endpoint: z.string().optional(),
+  /**
+   * The capacity this side takes as the target (default: what the source runs). Kubernetes: the replicas of each
+   * workload when the source's counts are unreadable (an emergency) and no former count is recorded on it.
+   */
   capacity: z.number().int().min(0).optional(),
 });
 
-const failoverGroupSchema = z.strictObject({
-  provider: z.enum(['simulated', 'aws']),
-  endpoint: z.string().optional(),
-  primary: regionSide,
-  secondary: regionSide,
-  health: z
-    .strictObject({
-      every: duration.default('10s'),
-      failuresToTrigger: z.number().int().min(1).default(3),
-      url: z.string().url().optional(),
-      timeout: duration.default('5s'),
-      autoStart: z.boolean().default(false),
-    })
-    .default({ every: '10s', failuresToTrigger: 3, timeout: '5s', autoStart: false }),
-  approval: z
-    .strictObject({
-      required: z.number().int().min(0).default(1),
-      roles: z.array(roleSchema).default(['approver', 'admin']),
-      /** Whoever requested the failover may not approve it. */
-      fourEyes: z.boolean().default(false),
-      timeout: duration.default('1h'),
-    })
-    .default({ required: 1, roles: ['approver', 'admin'], fourEyes: false, timeout: '1h' }),
-  globalStateTable: z.string().default('strata-failover-state'),
-  /**
-   * Region of the global-state table (default: the secondary's, which an emergency failover never abandons). Use a
-   * DynamoDB global table to survive either region. Groups whose state an older release kept in the primary's
-   * region are refused until this names that region (or the item is moved).
-   */
-  globalStateRegion: z.string().optional(),
-});
+const failoverGroupSchema = z
+  .strictObject({
+    provider: z.enum(['simulated', 'aws', 'kubernetes']),
+    /** AWS endpoint (moto, LocalStack); for kubernetes groups the one of the DynamoDB global state. */
+    endpoint: z.string().optional(),
+    /** provider: kubernetes: the group's objects and routing (each side names its cluster). */
+    kubernetes: kubeFailoverSchema.optional(),
+    primary: regionSide,
+    secondary: regionSide,
+    health: z
+      .strictObject({
+        every: duration.default('10s'),
+        failuresToTrigger: z.number().int().min(1).default(3),
+        url: z.string().url().optional(),
+        timeout: duration.default('5s'),
+        autoStart: z.boolean().default(false),
+      })
+      .default({ every: '10s', failuresToTrigger: 3, timeout: '5s', autoStart: false }),
+    approval: z
+      .strictObject({
+        required: z.number().int().min(0).default(1),
+        roles: z.array(roleSchema).default(['approver', 'admin']),
+        /** Whoever requested the failover may not approve it. */
+        fourEyes: z.boolean().default(false),
+        timeout: duration.default('1h'),
+      })
+      .default({ required: 1, roles: ['approver', 'admin'], fourEyes: false, timeout: '1h' }),
+    globalStateTable: z.string().default('strata-failover-state'),
+    /**
+     * Region of the global-state table (default: the secondary's, which an emergency failover never abandons). Use a
+     * DynamoDB global table to survive either region. Groups whose state an older release kept in the primary's
+     * region are refused until this names that region (or the item is moved).
+     */
+    globalStateRegion: z.string().optional(),
+  })
+  .superRefine((g, ctx) => {
+    if (g.provider !== 'kubernetes') {
+      if (g.kubernetes)
+        ctx.addIssue({ code: 'custom', path: ['kubernetes'], message: 'only for provider: kubernetes' });
+      return;
+    }
+    if (!g.kubernetes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes'],
+        message:
+          'provider: kubernetes needs the group objects (kubernetes.selector with namespaces, or kubernetes.objects)',
+      });
+    for (const side of ['primary', 'secondary'] as const)
+      if (!g[side].kubernetes)
+        ctx.addIssue({
+          code: 'custom',
+          path: [side, 'kubernetes'],
+          message: `provider: kubernetes needs the ${side}'s cluster (server with caFile and tokenFile or tokenEnv, or kubeconfig)`,
+        });
+  });
 export type FailoverGroupConfig = z.infer<typeof failoverGroupSchema>;
 
 const stateStoreSchema = z.discriminatedUnion('kind', [
@@ -476,6 +585,13 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   if (cfg.stateStore.kind === 'filesystem') cfg.stateStore.path = abs(cfg.stateStore.path);
   if (cfg.secrets.file) cfg.secrets.file = abs(cfg.secrets.file);
   for (const stack of Object.values(cfg.stacks)) stack.path = abs(stack.path);
+  // A kubernetes failover group's files are relative to strata.yaml, like every other path in it.
+  for (const g of Object.values(cfg.failoverGroups))
+    for (const side of [g.primary, g.secondary]) {
+      const k = side.kubernetes;
+      if (!k) continue;
+      for (const f of ['kubeconfig', 'caFile', 'tokenFile'] as const) if (k[f]) k[f] = abs(k[f]);
+    }
   cfg.policy.dir = abs(cfg.policy.dir);
   cfg.pricing.table = abs(cfg.pricing.table);
   cfg.releases.dir = abs(cfg.releases.dir);

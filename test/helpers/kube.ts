@@ -6,6 +6,8 @@
  *   const kube = await startKube();    // in beforeAll; builds the binaries first if they are not cached
  *   kube.kubeconfig                     // path of a kubeconfig for @kubernetes/client-node or kubectl
  *   await kube.stop();                  // in afterAll
+ *
+ *   const [east, west] = await startKubeClusters(2); // independent clusters, each with its own etcd
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -308,4 +310,19 @@ export async function startKube(opts: { startTimeoutMs?: number } = {}): Promise
     await stop();
     throw err;
   }
+}
+
+/** Starts `n` independent clusters (each its own etcd, certificates and token) side by side; all stop if one fails. */
+export async function startKubeClusters(n: number, opts: { startTimeoutMs?: number } = {}): Promise<KubeCluster[]> {
+  kubeBinaries(); // build once, before the parallel starts race to
+  const started = await Promise.allSettled(Array.from({ length: n }, () => startKube(opts)));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const ok = started
+    .filter((r): r is PromiseFulfilledResult<KubeCluster> => r.status === 'fulfilled')
+    .map((r) => r.value);
+  if (failed) {
+    await Promise.all(ok.map((c) => c.stop()));
+    throw failed.reason;
+  }
+  return ok;
 }

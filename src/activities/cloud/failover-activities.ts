@@ -1,6 +1,6 @@
 /**
  * The FailoverWorkflow's activities. Each call names its group; the group's `provider` in strata.yaml picks
- * the cloud (AWS SDK or the simulated world) behind the same interface. This layer adds what both need:
+ * the cloud (AWS SDK, two Kubernetes clusters or the simulated world) behind the same interface. This layer adds what both need:
  * error taxonomy, heartbeats, fault injection, the health-wait loop and the HTTP probe of the monitor.
  */
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
@@ -36,6 +36,8 @@ import {
 } from './failover-cloud';
 import { probeGroup, waitHealthy } from './failover-health';
 import { buildPlan, targetCapacityOf } from './failover-plan';
+import { globalStateRegionOf } from './aws/global-state';
+import { createKubernetesFailoverActivities, type KubernetesFailoverOptions } from './kubernetes';
 import { createSimulatedFailoverActivities } from './simulated';
 
 /** Builds the AWS clients of one group (default: createAwsClients with the group's endpoint and the default credential chain). */
@@ -45,6 +47,8 @@ export interface FailoverActivityDeps {
   groups: Record<string, FailoverGroupConfig>;
   aws?: AwsClientsFactory;
   awsOptions?: Omit<AwsFailoverOptions, 'clients'>;
+  /** `provider: kubernetes` groups: cluster clients and poll interval (global state goes through `aws`'s DynamoDB). */
+  kubernetesOptions?: Omit<KubernetesFailoverOptions, 'dynamodb'>;
   /** Where the simulated world keeps one JSON file per group. Required when a group has `provider: simulated`. */
   simulated?: { dataDir: string };
   /** HTTP probes of the monitor (tests inject a stub). */
@@ -153,6 +157,15 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
       return (simulated ??= createSimulatedFailoverActivities({ dataDir: deps.simulated.dataDir }));
     }
     let c = awsClouds.get(g.name);
+    if (!c && g.cfg.provider === 'kubernetes') {
+      // The global state is the AWS provider's DynamoDB item, through the same clients (moto in tests).
+      const clients = awsFactory(g.name, g.cfg);
+      c = createKubernetesFailoverActivities({
+        ...deps.kubernetesOptions,
+        dynamodb: (grp) => clients.dynamodb(globalStateRegionOf(grp.cfg)),
+      });
+      awsClouds.set(g.name, c);
+    }
     if (!c) {
       c = createAwsFailoverActivities({ ...deps.awsOptions, clients: awsFactory(g.name, g.cfg) });
       awsClouds.set(g.name, c);

@@ -25,6 +25,17 @@ export interface Capacity {
   min: number;
   max: number;
   desired: number;
+  /**
+   * Kubernetes: the state of each of the group's objects (`Kind/namespace/name`), so a restore puts back exactly
+   * what readiness found, and the target takes the source's counts. Recorded in the run's history with the rest.
+   */
+  objects?: KubeObjectsState;
+}
+
+/** Replica counts of Deployments/StatefulSets and `spec.suspend` of CronJobs and Flux objects, by `Kind/ns/name`. */
+export interface KubeObjectsState {
+  replicas: Record<string, number>;
+  suspended: Record<string, boolean>;
 }
 
 /** Recorded in global state in stage 1 so any operator (or a resumed worker) sees what is under way. */

@@ -13,7 +13,9 @@ export function targetCapacityOf(
   const tgt = found[to];
   const desired = g.cfg[to].capacity ?? g.cfg[from].capacity ?? src?.desired ?? Math.max(tgt?.min ?? 0, 1);
   const max = Math.max(desired, tgt?.max ?? 0, src?.max ?? 0);
-  return { min: Math.min(src?.min ?? desired, desired), max, desired };
+  // Kubernetes: each of the target's objects takes the state its twin had on the source.
+  const objects = src?.objects ? { objects: src.objects } : {};
+  return { min: Math.min(src?.min ?? desired, desired), max, desired, ...objects };
 }
 
 /** Describes every step in stage order; the same list serves the dry run and the run's status. */
@@ -32,6 +34,13 @@ export function buildPlan(
   const cap = (side: FailoverSide) => res[side]?.capacity ?? `${side} capacity`;
   const db = (side: FailoverSide) => res[side]?.database ?? `${side} database`;
   const dns = res.dns ?? 'the group record';
+  // Kubernetes: traffic moves once, at switch_traffic; each workload takes its twin's count on the source.
+  const kube = g.cfg.provider === 'kubernetes';
+  const targetObjects = target.objects
+    ? Object.entries(target.objects.replicas)
+        .map(([k, n]) => `${k}=${n}`)
+        .join(', ')
+    : undefined;
   return [
     {
       stage: 'initialization',
@@ -47,7 +56,9 @@ export function buildPlan(
       stage: 'source_preparation',
       step: 'drain_traffic',
       side: from,
-      description: `drain traffic from ${from}: ${dns} weight 0 for ${fromRegion}${be}`,
+      description: kube
+        ? `leave ${dns} on ${from} until switch_traffic (the target does not serve yet)`
+        : `drain traffic from ${from}: ${dns} weight 0 for ${fromRegion}${be}`,
     },
     {
       stage: 'source_preparation',
@@ -77,7 +88,9 @@ export function buildPlan(
       stage: 'target_activation',
       step: 'scale_target',
       side: to,
-      description: `scale ${cap(to)} (${toRegion}) to desired ${target.desired} (min ${target.min}, max ${target.max})`,
+      description: targetObjects
+        ? `scale ${cap(to)} (${toRegion}) to the source's counts: ${targetObjects}`
+        : `scale ${cap(to)} (${toRegion}) to desired ${target.desired} (min ${target.min}, max ${target.max})`,
     },
     {
       stage: 'target_activation',
