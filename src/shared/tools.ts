@@ -142,12 +142,14 @@ export async function awaitToolBuild(opts: AwaitToolOptions): Promise<void> {
   if (!tool) return;
   let build = toolsBuild();
   if (!build) return;
+  const labelOf = (t: string) => build!.labels?.[t] ?? opts.describe(t);
   const started = Date.now();
   const pollMs = opts.pollMs ?? 1000;
+  const waitedFor = new Set([tool]);
   opts.onEvent(waitingMessage(tool, build, opts.describe));
   let announcedStep = build.tool === tool ? build.step : undefined;
   for (;;) {
-    opts.onTick?.({ waitingFor: build.labels?.[tool] ?? opts.describe(tool), waitedMs: Date.now() - started });
+    opts.onTick?.({ waitingFor: labelOf(tool), waitedMs: Date.now() - started });
     await new Promise<void>((resolve, reject) => {
       if (opts.signal?.aborted) return reject(opts.signal.reason ?? new Error('cancelled'));
       const onAbort = () => {
@@ -160,17 +162,19 @@ export async function awaitToolBuild(opts: AwaitToolOptions): Promise<void> {
       }, pollMs);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
+    // tools.env gains a tool before the build moves on or ends, so a finished tool is seen here first.
     const now = opts.missing();
     if (!now) {
       opts.onEvent(
-        `${build.labels?.[tool] ?? opts.describe(tool)} is ready after waiting ${secondsSince(started)}; going on`,
+        `${[...waitedFor].map(labelOf).join(' and ')} ready after waiting ${secondsSince(started)}; going on`,
       );
       return;
     }
     tool = now;
+    waitedFor.add(tool);
     const current = toolsBuild();
     if (!current) {
-      opts.onEvent(`the tools build ended without ${build.labels?.[tool] ?? opts.describe(tool)} (see the tools log)`);
+      opts.onEvent(`the tools build ended without ${labelOf(tool)} (see the tools log)`);
       return;
     }
     build = current;
