@@ -108,6 +108,12 @@ export function toolsBuild(): ToolsBuild | undefined {
   return Number.isInteger(b.pid) && b.pid > 1 && alive(b.pid) ? b : undefined;
 }
 
+/** `opa` while tools.env names no OPA binary that exists (a fresh machine still building it), else undefined. */
+export function missingOpa(): 'opa' | undefined {
+  const bin = readTools().OPA_BIN;
+  return bin && fs.existsSync(bin) ? undefined : 'opa';
+}
+
 /** How a caller waits for a tool (see awaitToolBuild). */
 export interface AwaitToolOptions {
   /** The key (get-tools.sh's step) of the tool still missing, or undefined once everything needed is there. */

@@ -23,7 +23,7 @@ import type { RunLog } from '../../store/run-log';
 import type { StateStore, StateVersion, StateVersionKind } from '../../store/state-store';
 import { runHealthChecks, type HealthCheckInput } from './health-checks';
 import { missingTofuTool } from '../../executors/tofu/tool-env';
-import { awaitToolBuild } from '../../shared/tools';
+import { awaitToolBuild, missingOpa } from '../../shared/tools';
 import { declaredVariables } from '../../shared/stack-variables';
 import { isSecretRef } from '../../shared/secrets';
 import {
@@ -107,9 +107,17 @@ const TOFU_KINDS: ReadonlySet<ExecutorKind> = new Set<ExecutorKind>(['tofu', 'cd
  * reports a missing tool as it always has (TOOL_NOT_FOUND).
  */
 function awaitTofu(ctx: ExecutorContext): Promise<void> {
+  return awaitTool(
+    ctx,
+    () => missingTofuTool(),
+    (tool) => (tool === 'tofu' ? 'OpenTofu' : 'the OpenTofu providers'),
+  );
+}
+
+function awaitTool(ctx: ExecutorContext, missing: () => string | undefined, describe: (tool: string) => string) {
   return awaitToolBuild({
-    missing: () => missingTofuTool(),
-    describe: (tool) => (tool === 'tofu' ? 'OpenTofu' : 'the OpenTofu providers'),
+    missing,
+    describe,
     signal: ctx.signal,
     onEvent: (message) => ctx.log({ level: 'info', message }),
     onTick: ({ waitingFor, waitedMs }) => ctx.heartbeat({ phase: 'waiting-for-tools', waitingFor, waitedMs }),
@@ -282,9 +290,15 @@ export function createIacActivities(deps: IacActivityDeps) {
 
     async planRun(t: RunTarget & { config: ConfigSnapshot; destroy?: boolean }): Promise<PlanSummary> {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
-      return withTool(t, s, (ctx) =>
-        t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx),
-      );
+      return withTool(t, s, async (ctx) => {
+        const plan = await (t.destroy
+          ? executorFor(s).planDestroy(s, t.config, ctx)
+          : executorFor(s).plan(s, t.config, ctx));
+        // OPA judges the plan next (assessPlan), in an activity with a 5-minute budget and no heartbeat: a build of
+        // OPA still running on this worker is waited for here, where 30 minutes and heartbeats allow it.
+        if (config.policy.enabled) await awaitTool(ctx, missingOpa, () => 'OPA');
+        return plan;
+      });
     },
 
     /**
