@@ -97,7 +97,13 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The build running now, if any: a status file left by a killed build (its pid gone) is no build. */
+/** No step takes this long (the slowest, a from-scratch Go build on 2 cores, takes minutes), as in get-*.sh. */
+const STALE_STEP_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * The build running now, if any. A status file left by a killed build is no build: its pid is gone, or (the pid
+ * reused by another process since) its step began longer ago than any step takes.
+ */
 export function toolsBuild(): ToolsBuild | undefined {
   let b: ToolsBuild;
   try {
@@ -105,7 +111,8 @@ export function toolsBuild(): ToolsBuild | undefined {
   } catch {
     return undefined;
   }
-  return Number.isInteger(b.pid) && b.pid > 1 && alive(b.pid) ? b : undefined;
+  if (!Number.isInteger(b.pid) || b.pid <= 1 || !alive(b.pid)) return undefined;
+  return Date.now() - (b.stepStartedAt ?? 0) < STALE_STEP_MS ? b : undefined;
 }
 
 /** `opa` while tools.env names no OPA binary that exists (a fresh machine still building it), else undefined. */
