@@ -31,15 +31,27 @@ declare -A label=(
 now_ms() { date +%s%3N; }
 build_started=$(now_ms)
 
-# The status file belongs to one build at a time: a second run (an `npm test` while `npm start` builds in the
-# background) leaves the running build's file alone, so workers keep seeing that build.
+# The pid of another get-tools.sh still running on this cache, if any (a step begun over 2 h ago is a killed
+# build's, its pid since reused: no step takes that long).
+other_build() {
+  local other since
+  other="$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$status_file" 2>/dev/null)"
+  since="$(sed -n 's/.*"stepStartedAt":\([0-9]*\).*/\1/p' "$status_file" 2>/dev/null)"
+  [[ -n "$other" && "$other" != "$$" ]] && kill -0 "$other" 2>/dev/null &&
+    (($(now_ms) - ${since:-0} < 7200000)) && echo "$other"
+}
+# A second run (`npm test` while `npm start` builds in the background) waits for the running build instead of
+# building the same tools beside it on the same cores, then finds them cached.
+if other="$(other_build)"; then
+  log "waiting for the tools build already running (pid $other; progress in $status_file)"
+  while other_build >/dev/null; do sleep 1; done
+fi
+
+# The status file belongs to one build at a time: should another one start meanwhile, its file is left alone, so
+# workers keep seeing that build.
 owns_status=0
 status_step() { # index of the step starting now
-  if [[ $owns_status == 0 && -f "$status_file" ]]; then
-    local other
-    other="$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$status_file")"
-    if [[ -n "$other" && "$other" != "$$" ]] && kill -0 "$other" 2>/dev/null; then return 0; fi
-  fi
+  if [[ $owns_status == 0 ]] && other_build >/dev/null; then return 0; fi
   owns_status=1
   local key=${steps[$1]} labels="" k
   for k in "${steps[@]}"; do labels+="${labels:+,}\"$k\":\"${label[$k]}\""; done

@@ -1,13 +1,15 @@
 /**
  * scripts/get-tools.sh as `npm start` relies on it when it builds in the background: tools.env gains each tool as
  * soon as it is there (a later step failing keeps the earlier ones usable), tools-build.json describes the build
- * only while it runs, and a second run never takes over the status file of a build still running. Every tool is
- * the real cached one, handed in through the scripts' own overrides, so nothing is built here.
+ * only while it runs, and a second run (`npm test` beside a first `npm start`) waits for a build still running
+ * rather than build the same tools beside it. Every tool is the real cached one, handed in through the scripts'
+ * own overrides, so nothing is built here.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { poll } from '../helpers/poll';
 import { toolPath } from '../helpers/tools';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -32,10 +34,14 @@ function freshCache(): string {
   return cache;
 }
 
-function getTools(cache: string, env: Record<string, string | undefined>) {
+function toolsEnv(cache: string, env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = { ...process.env, STRATA_CACHE: cache };
   for (const k of ['TOFU_VERSION', 'OPA_VERSION', 'TF_CLI_CONFIG_FILE']) delete base[k];
-  return spawnSync('bash', ['scripts/get-tools.sh'], { cwd: ROOT, env: { ...base, ...env }, encoding: 'utf8' });
+  return { ...base, ...env };
+}
+
+function getTools(cache: string, env: Record<string, string | undefined>) {
+  return spawnSync('bash', ['scripts/get-tools.sh'], { cwd: ROOT, env: toolsEnv(cache, env), encoding: 'utf8' });
 }
 
 const overrides = {
@@ -85,13 +91,30 @@ describe('scripts/get-tools.sh', () => {
     expect(fs.existsSync(path.join(cache, 'tools-build.json'))).toBe(false);
   });
 
-  it('leaves the status file of a build still running alone', () => {
+  it('waits for a build already running, leaving its status file alone, then finds everything cached', async () => {
     const cache = freshCache();
     const status = path.join(cache, 'tools-build.json');
-    // This test process stands for the running build.
-    const running = JSON.stringify({ pid: process.pid, step: 3, steps: 6, tool: 'tofu', label: 'OpenTofu v1.12.6' });
+    // A process of this test's own stands for the running build.
+    const build = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const running = JSON.stringify({ pid: build.pid, stepStartedAt: Date.now(), step: 3, steps: 6, tool: 'tofu' });
     fs.writeFileSync(status, running);
-    expect(getTools(cache, overrides).status).toBe(0);
-    expect(fs.readFileSync(status, 'utf8')).toBe(running);
+    const second = spawn('bash', ['scripts/get-tools.sh'], { cwd: ROOT, env: toolsEnv(cache, overrides) });
+    let stderr = '';
+    second.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => second.once('exit', resolve));
+    try {
+      await poll(() => stderr.includes(`waiting for the tools build already running (pid ${build.pid}`), {
+        what: 'get-tools.sh to wait for the running build',
+        timeoutMs: 20_000,
+        everyMs: 100,
+      });
+      expect(fs.readFileSync(status, 'utf8')).toBe(running);
+      expect(fs.existsSync(path.join(cache, 'tools.env'))).toBe(false);
+    } finally {
+      build.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(fs.readFileSync(path.join(cache, 'tools.env'), 'utf8')).toContain(`TOFU_BIN_RESOLVED=${real.tofu}\n`);
+    expect(fs.existsSync(status)).toBe(false);
   });
 });
