@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# `npm start`: bootstraps what is missing (npm deps, the pinned temporal/tofu/providers), then runs the Temporal
-# dev server (unless one already answers), the worker and the API with the example stacks. Ctrl-C or SIGTERM
-# stops everything this script started, within 15 s, leaving no orphans.
+# `npm start`: bootstraps what is missing (npm deps, the pinned temporal/OPA/tofu/providers), then runs the
+# Temporal dev server (unless one already answers), the worker and the API with the example stacks. Ctrl-C or
+# SIGTERM stops everything this script started, within 15 s, leaving no orphans.
+#
+# Only the npm dependencies and the Temporal CLI are needed to serve: on a fresh machine the rest (OPA, OpenTofu
+# and its providers, moto: minutes of Go builds) is built in the background while everything runs, with its
+# progress on the terminal and its log in the logs dir; runs that need a tool still being built wait for it
+# (src/shared/tools.ts). CI (CI=true) or STRATA_TOOLS_FOREGROUND=1 builds everything first, as `npm test` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+CACHE="${STRATA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata}"
 
 bash scripts/ensure-deps.sh
-bash scripts/get-tools.sh >/dev/null
-# shellcheck disable=SC1090
-set -a; source "${STRATA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strata}/tools.env"; set +a
+tools_background=1
+if [[ "${CI:-}" == true || "${STRATA_TOOLS_FOREGROUND:-}" == 1 ]]; then
+  tools_background=0
+  bash scripts/get-tools.sh >/dev/null
+else
+  # The dev server needs the CLI now; get-tools.sh finds it cached when it runs in the background below.
+  bash temporal/get-temporal.sh >/dev/null
+fi
 
 ADDRESS="${TEMPORAL_ADDRESS:-$(node -e "console.log(require('yaml').parse(require('fs').readFileSync(process.env.STRATA_CONFIG||'strata.yaml','utf8'))?.temporal?.address||'127.0.0.1:7233')")}"
 export TEMPORAL_ADDRESS="$ADDRESS"
@@ -34,6 +45,45 @@ fi
 LOGS="$DATA_DIR/logs"
 mkdir -p "$LOGS"
 
+# The tools build (get-tools.sh, in its own process group like the services, but not restarted: it ends). Once
+# everything is cached it finishes within a second, and the start goes on exactly as with a foreground build.
+tools_pid=""
+tools_t0=$SECONDS
+if [[ $tools_background == 1 ]]; then
+  setsid bash scripts/get-tools.sh >>"$LOGS/tools.log" 2>&1 </dev/null &
+  tools_pid=$!
+  for _ in $(seq 1 20); do kill -0 "$tools_pid" 2>/dev/null || break; sleep 0.1; done
+fi
+tools_last_report=0
+tools_last_step=""
+# Reports the background build: a line when it moves to another tool, every 20 s meanwhile, and one when it ends.
+report_tools() {
+  [[ -z "$tools_pid" ]] && return
+  if ! kill -0 "$tools_pid" 2>/dev/null; then
+    local code=0
+    wait "$tools_pid" 2>/dev/null || code=$?
+    tools_pid=""
+    if ((code == 0)); then
+      ((SECONDS - tools_t0 > 2)) && echo "[strata] tools ready: OPA, OpenTofu and its providers, moto (built in the background in $((SECONDS - tools_t0)) s; log $LOGS/tools.log)"
+    else
+      echo "[strata] building the tools failed (exit $code); runs that need them fail until it succeeds (bash scripts/get-tools.sh); see $LOGS/tools.log" >&2
+    fi
+    return 0
+  fi
+  local status step label since now_ms
+  status="$(cat "$CACHE/tools-build.json" 2>/dev/null || true)"
+  step="$(sed -n 's/.*"step":\([0-9]*\),"steps":\([0-9]*\).*/\1\/\2/p' <<<"$status")"
+  label="$(sed -n 's/.*"label":"\([^"]*\)".*/\1/p' <<<"$status")"
+  since="$(sed -n 's/.*"stepStartedAt":\([0-9]*\).*/\1/p' <<<"$status")"
+  [[ -z "$step" || -z "$label" ]] && return 0
+  if [[ "$step" != "$tools_last_step" ]] || ((SECONDS - tools_last_report >= 20)); then
+    now_ms=$(date +%s%3N)
+    echo "[strata] building $label in the background (step $step, $(((now_ms - ${since:-$now_ms}) / 1000)) s)…"
+    tools_last_step=$step
+    tools_last_report=$SECONDS
+  fi
+}
+
 declare -A pid_of cmd_of
 names=()                # in start order; stopped in reverse
 start_group() { # name, command... — each child leads its own process group so the whole tree can be stopped
@@ -52,15 +102,19 @@ stop_all() {
   stopping=1
   echo; echo "[strata] stopping..."
   # API and worker first (the worker lets in-flight activities finish or cancels them), the server last.
+  # A build cut short leaves nothing that looks cached (the get-*.sh scripts build into temp dirs and rename).
+  [[ -n "$tools_pid" ]] && { kill -TERM -- "-$tools_pid" 2>/dev/null || true; }
   for ((i=${#names[@]}-1; i>=0; i--)); do kill -TERM -- "-${pid_of[${names[i]}]}" 2>/dev/null || true; done
   local deadline=$((SECONDS + 12))
   while ((SECONDS < deadline)); do
     local alive=0
     for n in "${names[@]}"; do kill -0 -- "-${pid_of[$n]}" 2>/dev/null && alive=1; done
+    [[ -n "$tools_pid" ]] && kill -0 -- "-$tools_pid" 2>/dev/null && alive=1
     ((alive == 0)) && break
     sleep 0.2
   done
   for n in "${names[@]}"; do kill -KILL -- "-${pid_of[$n]}" 2>/dev/null || true; done
+  [[ -n "$tools_pid" ]] && { kill -KILL -- "-$tools_pid" 2>/dev/null || true; }
   rm -f "$STRATA_SUPERVISOR_STATUS" "$STATUS_FILE_TMP"
   echo "[strata] stopped"
 }
@@ -139,6 +193,7 @@ supervise() {
         write_status
       fi
     done
+    report_tools
     sleep 0.5 &
     wait $! || true
   done
@@ -146,6 +201,12 @@ supervise() {
 
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
+report_tools
+# Whatever the build has published so far (all of it once cached); the app reads tools.env afresh as it grows.
+if [[ -f "$CACHE/tools.env" ]]; then
+  # shellcheck disable=SC1091
+  set -a; source "$CACHE/tools.env"; set +a
+fi
 
 host="${ADDRESS%:*}"; port="${ADDRESS##*:}"
 reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -188,6 +249,11 @@ cat <<MSG
 
   Logs in $LOGS/. Ctrl-C stops everything.
 MSG
+if [[ -n "$tools_pid" ]]; then
+  echo "  OPA, OpenTofu and its providers are still building in the background (log $LOGS/tools.log): the"
+  echo "  simulated stacks and failover group work now; plans wait for OPA, and tofu stacks for OpenTofu."
+  echo
+fi
 
 # Stay in the foreground as a small supervisor: a process that dies on its own (a crash, a kill -9) is
 # restarted, so the API keeps answering (/ready says 503 and names what is down meanwhile) and runs resume

@@ -3,7 +3,7 @@
  * @temporalio/interceptors-opentelemetry (client, workflow and activity interceptors carry the context in Temporal
  * headers). Off unless `telemetry.otlpEndpoint` names an OTLP/HTTP collector, or a test passes its own exporter.
  */
-import { propagation, trace, type Tracer } from '@opentelemetry/api';
+import { propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -52,4 +52,58 @@ export function startTracing(
       propagation.disable();
     },
   };
+}
+
+/** How a traced tool invocation ended, for its span. */
+export interface ToolOutcome {
+  exitCode: number | null;
+  signal?: string | null;
+  interrupted?: boolean;
+  /** Left running for a later attempt (a worker shutdown during an apply). */
+  detached?: boolean;
+}
+
+/**
+ * One span per external tool invocation (tofu init/plan/show/apply, a CDKTF synth, helm), a child of whatever span is
+ * active (the activity's): `tool <name> <subcommand>`, with the exit code and duration. Only the subcommand is
+ * recorded, never the arguments, which can carry variable values and secrets. A no-op while tracing is off.
+ */
+export async function traceTool<T>(
+  tool: string,
+  subcommand: string,
+  run: () => Promise<T>,
+  outcome: (result: T) => ToolOutcome,
+): Promise<T> {
+  const started = Date.now();
+  return trace
+    .getTracer('strata')
+    .startActiveSpan(
+      `tool ${tool} ${subcommand}`,
+      { kind: SpanKind.INTERNAL, attributes: { 'strata.tool.name': tool, 'strata.tool.subcommand': subcommand } },
+      async (span) => {
+        try {
+          const result = await run();
+          const o = outcome(result);
+          span.setAttributes({
+            ...(o.exitCode !== null ? { 'strata.tool.exit_code': o.exitCode } : {}),
+            ...(o.signal ? { 'strata.tool.signal': o.signal } : {}),
+            ...(o.interrupted ? { 'strata.tool.interrupted': true } : {}),
+            ...(o.detached ? { 'strata.tool.detached': true } : {}),
+          });
+          if (o.exitCode !== 0 && !o.detached)
+            span.setStatus({
+              code: SpanStatusCode.ERROR,
+              message: `${tool} ${subcommand} exited ${o.exitCode ?? o.signal}`,
+            });
+          return result;
+        } catch (err) {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+          throw err;
+        } finally {
+          span.setAttribute('strata.tool.duration_ms', Date.now() - started);
+          span.end();
+        }
+      },
+    );
 }

@@ -68,7 +68,8 @@ export function buildActivities(
       artifacts: stores.artifacts,
       state: stores.state,
       runLog,
-      opaBin: readTools().OPA_BIN,
+      // Asked per plan: on a fresh machine `npm start` serves before its background build has OPA.
+      opaBin: () => readTools().OPA_BIN,
       // An invalid table stops the worker at start-up, naming the field; no table at all means no estimates.
       estimateCost: fs.existsSync(config.pricing.table)
         ? costEstimator(priceTableSource(config.pricing.table, config.baseDir))

@@ -1,8 +1,9 @@
 /**
  * One trace from the HTTP request through the workflow it starts to each activity: the API's server span, the
  * client interceptor's StartWorkflow span, the workflow's RunWorkflow span (exported from the workflow sandbox
- * through a sink) and a StartActivity/RunActivity pair per activity, all with one trace id and a parent chain
- * back to the request. Spans are collected in memory instead of an OTLP collector.
+ * through a sink), a StartActivity/RunActivity pair per activity and, under an activity that runs OpenTofu, a span
+ * per tofu invocation, all with one trace id and a parent chain back to the request. Spans are collected in memory
+ * instead of an OTLP collector.
  */
 import { Client } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
@@ -16,6 +17,21 @@ import { api } from '../helpers/api-client';
 import { runWorker, startTemporal, testConfig, type RunningWorker } from '../helpers/temporal';
 
 const config = testConfig();
+
+/** The names of a span's ancestors among `spans`, nearest first. */
+function ancestryIn(spans: ReadableSpan[]): (s: ReadableSpan) => string[] {
+  const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+  return (s) => {
+    const names: string[] = [];
+    for (
+      let p = s.parentSpanId ? byId.get(s.parentSpanId) : undefined;
+      p;
+      p = p.parentSpanId ? byId.get(p.parentSpanId) : undefined
+    )
+      names.push(p.name);
+    return names;
+  };
+}
 
 describe('tracing', () => {
   const exporter = new InMemorySpanExporter();
@@ -71,17 +87,7 @@ describe('tracing', () => {
     expect(request).toBeDefined();
     const traceId = request!.spanContext().traceId;
     const inTrace = spans.filter((s) => s.spanContext().traceId === traceId);
-    const byId = new Map(inTrace.map((s) => [s.spanContext().spanId, s]));
-    const ancestry = (s: ReadableSpan): string[] => {
-      const names: string[] = [];
-      for (
-        let p = s.parentSpanId ? byId.get(s.parentSpanId) : undefined;
-        p;
-        p = p.parentSpanId ? byId.get(p.parentSpanId) : undefined
-      )
-        names.push(p.name);
-      return names;
-    };
+    const ancestry = ancestryIn(inTrace);
 
     const start = inTrace.find((s) => s.name === 'StartWorkflow:deploymentWorkflow');
     expect(start?.parentSpanId).toBe(request!.spanContext().spanId);
@@ -102,5 +108,44 @@ describe('tracing', () => {
     expect(names.some((n) => /plan/i.test(n))).toBe(true);
     expect(names.some((n) => /apply/i.test(n))).toBe(true);
     expect(request!.attributes['http.response.status_code']).toBe(202);
+  });
+  it('puts a span per OpenTofu invocation under the activity that runs it, with no arguments in it', async () => {
+    exporter.reset();
+    const id = await http.deploy('alice', { stack: 'hello-local', environment: 'dev' });
+    await http.waitFor(id, ['succeeded'], 120_000);
+    await tracing.flush();
+    const spans = exporter.getFinishedSpans();
+    const request = spans.find((s) => s.name === 'POST /api/v1/deployments/');
+    expect(request).toBeDefined();
+    const inTrace = spans.filter((s) => s.spanContext().traceId === request!.spanContext().traceId);
+    const ancestry = ancestryIn(inTrace);
+    const tools = inTrace.filter((s) => s.name.startsWith('tool '));
+    const names = tools.map((s) => s.name);
+    for (const sub of ['init', 'plan', 'show', 'apply']) expect(names).toContain(`tool tofu ${sub}`);
+
+    const plan = tools.find((s) => s.name === 'tool tofu plan')!;
+    const chain = ancestry(plan);
+    expect(chain[0]).toMatch(/^RunActivity:/);
+    expect(chain[1]).toBe(chain[0].replace('RunActivity:', 'StartActivity:'));
+    expect(chain.slice(-3)).toEqual([
+      'RunWorkflow:deploymentWorkflow',
+      'StartWorkflow:deploymentWorkflow',
+      'POST /api/v1/deployments/',
+    ]);
+    expect(ancestry(tools.find((s) => s.name === 'tool tofu apply')!)[0]).toBe('RunActivity:applyRun');
+    for (const t of tools) {
+      expect(t.attributes['strata.tool.name']).toBe('tofu');
+      expect(t.attributes['strata.tool.exit_code']).toBe(0);
+      expect(typeof t.attributes['strata.tool.duration_ms']).toBe('number');
+      // Only names: no argument (a plan file, a -var, a flag) reaches the span.
+      const text = JSON.stringify(t.attributes);
+      expect(text).not.toMatch(/-no-color|-input|\.tfplan|TF_VAR|strata_data_dir/);
+      expect(Object.keys(t.attributes).sort()).toEqual([
+        'strata.tool.duration_ms',
+        'strata.tool.exit_code',
+        'strata.tool.name',
+        'strata.tool.subcommand',
+      ]);
+    }
   });
 });

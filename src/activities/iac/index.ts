@@ -22,6 +22,8 @@ import { driftReportKey } from '../../store/keys';
 import type { RunLog } from '../../store/run-log';
 import type { StateStore, StateVersion, StateVersionKind } from '../../store/state-store';
 import { runHealthChecks, type HealthCheckInput } from './health-checks';
+import { missingTofuTool } from '../../executors/tofu/tool-env';
+import { awaitToolBuild, missingOpa } from '../../shared/tools';
 import { declaredVariables } from '../../shared/stack-variables';
 import { isSecretRef } from '../../shared/secrets';
 import {
@@ -94,6 +96,32 @@ function outsideApproved(approved: PlanSummary, replanned: PlanSummary): string[
       return !(a && RESUMABLE[a]?.includes(r.action));
     })
     .map((r) => `${r.action} ${r.address}`);
+}
+
+/** Executors that run OpenTofu, which a fresh `npm start` may still be building in the background. */
+const TOFU_KINDS: ReadonlySet<ExecutorKind> = new Set<ExecutorKind>(['tofu', 'cdktf']);
+
+/**
+ * Waits, heartbeating (so a cancel still arrives), while OpenTofu or its providers are still being built on this
+ * worker, and says so in the run's log. Nothing missing, or nothing being built: returns at once, and the executor
+ * reports a missing tool as it always has (TOOL_NOT_FOUND).
+ */
+function awaitTofu(ctx: ExecutorContext): Promise<void> {
+  return awaitTool(
+    ctx,
+    () => missingTofuTool(),
+    (tool) => (tool === 'tofu' ? 'OpenTofu' : 'the OpenTofu providers'),
+  );
+}
+
+function awaitTool(ctx: ExecutorContext, missing: () => string | undefined, describe: (tool: string) => string) {
+  return awaitToolBuild({
+    missing,
+    describe,
+    signal: ctx.signal,
+    onEvent: (message) => ctx.log({ level: 'info', message }),
+    onTick: ({ waitingFor, waitedMs }) => ctx.heartbeat({ phase: 'waiting-for-tools', waitingFor, waitedMs }),
+  });
 }
 
 /** Factory over injected executors and stores (no module-level singletons). */
@@ -174,7 +202,9 @@ export function createIacActivities(deps: IacActivityDeps) {
       : availableSecretValues(s.variables, secrets);
     const redact = createRedactor([...Object.values(secretValues), ...(await sensitiveValues(s))]);
     try {
-      return await fn(context(t, redact, opts.runsTool ? secretValues : undefined), redact);
+      const ctx = context(t, redact, opts.runsTool ? secretValues : undefined);
+      if (opts.runsTool && TOFU_KINDS.has(s.executor)) await awaitTofu(ctx);
+      return await fn(ctx, redact);
     } catch (err) {
       throw redactError(err, redact);
     }
@@ -263,9 +293,15 @@ export function createIacActivities(deps: IacActivityDeps) {
       t: RunTarget & { config: ConfigSnapshot; destroy?: boolean; readable?: boolean },
     ): Promise<PlanSummary> {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
-      return withTool(t, s, (c) => {
+      return withTool(t, s, async (c) => {
         const ctx = { ...c, readablePlan: t.readable };
-        return t.destroy ? executorFor(s).planDestroy(s, t.config, ctx) : executorFor(s).plan(s, t.config, ctx);
+        const plan = await (t.destroy
+          ? executorFor(s).planDestroy(s, t.config, ctx)
+          : executorFor(s).plan(s, t.config, ctx));
+        // OPA judges the plan next (assessPlan), in a step with a 5-minute budget and no heartbeat: a build of OPA
+        // still running on this worker is waited for here, where the plan's budget allows it.
+        if (config.policy.enabled) await awaitTool(ctx, missingOpa, () => 'OPA');
+        return plan;
       });
     },
 

@@ -7,12 +7,13 @@
  * gets a `deny` saying so, which an admin may override where the environment allows it, instead of passing.
  */
 import fs from 'node:fs';
-import { cancellationSignal } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { PlanSummary } from '../../contracts/iac';
 import type { CostEstimate, PlanAssessment, PolicyReport } from '../../contracts/policy';
 import type { RunKind } from '../../contracts/runs';
 import type { StrataConfig } from '../../shared/config';
 import { parseDuration } from '../../shared/duration';
+import { awaitToolBuild } from '../../shared/tools';
 import type { ArtifactStore } from '../../store/artifact-store';
 import type { RunLog } from '../../store/run-log';
 import type { StateStore } from '../../store/state-store';
@@ -26,8 +27,11 @@ export interface PolicyActivityDeps {
   artifacts: ArtifactStore;
   state: StateStore;
   runLog: RunLog;
-  /** The opa binary (tools.env OPA_BIN); undefined when none was obtained. */
-  opaBin?: string;
+  /**
+   * The opa binary (tools.env OPA_BIN); undefined when none was obtained. A function is asked at every plan, so a
+   * binary that a background build (`npm start` on a fresh machine) finishes later is found without a restart.
+   */
+  opaBin?: string | (() => string | undefined);
   /** Prices a plan; none: no cost estimate. */
   estimateCost?: (detail: PlanDetail) => Promise<CostEstimate | undefined>;
 }
@@ -70,11 +74,28 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
   // One policy server per directory on this worker (opa-server.ts), started by the first plan that needs it.
   const servers = new Map<string, OpaServer>();
   const serverFor = (bin: string, dir: string) => {
-    if (!servers.has(dir)) servers.set(dir, new OpaServer(bin, dir));
-    return servers.get(dir)!;
+    const key = `${bin}\0${dir}`;
+    if (!servers.has(key)) servers.set(key, new OpaServer(bin, dir));
+    return servers.get(key)!;
   };
   const log = (runId: string, level: 'info' | 'warn', message: string) =>
     runLog.append(runId, [{ ts: new Date().toISOString(), level, message }]);
+
+  const currentOpa = () => {
+    const bin = typeof opaBin === 'function' ? opaBin() : opaBin;
+    return bin && fs.existsSync(bin) ? bin : undefined;
+  };
+  /** The opa binary, waited for (heartbeating, cancellable) while this machine is still building it. */
+  async function opa(runId: string): Promise<string | undefined> {
+    await awaitToolBuild({
+      missing: () => (currentOpa() ? undefined : 'opa'),
+      describe: () => 'OPA',
+      signal: cancellationSignal(),
+      onEvent: (message) => log(runId, 'info', message),
+      onTick: ({ waitingFor, waitedMs }) => heartbeat({ phase: 'waiting-for-tools', waitingFor, waitedMs }),
+    });
+    return currentOpa() ?? (typeof opaBin === 'function' ? opaBin() : opaBin);
+  }
 
   async function judge(
     t: AssessPlanInput,
@@ -84,12 +105,13 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     if (!config.policy.enabled) return undefined;
     if (!fs.existsSync(config.policy.dir)) return { results: [] };
     try {
-      if (!opaBin) throw new Error('no opa binary (OPA_BIN in tools.env; run scripts/get-tools.sh)');
+      const bin = await opa(t.runId);
+      if (!bin) throw new Error('no opa binary (OPA_BIN in tools.env; run scripts/get-tools.sh)');
       const results = await evaluatePolicies(
         {
-          bin: opaBin,
+          bin,
           dir: config.policy.dir,
-          server: serverFor(opaBin, config.policy.dir),
+          server: serverFor(bin, config.policy.dir),
           timeoutMs: parseDuration(config.policy.timeout),
           signal: cancellationSignal(),
         },

@@ -72,6 +72,7 @@ export async function synthStack(opts: SynthOptions): Promise<SynthResult> {
     heartbeat: ({ pid, elapsedMs }) => opts.heartbeat?.({ phase: 'synth', pid, elapsedMs }),
     onStdoutLine: (line) => opts.log?.({ level: 'info', message: line }),
     onStderrLine: (line) => opts.log?.({ level: 'warn', message: line }),
+    trace: { tool: 'cdktf', subcommand: 'synth' },
   });
   if (res.timedOut)
     throw synthFailed(`synth of ${opts.stackDir} did not finish within ${opts.timeoutMs ?? 120_000} ms`);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import YAML from 'yaml';
 import { ErrorCode, StrataError } from '../../shared/errors';
+import { traceTool } from '../../shared/telemetry';
 import { acquireApplyLease } from '../apply-lease';
 import type {
   ApplyResult,
@@ -117,6 +118,21 @@ class HelmExecutor implements IacExecutor {
       ...(t.kubeconfig ? ['--kubeconfig', t.kubeconfig] : []),
       ...(t.context ? ['--kube-context', t.context] : []),
     ];
+    // args[0] is always the subcommand this file names (upgrade, status, ...); values never go in the span.
+    return traceTool(
+      'helm',
+      args[0],
+      () => this.execHelm(bin, full, args, ctx),
+      (r) => ({ exitCode: r.code }),
+    );
+  }
+
+  private execHelm(
+    bin: string,
+    full: string[],
+    args: string[],
+    ctx: ExecutorContext,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       const child = execFile(
         bin,

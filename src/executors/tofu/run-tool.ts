@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { traceTool } from '../../shared/telemetry';
 
 export interface RunToolOptions {
   bin: string;
@@ -46,6 +47,11 @@ export interface RunToolOptions {
   onStderrLine?: (line: string) => void;
   /** Holds the tool's pid while it runs: a later attempt finds a tool that outlived its killed worker. */
   pidFile?: string;
+  /**
+   * Names the invocation's span (src/shared/telemetry.ts traceTool); default: the binary's name and no subcommand.
+   * Only these names are recorded, never the arguments, which can hold variable values and secrets.
+   */
+  trace?: { tool: string; subcommand: string };
 }
 
 export interface RunToolResult {
@@ -206,8 +212,17 @@ function readPid(pidFile: string): number | undefined {
   return Number.isInteger(pid) && pid > 1 ? pid : undefined;
 }
 
-/** Spawns the tool and resolves when it (and its process group) is gone; never rejects for exit codes. */
+/** Spawns the tool and resolves when it (and its process group) is gone; never rejects for exit codes. Traced. */
 export function runTool(opts: RunToolOptions): Promise<RunToolResult> {
+  return traceTool(
+    opts.trace?.tool ?? path.basename(opts.bin),
+    opts.trace?.subcommand ?? '',
+    () => spawnTool(opts),
+    (r) => ({ exitCode: r.code, signal: r.exitSignal, interrupted: r.interrupted, detached: r.detached }),
+  );
+}
+
+function spawnTool(opts: RunToolOptions): Promise<RunToolResult> {
   installExitHook();
   const started = Date.now();
   return new Promise((resolve, reject) => {

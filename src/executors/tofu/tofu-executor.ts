@@ -487,6 +487,7 @@ export class TofuExecutor implements IacExecutor {
       pidFile: extra.pidFile,
       detachOnAbort: extra.detachOnAbort,
       outlivesWorker: extra.watchdog !== undefined,
+      trace: { tool: 'tofu', subcommand: phase },
     });
   }
 }

@@ -38,6 +38,18 @@ export function resolveTofuBin(opts: TofuToolOptions): string {
   return bin;
 }
 
+/**
+ * What the OpenTofu executors still lack on this worker, as get-tools.sh names its steps: `tofu` (the binary) or
+ * `providers` (the mirror's CLI config); undefined when both are there. Read afresh on every call, so a tool that
+ * appears while the worker runs is seen at once.
+ */
+export function missingTofuTool(opts: TofuToolOptions = {}): 'tofu' | 'providers' | undefined {
+  const bin = opts.bin || process.env.TOFU_BIN || process.env.TERRAFORM_BIN || readTools().TOFU_BIN_RESOLVED;
+  if (!bin || !fs.existsSync(bin)) return 'tofu';
+  const cliConfig = resolveCliConfig(opts);
+  return cliConfig && fs.existsSync(cliConfig) ? undefined : 'providers';
+}
+
 function toolsEnvValue(key: string): string | undefined {
   const file = path.join(cacheDir(), 'tools.env');
   if (!fs.existsSync(file)) return undefined;
