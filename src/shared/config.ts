@@ -477,12 +477,18 @@ export const configSchema = z.strictObject({
   worker: z
     .strictObject({
       maxCachedWorkflows: z.number().int().min(0).default(250),
+      /**
+       * Heap limit of the isolate workflows run in (MiB). V8 sizes a heap from the machine's memory (4 GiB on a
+       * 24 GiB machine) and collects garbage lazily below it: replays and evicted runs then pile up as RSS.
+       */
+      workflowHeapMb: z.number().int().min(64).default(256),
       maxConcurrentActivityTaskExecutions: z.number().int().min(1).default(100),
       maxConcurrentLocalActivityExecutions: z.number().int().min(1).default(100),
       maxConcurrentWorkflowTaskExecutions: z.number().int().min(2).default(40),
     })
     .default({
       maxCachedWorkflows: 250,
+      workflowHeapMb: 256,
       maxConcurrentActivityTaskExecutions: 100,
       maxConcurrentLocalActivityExecutions: 100,
       maxConcurrentWorkflowTaskExecutions: 40,

@@ -1,5 +1,6 @@
 /** Builds a Strata worker: workflows bundled from src/workflows, activities from factories over injected deps. */
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
@@ -98,6 +99,10 @@ export function buildActivities(
 
 export async function createStrataWorker(opts: StrataWorkerOptions): Promise<Worker> {
   const taskQueue = opts.taskQueue ?? opts.config.temporal.taskQueue;
+  // Workflows run in a worker thread the SDK creates below; its isolate takes its heap limit from the V8 flags in
+  // force when it is created (this process's own heap keeps its limit). Bounded, it collects garbage before RSS
+  // grows to gigabytes with many open runs.
+  v8.setFlagsFromString(`--max-old-space-size=${opts.config.worker.workflowHeapMb}`);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.config.temporal.namespace,
