@@ -9,6 +9,7 @@ export async function openGatedRuns(
   width = 20,
 ): Promise<{ ids: string[]; ms: number }> {
   const ids: string[] = new Array<string>(n);
+  let waiting = 0;
   const ms = await pool(n, width, async (i) => {
     ids[i] = await w.api.deploy({
       stack: 'sim-multicloud',
@@ -18,6 +19,8 @@ export async function openGatedRuns(
     // Polled gently: hundreds of runs wait at once, and this poll is not what is measured.
     const d = await w.api.waitFor(ids[i], (s) => s !== 'queued' && s !== 'planning', 500);
     if (d.status !== 'awaiting_approval') throw new Error(`run ${ids[i]} is ${d.status}, not awaiting_approval`);
+    if (++waiting % 100 === 0 || waiting === n)
+      process.stderr.write(`bench:   ${waiting}/${n} runs awaiting approval\n`);
   });
   return { ids, ms };
 }

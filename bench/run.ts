@@ -39,6 +39,7 @@ import { throughputSection } from './throughput';
 
 const SECTIONS = ['raw', 'throughput', 'approval', 'failover', 'open'] as const;
 type SectionName = (typeof SECTIONS)[number];
+const REPORT_ORDER: SectionName[] = ['raw', 'throughput', 'approval', 'open', 'failover'];
 
 function intEnv(name: string, dflt: number): number {
   const v = process.env[name];
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
     approval: which.includes('approval') ? approvals : 0,
     open: which.includes('open') ? open : 0,
   });
-  const sections: Section[] = [];
+  const sections: { name: SectionName; section: Section }[] = [];
   const timings: string[] = [];
   try {
     const runners: Record<SectionName, () => Promise<Section>> = {
@@ -130,10 +131,13 @@ async function main(): Promise<void> {
       const t = performance.now();
       process.stderr.write(`bench: ${name}…\n`);
       try {
-        sections.push(await runners[name]());
+        sections.push({ name, section: await runners[name]() });
       } catch (err) {
         // One broken section should not cost the others' numbers.
-        sections.push({ title: `${name}: FAILED`, body: '```\n' + String((err as Error).stack ?? err) + '\n```' });
+        sections.push({
+          name,
+          section: { title: `${name}: FAILED`, body: '```\n' + String((err as Error).stack ?? err) + '\n```' },
+        });
         process.stderr.write(
           `bench: ${name} failed: ${(err as Error).message}\nworker output:\n${world.worker.tail()}\n`,
         );
@@ -157,7 +161,13 @@ async function main(): Promise<void> {
     `- Setup: private Temporal dev server (in-memory SQLite), Strata worker as its own process, API over HTTP on`,
     `  loopback in the bench process, payloads encrypted (codec on, as the quick start ships), API rate limit off.`,
     '',
-    ...sections.flatMap((s) => [`## ${s.title}`, '', s.body, '']),
+    // Numbered as documented (open runs are section 4), though they run last.
+    ...REPORT_ORDER.flatMap((n) => sections.filter((s) => s.name === n)).flatMap(({ section: s }) => [
+      `## ${s.title}`,
+      '',
+      s.body,
+      '',
+    ]),
   ].join('\n');
   console.log(report);
   const dir = path.join(ROOT, 'bench', 'results');

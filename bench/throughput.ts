@@ -48,7 +48,9 @@ export async function throughputSection(w: World, total: number, width: number):
     await w.api.finish(id, POLL_MS);
   };
   await pool(width, width, async (_, slot) => deploy(slot)); // warm-up: every environment's first deployment
+  const unavailableBefore = w.api.unavailable;
   const strataMs = await pool(total, width, async (_, slot) => deploy(slot));
+  const refused = w.api.unavailable - unavailableBefore;
 
   const bare = (total / bareMs) * 1000;
   const strata = (total / strataMs) * 1000;
@@ -59,7 +61,8 @@ export async function throughputSection(w: World, total: number, width: number):
       `(one no-op activity, bench/trivial-workflows.ts), its own worker process with Strata's worker options and codec,`,
       `started and awaited with the Temporal client. Strata: POST /api/v1/deployments of \`sim-multicloud\` (simulated`,
       `cloud, verify on as shipped), one of ${width} environments per slot (0 approvals), awaited by polling GET every`,
-      `${POLL_MS} ms.`,
+      `${POLL_MS} ms (${refused} of those polls were answered 503 UNAVAILABLE, no worker answered the query in time,`,
+      `and retried).`,
       '',
       table(
         ['side', 'completed', 'wall', 'per second', 'mean per item'],
