@@ -1,4 +1,5 @@
 /** Section "approval": the HTTP round trip of approving a run that waits at its approval gate. */
+import { performance } from 'node:perf_hooks';
 import { ENVS, fmtMs, pct, pool, table, timed, type Section, type World } from './harness';
 
 /** Starts `n` gated runs in parallel (one environment each) and returns their ids once all await approval. */
@@ -7,9 +8,13 @@ export async function openGatedRuns(
   n: number,
   envOf: (i: number) => string,
   width = 20,
-): Promise<{ ids: string[]; ms: number }> {
+): Promise<{ ids: string[]; ms: number; marks: number[] }> {
   const ids: string[] = new Array<string>(n);
   let waiting = 0;
+  /** Elapsed ms when each further tenth of the runs was waiting: does opening slow down as more are open? */
+  const marks: number[] = [];
+  const t0 = performance.now();
+  const step = Math.max(1, Math.floor(n / 10));
   const ms = await pool(n, width, async (i) => {
     ids[i] = await w.api.deploy({
       stack: 'sim-multicloud',
@@ -19,10 +24,10 @@ export async function openGatedRuns(
     // Polled gently: hundreds of runs wait at once, and this poll is not what is measured.
     const d = await w.api.waitFor(ids[i], (s) => s !== 'queued' && s !== 'planning', 500);
     if (d.status !== 'awaiting_approval') throw new Error(`run ${ids[i]} is ${d.status}, not awaiting_approval`);
-    if (++waiting % 100 === 0 || waiting === n)
-      process.stderr.write(`bench:   ${waiting}/${n} runs awaiting approval\n`);
+    if (++waiting % step === 0) marks.push(performance.now() - t0);
+    if (waiting % 100 === 0 || waiting === n) process.stderr.write(`bench:   ${waiting}/${n} runs awaiting approval\n`);
   });
-  return { ids, ms };
+  return { ids, ms, marks };
 }
 
 /** Runs section 3 over `n` approvals. */

@@ -7,7 +7,9 @@ import { ENVS, fmtMs, pct, pool, rssMiB, sleep, table, timed, type Section, type
 export async function openRunsSection(w: World, n: number, reads: number, posts: number, width = 20): Promise<Section> {
   const before = rssMiB(w.worker.pid);
   const unavailableBefore = w.api.unavailable;
-  const { ids, ms } = await openGatedRuns(w, n, ENVS.open);
+  const { ids, ms, marks } = await openGatedRuns(w, n, ENVS.open);
+  const step = Math.max(1, Math.floor(n / 10));
+  const rates = marks.map((m, i) => ((step / (m - (i ? marks[i - 1] : 0))) * 1000).toFixed(1));
   // A settling moment: the worker's GC catches up once the burst of plans is over.
   await sleep(10_000);
   const open = rssMiB(w.worker.pid);
@@ -53,6 +55,9 @@ export async function openRunsSection(w: World, n: number, reads: number, posts:
       `approval (so each holds its own stack+environment lock: ${n} run workflows plus ${n} lock workflows open;`,
       `none queues). Reaching that took ${fmtMs(ms)} at 20 requests in flight. The worker runs as its own process`,
       `(src/worker/main.ts); RSS from /proc/<pid>/status after a 10 s settling pause.`,
+      '',
+      `Opening rate, runs reaching awaiting_approval per second, per tenth (${step} runs) as more are open:`,
+      `${rates.join(', ')}.`,
       '',
       table(
         ['worker (own process)', 'VmRSS', 'VmHWM (peak so far)'],
