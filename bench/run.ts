@@ -1,218 +1,180 @@
 /**
- * `npm run bench`: measures Strata end to end on this machine and prints a markdown table.
- * Real Temporal dev server (private, free port), real worker, real API over HTTP on loopback, real OpenTofu.
- * Numbers belong here, never in tests.
+ * `npm run bench`: Strata measured side by side with what it orchestrates, in one run, on this machine.
+ *
+ * Everything is real: a private Temporal dev server on a free port, the Strata worker as its own child process
+ * (`node --import tsx src/worker/main.ts` with a generated config file, so its RSS is its own), the API in this
+ * process over HTTP on loopback, OpenTofu and its provider mirror from ~/.cache/strata/tools.env. It measures
+ * whatever code is checked out. Sections (in run order):
+ *
+ *   raw         hello-local at 10 and 100 files: raw `tofu plan -out` + `tofu apply` vs a Strata deployment of the
+ *               same change (POST to `succeeded`, verification off), alternating; ratio and overhead. Plus the
+ *               re-plan verification's own cost next to a raw no-change `tofu plan`.
+ *   throughput  completions/s of a trivial one-activity workflow on bare Temporal vs sim-multicloud deployments
+ *               over HTTP, 50 in flight each, and the ratio.
+ *   approval    POST /deployments/:id/approve round trip (p50/p99) over runs waiting at a 1-approval gate.
+ *   failover    a planned failover of the simulated group `web`: each stage's duration and the RTO.
+ *   open        1,000 runs open at approval: worker RSS, GET /deployments/:id p99, POST /deployments p99 at 20
+ *               in flight. Runs last: its open runs are left for the teardown.
+ *
+ * Run:   npm run bench                                     (all sections, ~10 min on 2 cores)
+ *        BENCH_ONLY=raw,failover BENCH_SAMPLES=3 npm run bench   (some sections, fewer samples)
+ * Knobs: BENCH_SAMPLES (raw and failover samples per side, default 7), BENCH_THROUGHPUT (completions, 200),
+ *        BENCH_APPROVALS (100), BENCH_OPEN (open runs, 1000), BENCH_READS (200), BENCH_POSTS (200).
+ * Output: a markdown report on stdout and in bench/results/<YYYY-MM-DD>.md (a BENCH_ONLY run writes
+ * <YYYY-MM-DD>-<sections>.md instead, so it never overwrites the day's full report).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createApp } from '../src/api/app';
+import { resolveTofuBin } from '../src/executors/tofu/tool-env';
 import { resolveTools } from '../src/shared/tools';
-import { startTemporal, startWorker, testConfig } from '../test/helpers/temporal';
+import { approvalSection } from './approvals';
+import { failoverSection } from './failover';
+import { ROOT, startWorld, type Section, type World } from './harness';
+import { openRunsSection } from './open-runs';
+import { rawSection } from './raw';
+import { throughputSection } from './throughput';
 
-type Row = { what: string; n: number; p50: string; p95: string; extra?: string };
+const SECTIONS = ['raw', 'throughput', 'approval', 'failover', 'open'] as const;
+type SectionName = (typeof SECTIONS)[number];
+const REPORT_ORDER: SectionName[] = ['raw', 'throughput', 'approval', 'open', 'failover'];
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
-
-async function request(
-  base: string,
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: { Authorization: 'Bearer alice-deployer-dev-token', 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, json: await res.json() };
+function intEnv(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (!v) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${v}"`);
+  return n;
 }
 
-async function waitDone(base: string, id: string): Promise<string> {
-  for (;;) {
-    const { json } = await request(base, 'GET', `/api/v1/deployments/${id}`);
-    if (
-      ['succeeded', 'no_changes', 'planned', 'failed', 'rolled_back', 'rejected', 'expired', 'cancelled'].includes(
-        json.status,
-      )
-    )
-      return json.status;
-    await new Promise((r) => setTimeout(r, 25));
+function selected(): SectionName[] {
+  const only = process.env.BENCH_ONLY?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!only?.length) return [...SECTIONS];
+  const bad = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (bad.length) throw new Error(`BENCH_ONLY: unknown section(s) ${bad.join(', ')} (known: ${SECTIONS.join(', ')})`);
+  return SECTIONS.filter((s) => only.includes(s));
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return (
+      out
+        .split('\n')
+        .find((l) => l.trim())
+        ?.trim() ?? 'unknown'
+    );
+  } catch {
+    return 'unknown';
   }
 }
 
-async function timeIt(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    out.push(performance.now() - t);
+function machine(): string[] {
+  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+  const tools = resolveTools();
+  const commit = version('git', ['-C', ROOT, 'log', '-1', '--format=%h %s']);
+  let dirty = '';
+  try {
+    if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim())
+      dirty = ' (with uncommitted changes)';
+  } catch {
+    // Not a git checkout: the commit line says unknown.
   }
-  return out;
+  return [
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `- Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at start`,
+    `- Node ${process.version}; Temporal CLI: ${version(tools.TEMPORAL_CLI!, ['--version'])}; ${version(resolveTofuBin({}), ['version'])}`,
+    `- Code: ${commit}${dirty}`,
+  ];
 }
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= 'silent';
   const tools = resolveTools();
+  // readTools already let an environment value win where it names a file that exists; a stale one (some shells
+  // export TF_CLI_CONFIG_FILE=~/.terraformrc) must not reach the raw side or the worker.
   for (const [k, v] of Object.entries(tools)) if (v) process.env[k] = v;
-  const envs: Record<string, unknown> = { dev: { approvals: { required: 0 } } };
-  for (let i = 0; i < 8; i++) envs[`p${i}`] = { approvals: { required: 0 } };
-  const config = testConfig({ environments: envs });
-  // The benchmark sends bursts of changes from one caller: measure the orchestration, not the per-caller limit.
-  config.auth.rateLimitPerMinute = 0;
-  const rows: Row[] = [];
+  const which = selected();
+  const header = machine();
+  const samples = intEnv('BENCH_SAMPLES', 7);
+  const throughput = intEnv('BENCH_THROUGHPUT', 200);
+  const approvals = intEnv('BENCH_APPROVALS', 100);
+  const open = intEnv('BENCH_OPEN', 1000);
+  const reads = intEnv('BENCH_READS', 200);
+  const posts = intEnv('BENCH_POSTS', 200);
+  const width = 50;
+  const t0 = performance.now();
 
-  const env = await startTemporal();
-  const worker = await startWorker(env, config);
-  const server = http.createServer(createApp({ temporal: { client: env.client }, config }));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
+  const world: World = await startWorld({
+    throughput: which.includes('throughput') ? width : 0,
+    approval: which.includes('approval') ? approvals : 0,
+    open: which.includes('open') ? open : 0,
+  });
+  const sections: { name: SectionName; section: Section }[] = [];
+  const timings: string[] = [];
   try {
-    // Warm up the bundle, the connection and the executors.
-    await waitDone(
-      base,
-      (await request(base, 'POST', '/api/v1/deployments', { stack: 'sim-multicloud', environment: 'dev' })).json.id,
-    );
-
-    const health = await timeIt(300, async () => void (await request(base, 'GET', '/health')));
-    rows.push({ what: 'GET /health', n: 300, p50: ms(pct(health, 50)), p95: ms(pct(health, 95)) });
-    const stacks = await timeIt(100, async () => void (await request(base, 'GET', '/api/v1/stacks')));
-    rows.push({
-      what: 'GET /api/v1/stacks (state store + lock queries)',
-      n: 100,
-      p50: ms(pct(stacks, 50)),
-      p95: ms(pct(stacks, 95)),
-    });
-
-    let last = '';
-    const start = await timeIt(50, async (i) => {
-      last = (
-        await request(base, 'POST', '/api/v1/deployments', {
-          stack: 'sim-multicloud',
-          environment: 'dev',
-          dryRun: true,
-          variables: { instance_count: 1 + (i % 5) },
-        })
-      ).json.id;
-    });
-    rows.push({
-      what: 'POST /api/v1/deployments (202, workflow started)',
-      n: 50,
-      p50: ms(pct(start, 50)),
-      p95: ms(pct(start, 95)),
-    });
-    await waitDone(base, last);
-    const get = await timeIt(100, async () => void (await request(base, 'GET', `/api/v1/deployments/${last}`)));
-    rows.push({
-      what: 'GET /api/v1/deployments/:id (closed run)',
-      n: 100,
-      p50: ms(pct(get, 50)),
-      p95: ms(pct(get, 95)),
-    });
-
-    const simE2E = await timeIt(20, async (i) => {
-      const id = (
-        await request(base, 'POST', '/api/v1/deployments', {
-          stack: 'sim-multicloud',
-          environment: 'dev',
-          variables: { instance_count: 2 + (i % 2) * 3 },
-        })
-      ).json.id;
-      await waitDone(base, id);
-    });
-    rows.push({
-      what: 'sim-multicloud deploy end to end (lock, plan, apply, verify, version)',
-      n: 20,
-      p50: ms(pct(simE2E, 50)),
-      p95: ms(pct(simE2E, 95)),
-    });
-
-    const t0 = performance.now();
-    const ids = await Promise.all(
-      Array.from(
-        { length: 8 },
-        async (_, i) =>
-          (
-            await request(base, 'POST', '/api/v1/deployments', {
-              stack: 'sim-multicloud',
-              environment: `p${i}`,
-              variables: { instance_count: 10 },
-            })
-          ).json.id as string,
-      ),
-    );
-    await Promise.all(ids.map((id) => waitDone(base, id)));
-    const par = performance.now() - t0;
-    rows.push({
-      what: '8 deploys to 8 environments at once (10 instances each)',
-      n: 8,
-      p50: ms(par),
-      p95: ms(par),
-      extra: `${((8 / par) * 1000).toFixed(1)} runs/s`,
-    });
-
-    const big = await timeIt(3, async (i) => {
-      const id = (
-        await request(base, 'POST', '/api/v1/deployments', {
-          stack: 'sim-multicloud',
-          environment: 'p0',
-          variables: { instance_count: i % 2 ? 10 : 200 },
-        })
-      ).json.id;
-      await waitDone(base, id);
-    });
-    rows.push({ what: 'sim-multicloud scale 10 ↔ 200 instances', n: 3, p50: ms(pct(big, 50)), p95: ms(pct(big, 95)) });
-
-    const tofu = await timeIt(5, async (i) => {
-      const id = (
-        await request(base, 'POST', '/api/v1/deployments', {
-          stack: 'hello-local',
-          environment: 'dev',
-          variables: { message: `bench ${i}`, file_count: 5 },
-        })
-      ).json.id;
-      const status = await waitDone(base, id);
-      if (status !== 'succeeded') throw new Error(`hello-local run ${id} ended ${status}`);
-    });
-    rows.push({
-      what: 'hello-local deploy end to end (real OpenTofu: init, plan, apply, re-plan verify)',
-      n: 5,
-      p50: ms(pct(tofu, 50)),
-      p95: ms(pct(tofu, 95)),
-    });
-
-    const rss = process.memoryUsage().rss / 1024 / 1024;
-    rows.push({
-      what: 'RSS of the bench process (API + worker + client in one)',
-      n: 1,
-      p50: `${rss.toFixed(0)} MiB`,
-      p95: '',
-    });
+    const runners: Record<SectionName, () => Promise<Section>> = {
+      raw: () => rawSection(world, samples),
+      throughput: () => throughputSection(world, throughput, width),
+      approval: () => approvalSection(world, approvals),
+      failover: () => failoverSection(world, samples),
+      open: () => openRunsSection(world, open, reads, posts),
+    };
+    for (const name of which) {
+      const t = performance.now();
+      process.stderr.write(`bench: ${name}…\n`);
+      try {
+        sections.push({ name, section: await runners[name]() });
+      } catch (err) {
+        // One broken section should not cost the others' numbers.
+        sections.push({
+          name,
+          section: { title: `${name}: FAILED`, body: '```\n' + String((err as Error).stack ?? err) + '\n```' },
+        });
+        process.stderr.write(
+          `bench: ${name} failed: ${(err as Error).message}\nworker output:\n${world.worker.tail()}\n`,
+        );
+      }
+      timings.push(`${name} ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    }
   } finally {
-    server.close();
-    await worker.stop();
-    await env.teardown();
+    await world.stop();
   }
 
-  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-  console.log(
-    `\nStrata benchmark — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`,
-  );
-  console.log('| what | n | p50 | p95 | |');
-  console.log('| --- | ---: | ---: | ---: | --- |');
-  for (const r of rows) console.log(`| ${r.what} | ${r.n} | ${r.p50} | ${r.p95} | ${r.extra ?? ''} |`);
-  fs.rmSync(path.dirname(config.stateStore.kind === 'filesystem' ? config.stateStore.path : os.tmpdir()), {
-    recursive: true,
-    force: true,
-  });
+  const date = new Date().toISOString().slice(0, 10);
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+  const report = [
+    `# Strata benchmark ${date}`,
+    '',
+    ...header,
+    `- Command: \`${env}npm run bench\` (sections: ${which.join(', ')}; took ${((performance.now() - t0) / 1000).toFixed(0)} s: ${timings.join(', ')})`,
+    `- Setup: private Temporal dev server (in-memory SQLite), Strata worker as its own process, API over HTTP on`,
+    `  loopback in the bench process, payloads encrypted (codec on, as the quick start ships), API rate limit off.`,
+    '',
+    // Numbered as documented (open runs are section 4), though they run last.
+    ...REPORT_ORDER.flatMap((n) => sections.filter((s) => s.name === n)).flatMap(({ section: s }) => [
+      `## ${s.title}`,
+      '',
+      s.body,
+      '',
+    ]),
+  ].join('\n');
+  console.log(report);
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const name = process.env.BENCH_ONLY ? `${date}-${which.join('-')}.md` : `${date}.md`;
+  fs.writeFileSync(path.join(dir, name), report);
+  process.stderr.write(`bench: report written to bench/results/${name}\n`);
 }
 
 main().then(

@@ -1,0 +1,77 @@
+/**
+ * Section "throughput": completed workflows per second of a trivial one-activity workflow on bare Temporal, next to
+ * completed Strata deployments per second of the simulated cloud over HTTP; same server, same machine, same run.
+ */
+import { randomUUID } from 'node:crypto';
+import { ENVS, fmtMs, fmtX, pool, spawnNode, table, type Section, type World } from './harness';
+import type { benchTrivialWorkflow } from './trivial-workflows';
+
+/** How often a waiting slot polls its run: 50 slots at 250 ms is 200 GET/s, a load the API should carry. */
+const POLL_MS = 250;
+
+/** Runs section 2: `total` completions at `width` in flight on each side. */
+export async function throughputSection(w: World, total: number, width: number): Promise<Section> {
+  // Bare Temporal: its own worker process and task queue, started here and stopped before Strata's turn.
+  const taskQueue = `bench-trivial-${randomUUID()}`;
+  const trivial = await spawnNode(
+    'bench/trivial-worker.ts',
+    {
+      STRATA_CONFIG: w.configFile,
+      TEMPORAL_ADDRESS: w.config.temporal.address,
+      TEMPORAL_NAMESPACE: w.config.temporal.namespace,
+      BENCH_TASK_QUEUE: taskQueue,
+    },
+    /trivial worker polling/,
+  );
+  let bareMs: number;
+  try {
+    const one = (i: number) =>
+      w.client.workflow.execute<typeof benchTrivialWorkflow>('benchTrivialWorkflow', {
+        taskQueue,
+        workflowId: `bench-trivial-${randomUUID()}`,
+        args: [i],
+      });
+    await pool(width, width, async (i) => void (await one(i))); // warm-up: bundle loaded, caches filled
+    bareMs = await pool(total, width, async (i) => void (await one(i)));
+  } finally {
+    await trivial.stop();
+  }
+
+  // Strata: one environment per slot (no lock contention), each deployment a change (instance_count flips 2 ↔ 3).
+  const flips = new Array<number>(width).fill(0);
+  const deploy = async (slot: number) => {
+    const id = await w.api.deploy({
+      stack: 'sim-multicloud',
+      environment: ENVS.throughput(slot),
+      variables: { instance_count: 2 + (flips[slot]++ % 2) },
+    });
+    await w.api.finish(id, POLL_MS);
+  };
+  await pool(width, width, async (_, slot) => deploy(slot)); // warm-up: every environment's first deployment
+  const unavailableBefore = w.api.unavailable;
+  const strataMs = await pool(total, width, async (_, slot) => deploy(slot));
+  const refused = w.api.unavailable - unavailableBefore;
+
+  const bare = (total / bareMs) * 1000;
+  const strata = (total / strataMs) * 1000;
+  return {
+    title: '2. Throughput: bare Temporal vs Strata deployments',
+    body: [
+      `${total} completions with ${width} in flight (after one warm-up round of ${width}). Bare: \`benchTrivialWorkflow\``,
+      `(one no-op activity, bench/trivial-workflows.ts), its own worker process with Strata's worker options and codec,`,
+      `started and awaited with the Temporal client. Strata: POST /api/v1/deployments of \`sim-multicloud\` (simulated`,
+      `cloud, verify on as shipped), one of ${width} environments per slot (0 approvals), awaited by polling GET every`,
+      `${POLL_MS} ms (${refused} of those polls were answered 503 UNAVAILABLE, no worker answered the query in time,`,
+      `and retried).`,
+      '',
+      table(
+        ['side', 'completed', 'wall', 'per second', 'mean per item'],
+        [
+          ['bare Temporal (workflows)', total, fmtMs(bareMs), bare.toFixed(1), fmtMs((bareMs * width) / total)],
+          ['Strata (deployments)', total, fmtMs(strataMs), strata.toFixed(2), fmtMs((strataMs * width) / total)],
+          ['ratio bare / Strata', '', '', fmtX(bare / strata), ''],
+        ],
+      ),
+    ].join('\n'),
+  };
+}
