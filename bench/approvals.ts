@@ -40,7 +40,7 @@ export async function approvalSection(w: World, n: number): Promise<Section> {
     times.push(t);
   }
   // Every approved run must then apply and succeed: an approval that answered 200 but went nowhere is a failure.
-  await pool(ids.length, 20, async (i) => void (await w.api.finish(ids[i], 500)));
+  await pool(ids.length, 20, async (i) => void (await w.api.finish(ids[i])));
   return {
     title: '3. Approval round trip',
     body: [

@@ -245,9 +245,24 @@ export class Api {
     }
   }
 
-  /** Polls until the run ends; throws unless it ended `want`. */
-  async finish(id: string, everyMs: number, want = 'succeeded'): Promise<any> {
-    const d = await this.waitFor(id, (s) => (TERMINAL_STATUSES as readonly string[]).includes(s), everyMs);
+  /**
+   * Waits until the run ends with `GET …/:id?wait=60` (the server long-polls the run's history: no polling load on
+   * the worker, no poll interval in the measurement); throws unless it ended `want`.
+   */
+  async finish(id: string, want = 'succeeded', timeoutMs = 600_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    let d: any;
+    for (;;) {
+      const r = await this.call('alice', 'GET', `/api/v1/deployments/${id}?wait=60`);
+      if (r.status === 503 && Date.now() < deadline) {
+        this.unavailable++;
+        continue;
+      }
+      if (r.status !== 200) throw new Error(`GET /api/v1/deployments/${id} ${r.status}: ${JSON.stringify(r.json)}`);
+      d = r.json;
+      if ((TERMINAL_STATUSES as readonly string[]).includes(d.status)) break;
+      if (Date.now() > deadline) throw new Error(`run ${id} still ${d.status} after ${timeoutMs} ms`);
+    }
     if (d.status !== want)
       throw new Error(`run ${id} ended ${d.status}, not ${want}: ${JSON.stringify(d.error ?? d.planNotes ?? '')}`);
     return d;

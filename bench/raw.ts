@@ -117,7 +117,7 @@ export async function rawSection(w: World, samples: number, sizes = [10, 100]): 
         environment: ENVS.raw(size),
         variables: { file_count: size, message: `bench ${randomUUID()}` },
       });
-      return w.api.finish(id, 10);
+      return w.api.finish(id);
     });
     phases?.push(phasesOf(d, postAt, Date.now()));
     return t;
@@ -166,7 +166,7 @@ export async function rawSection(w: World, samples: number, sizes = [10, 100]): 
     body: [
       `Each sample replaces every \`local_file\` (a new \`message\`). Raw: \`tofu plan -out=p\` + \`tofu apply p\` in an`,
       `initialised temp copy, with the environment Strata gives the tool. Strata: POST /api/v1/deployments (0 approvals,`,
-      `verification off) until GET says \`succeeded\` (polled every 10 ms). Medians of ${samples} samples per side, after`,
+      `verification off) until \`GET …/:id?wait=60\` (the server's long poll) answers \`succeeded\`. Medians of ${samples} samples per side, after`,
       `one warm-up each; the sides alternate.`,
       '',
       table(['resources', 'raw tofu', 'Strata', 'ratio', 'overhead'], rows),
@@ -180,7 +180,7 @@ export async function rawSection(w: World, samples: number, sizes = [10, 100]): 
       `start: POST → first event; lock: waiting → acquired; planning: status planning → plan recorded (scratch`,
       `workspace, \`tofu init\` from the mirror, plan, show -json, policy, cost); gate: → applying (auto-approved);`,
       `applying: → applyCompletedAt; finishing: → succeeded (verification, state version, lock release);`,
-      `observed: completedAt → the 10 ms poll saw it. Raw: \`tofu plan -out\` under planning, \`tofu apply\` under applying.`,
+      `observed: completedAt → the long-polled GET answered. Raw: \`tofu plan -out\` under planning, \`tofu apply\` under applying.`,
       '',
       table(['resources, side', ...PHASES, 'total'], phaseRows),
     ].join('\n'),

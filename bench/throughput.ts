@@ -7,7 +7,6 @@ import { ENVS, fmtMs, fmtX, pool, spawnNode, table, type Section, type World } f
 import type { benchTrivialWorkflow } from './trivial-workflows';
 
 /** How often a waiting slot polls its run: 50 slots at 250 ms is 200 GET/s, a load the API should carry. */
-const POLL_MS = 250;
 
 /** Runs section 2: `total` completions at `width` in flight on each side. */
 export async function throughputSection(w: World, total: number, width: number): Promise<Section> {
@@ -45,7 +44,7 @@ export async function throughputSection(w: World, total: number, width: number):
       environment: ENVS.throughput(slot),
       variables: { instance_count: 2 + (flips[slot]++ % 2) },
     });
-    await w.api.finish(id, POLL_MS);
+    await w.api.finish(id);
   };
   await pool(width, width, async (_, slot) => deploy(slot)); // warm-up: every environment's first deployment
   const unavailableBefore = w.api.unavailable;
@@ -60,9 +59,8 @@ export async function throughputSection(w: World, total: number, width: number):
       `${total} completions with ${width} in flight (after one warm-up round of ${width}). Bare: \`benchTrivialWorkflow\``,
       `(one no-op activity, bench/trivial-workflows.ts), its own worker process with Strata's worker options and codec,`,
       `started and awaited with the Temporal client. Strata: POST /api/v1/deployments of \`sim-multicloud\` (simulated`,
-      `cloud, verify on as shipped), one of ${width} environments per slot (0 approvals), awaited by polling GET every`,
-      `${POLL_MS} ms (${refused} of those polls were answered 503 UNAVAILABLE, no worker answered the query in time,`,
-      `and retried).`,
+      `cloud, verify on as shipped), one of ${width} environments per slot (0 approvals), awaited with`,
+      `\`GET …/:id?wait=60\` (the server's long poll of the run's history; ${refused} answers were 503 and retried).`,
       '',
       table(
         ['side', 'completed', 'wall', 'per second', 'mean per item'],

@@ -69,6 +69,19 @@ export class RunGateway {
     return readWorkflow(this.client.workflow.getHandle(deploymentWorkflowId(id)), statusQuery);
   }
 
+  /**
+   * The run's result once its workflow completes, waiting at most `ms` (the server long-polls the history for the
+   * close event); undefined when the time ran out, or the run ended without a result or does not exist.
+   */
+  async waitForResult(id: string, ms: number): Promise<Deployment | undefined> {
+    const handle = this.client.workflow.getHandle<RunWorkflow>(deploymentWorkflowId(id));
+    try {
+      return await this.client.withDeadline(Date.now() + ms, () => handle.result());
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Run ids newest first, from visibility (SQL visibility rejects ORDER BY but already returns newest first). */
   async list(filter: RunFilter, limit: number): Promise<{ id: string; info: WorkflowExecutionInfo }[]> {
     const clauses = [`WorkflowType IN (${Object.values(WORKFLOW_FOR).map(quote).join(', ')})`];

@@ -16,6 +16,7 @@ import {
   deploymentSchema,
   idParams,
   listDeploymentsQuery,
+  getDeploymentQuery,
   logsSchema,
   overridePolicyBody,
   planSchema,
@@ -104,14 +105,16 @@ export function deploymentsRouter(
     {
       method: 'get',
       path: '/:id',
-      summary: 'A run',
+      summary: 'A run; with ?wait=S, answered once the run has ended or S seconds (at most 60) have passed',
       tags,
       roles: ['viewer'],
       params: idParams,
+      query: getDeploymentQuery,
       responses: { 200: { description: 'the run', schema: deploymentSchema }, 404: { description: 'no such run' } },
     },
     async (req, res) => {
-      res.json(await runs.get(req.parsedParams.id));
+      const wait = req.parsedQuery.wait;
+      res.json(await runs.get(req.parsedParams.id, wait ? { waitMs: wait * 1000 } : {}));
     },
   );
 

@@ -86,8 +86,15 @@ export class RunService {
     return { id, created: false, status: existing?.status ?? initial };
   }
 
-  /** The run's `Deployment`: live from the status query, or the result once it has closed. */
-  async get(id: string): Promise<Deployment> {
+  /**
+   * The run's `Deployment`: live from the status query, or the result once it has closed. `waitMs`: first wait that
+   * long for the run to end, on the server's long poll of its history (no query, so no worker is asked while it waits).
+   */
+  async get(id: string, opts: { waitMs?: number } = {}): Promise<Deployment> {
+    if (opts.waitMs) {
+      const ended = await this.runs.waitForResult(id, opts.waitMs);
+      if (ended) return ended;
+    }
     const read = await this.runs.read(id);
     if (!read) throw new StrataError(ErrorCode.NOT_FOUND, `no run with id "${id}"`);
     const { description } = read;

@@ -44,6 +44,11 @@ export const listDeploymentsQuery = z.object({
   limit: limit(200, 20),
 });
 
+/** `GET /deployments/:id?wait=S`: up to S seconds (at most 60) for the run to end before answering. */
+export const getDeploymentQuery = z.object({
+  wait: z.coerce.number().min(0).max(60).optional(),
+});
+
 export const approveBody = z.strictObject({ planHash: planHash.optional(), comment: freeText().optional() });
 /** An admin's override of a plan's policy denial: its own decision, with a reason. */
 export const overridePolicyBody = z.strictObject({ reason: freeText().min(1) });
