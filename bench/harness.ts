@@ -134,7 +134,9 @@ export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: Re
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // BENCH_NODE_ARGS: extra node flags for the workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,6 +8,7 @@ import {
   condition,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -31,9 +32,19 @@ import {
 
 /** Signature checks hold the keys, so they run as an activity; they are quick and safe to retry. */
 const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+/**
+ * The same check as a local activity: an HMAC over a few fields, answered inside the workflow task that runs the
+ * decision, so an approval waits for no activity round trip through the server.
+ */
+export const localSignatures = proxyLocalActivities<DecisionActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5 },
+});
 
-/** patched() id: wire name, never change or reuse. */
+/** patched() ids: wire names, never change or reuse. */
 const PATCH_SIGNED_DECISIONS = 'signed-decisions';
+/** Exported for the policy gate, whose overrides are verified the same way. */
+export const PATCH_LOCAL_SIGNATURES = 'local-signature-check';
 
 /** Refused decisions kept in the run (newest last); enough to see an attack, bounded so history stays small. */
 const MAX_REFUSED = 50;
@@ -142,7 +153,8 @@ export class ApprovalGate {
     // they ran; every decision taken from now on is verified. Asked only where signing applies, so unsigned
     // runs' histories gain no marker.
     if (!patched(PATCH_SIGNED_DECISIONS)) return { by: input.by, roles: input.roles, via: transport };
-    const verdict = await signatures.verifyDecisionSignature({
+    const verifier = patched(PATCH_LOCAL_SIGNATURES) ? localSignatures : signatures;
+    const verdict = await verifier.verifyDecisionSignature({
       assertion: input.assertion,
       runId: workflowInfo().workflowId,
       decision,

@@ -5,7 +5,7 @@
  * nobody has to approve, a denied plan does not slip through: it waits for an override and an approval where
  * overrides are allowed, and fails with POLICY_DENIED elsewhere.
  */
-import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { DecisionActivities } from '../activities/auth';
 import { APPROVAL_ERRORS, type ApprovalPolicy } from '../contracts/approval';
 import {
@@ -18,6 +18,7 @@ import {
   type PolicyReport,
 } from '../contracts/policy';
 import { RELEASE_ROLE } from '../contracts/release';
+import { localSignatures, PATCH_LOCAL_SIGNATURES } from './approval-gate';
 
 const signatures = proxyActivities<DecisionActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
@@ -91,7 +92,8 @@ export class PolicyGate {
   private async decide(input: OverridePolicyInput): Promise<PolicyOverride> {
     let via = 'update';
     if (this.opts.approvalPolicy.signed) {
-      const verdict = await signatures.verifyDecisionSignature({
+      const verifier = patched(PATCH_LOCAL_SIGNATURES) ? localSignatures : signatures;
+      const verdict = await verifier.verifyDecisionSignature({
         assertion: input.assertion,
         // Signed for this workflow's id (`strata-run/<id>`, `strata-release/<id>`), as approvals are.
         runId: workflowInfo().workflowId,
