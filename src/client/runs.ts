@@ -69,6 +69,15 @@ export class RunGateway {
     return readWorkflow(this.client.workflow.getHandle(deploymentWorkflowId(id)), statusQuery);
   }
 
+  /** The run's status query alone (no describe first); undefined when it cannot be asked (gone, or no worker). */
+  async queryOpen(id: string): Promise<Deployment | undefined> {
+    try {
+      return await this.client.workflow.getHandle(deploymentWorkflowId(id)).query(statusQuery);
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * The run's result once its workflow completes, waiting at most `ms` (the server long-polls the history for the
    * close event); undefined when the time ran out, or the run ended without a result or does not exist.

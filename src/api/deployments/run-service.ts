@@ -212,7 +212,7 @@ export class RunService {
       comment: body.comment,
       assertion,
     });
-    return this.get(id);
+    return this.live(id);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
@@ -226,7 +226,7 @@ export class RunService {
       roles,
     });
     await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
-    return this.get(id);
+    return this.live(id);
   }
 
   /** Lifts the plan's policy denial as the caller (an admin, where the environment allows it), with a reason. */
@@ -249,8 +249,17 @@ export class RunService {
     await this.runs.cancel(id);
   }
 
+  /**
+   * A decision's read of the run: the status query alone while the run is open (a decision is only ever taken on
+   * one), without the describe a general read starts with; the full read otherwise.
+   */
+  private async live(id: string): Promise<Deployment> {
+    const d = await this.runs.queryOpen(id);
+    return d && !TERMINAL_STATUSES.includes(d.status) ? d : this.get(id);
+  }
+
   private async ensureOpen(id: string): Promise<Deployment> {
-    const d = await this.get(id);
+    const d = await this.live(id);
     if (TERMINAL_STATUSES.includes(d.status)) {
       // A closed workflow cannot take updates at all; say why in the gate's words.
       throw new StrataError(ErrorCode.CONFLICT, `run ${id} is ${d.status} and not awaiting approval`);
