@@ -46,8 +46,9 @@ const checks = proxyActivities<TemporalActivities>({ startToCloseTimeout: '30s',
 const IDLE_LINGER_MS = 60_000;
 const HISTORY_KEEP = 20;
 const DEFAULT_GRANTS_PER_RUN = 200;
-/** patched() id: wire name, never change or reuse. */
+/** patched() ids: wire names, never change or reuse. */
 const PATCH_LOCK_RECOVERY = 'lock-recovery';
+const PATCH_HOLDER_CHECK_BACKOFF = 'holder-check-backoff';
 
 /** The lock's state and the rules that change it; handlers and loop steps below share one instance. */
 class StackLock {
@@ -60,6 +61,11 @@ class StackLock {
   private readonly queuedSince = new Map<string, number>();
   /** How often runs repeat their requests: the longest a run that can answer stays silent. */
   readonly reRequestMs: number;
+  /** Checks of the current holder so far (the interval doubles with each, see watchHolder). */
+  private holderChecks = 0;
+  private checkedHolder?: string;
+  /** Set by the workflow: back off the holder checks (false while replaying a lock started before). */
+  backoff = false;
 
   constructor(
     readonly input: StackLockInput,
@@ -176,8 +182,14 @@ class StackLock {
   async watchHolder(): Promise<void> {
     const { state } = this;
     const holder = state.holder!.workflowId;
-    const released = await condition(() => state.holder?.workflowId !== holder, this.checkMs);
+    if (this.checkedHolder !== holder) [this.checkedHolder, this.holderChecks] = [holder, 0];
+    // Soon after the grant, then less and less often, up to the holder's own re-assertion interval: a run that
+    // waits hours for an approval costs its lock a check every few minutes, not every 15 s (a thousand open runs
+    // were a hundred workflow tasks a second), and a holder that died is still noticed within that interval.
+    const every = this.backoff ? Math.min(this.checkMs * 2 ** this.holderChecks, this.reRequestMs) : this.checkMs;
+    const released = await condition(() => state.holder?.workflowId !== holder, every);
     if (released) return;
+    this.holderChecks++;
     let running = true;
     try {
       running = await (this.recoveryAware ? checks : legacyChecks).isWorkflowRunning(holder);
@@ -252,6 +264,7 @@ class StackLock {
 
 export async function stackLockWorkflow(input: StackLockInput): Promise<void> {
   const lock = new StackLock(input, patched(PATCH_LOCK_RECOVERY));
+  lock.backoff = patched(PATCH_HOLDER_CHECK_BACKOFF);
   lock.install();
   const { state } = lock;
   const grantsPerRun = input.continueAsNewAfterGrants ?? DEFAULT_GRANTS_PER_RUN;
