@@ -1,8 +1,11 @@
 /** The worker process: connects (waiting for the server), serves the task queue, shuts down gracefully. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
+import { bundleWorkflowsOutOfProcess } from './bundle-workflows';
 import { createStrataWorker } from './create-worker';
 import { createGateway, dataConverterFor } from '../client';
 import { ensureFailoverMonitors, reconcileDriftSchedules } from './schedules';
@@ -38,7 +41,11 @@ async function main(): Promise<void> {
   const connection = await connectWithRetry(`Temporal at ${address}`, () => NativeConnection.connect({ address }), log);
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace, dataConverter: dataConverterFor(config) });
-  const worker = await createStrataWorker({ connection, client, config, tracing });
+  // Tracing adds its workflow interceptors to the bundle, so only then is the bundle made here, in-process.
+  const workflowBundle = tracing ? undefined : { codePath: await bundleWorkflowsOutOfProcess() };
+  const worker = await createStrataWorker({ connection, client, config, tracing, workflowBundle });
+  // The worker has read it.
+  if (workflowBundle) fs.rmSync(path.dirname(workflowBundle.codePath), { recursive: true, force: true });
   const gateway = createGateway(client, config.temporal);
   const schedules = await reconcileDriftSchedules(gateway, config);
   if (schedules.length) log.info({ schedules }, 'drift scan schedules in place');
