@@ -13,6 +13,25 @@ import { toolPath } from '../helpers/tools';
 
 const dir = path.resolve(__dirname, '..', '..', 'policies');
 
+/** A prod plan with a public bucket and 18 instances: one deny, one warn from the shipped policies. */
+const input = {
+  environment: 'prod',
+  flags: {},
+  plan: {
+    resource_changes: [
+      {
+        address: 'aws_bucket.assets',
+        type: 'aws_bucket',
+        action: 'create',
+        before: null,
+        after: { acl: 'public-read' },
+      },
+    ],
+  },
+  resources: Array.from({ length: 18 }, (_, i) => ({ address: `aws_instance.web[${i}]`, type: 'aws_instance' })),
+  cost: null,
+};
+
 describe('policies/', () => {
   it('compiles strictly and passes opa test', () => {
     const opa = toolPath('OPA_BIN');
@@ -32,23 +51,6 @@ describe('policies/', () => {
   });
 
   it('evaluates with opa eval: findings by policy and rule, denies first', async () => {
-    const input = {
-      environment: 'prod',
-      flags: {},
-      plan: {
-        resource_changes: [
-          {
-            address: 'aws_bucket.assets',
-            type: 'aws_bucket',
-            action: 'create',
-            before: null,
-            after: { acl: 'public-read' },
-          },
-        ],
-      },
-      resources: Array.from({ length: 18 }, (_, i) => ({ address: `aws_instance.web[${i}]`, type: 'aws_instance' })),
-      cost: null,
-    };
     const results = await evaluatePolicies({ bin: toolPath('OPA_BIN'), dir, timeoutMs: 30_000 }, input);
     expect(results).toEqual([
       {
@@ -76,23 +78,6 @@ describe('policies/', () => {
 });
 
 describe("the worker's policy server", () => {
-  const input = {
-    environment: 'prod',
-    flags: {},
-    plan: {
-      resource_changes: [
-        {
-          address: 'aws_bucket.assets',
-          type: 'aws_bucket',
-          action: 'create',
-          before: null,
-          after: { acl: 'public-read' },
-        },
-      ],
-    },
-    resources: Array.from({ length: 18 }, (_, i) => ({ address: `aws_instance.web[${i}]`, type: 'aws_instance' })),
-    cost: null,
-  };
   const opaProcesses = () =>
     execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
       .split('\n')

@@ -130,6 +130,36 @@ export interface CloudReadiness {
   };
 }
 
+/**
+ * Collects a readiness report's checks: `check` runs one probe and records it, and a probe that fails or throws
+ * blocks the failover only where it is `required` (an emergency goes ahead without the lost side's answers).
+ */
+export function readinessChecks(): {
+  checks: ReadinessCheck[];
+  check: (
+    name: string,
+    side: FailoverSide,
+    fn: () => Promise<{ ok: boolean; detail: string }>,
+    required: boolean,
+  ) => Promise<void>;
+} {
+  const checks: ReadinessCheck[] = [];
+  const check = async (
+    name: string,
+    side: FailoverSide,
+    fn: () => Promise<{ ok: boolean; detail: string }>,
+    required: boolean,
+  ) => {
+    try {
+      const r = await fn();
+      checks.push({ name, side, ok: r.ok || !required, detail: r.detail });
+    } catch (err) {
+      checks.push({ name, side, ok: !required, detail: `${(err as Error).name}: ${(err as Error).message}` });
+    }
+  };
+  return { checks, check };
+}
+
 /** Thrown by acquireLock when another failover holds the group's lock; becomes FAILOVER_IN_PROGRESS. */
 export class LockHeldError extends Error {
   constructor(

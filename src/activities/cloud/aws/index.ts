@@ -19,6 +19,7 @@ import type {
   LagReport,
   TrafficSnapshot,
 } from '../failover-cloud';
+import { readinessChecks } from '../failover-cloud';
 import type { AwsFailoverClients } from './clients';
 import { dbIdOf, describeDb, fence, promote, reattach } from './database';
 import { describeTraffic, drain, readRecords, recordOf, restore, route, snapshotTraffic } from './dns';
@@ -81,21 +82,8 @@ export function createAwsFailoverActivities(opts: AwsFailoverOptions): FailoverC
 
   const cloud: FailoverCloud = {
     async readiness(g, { from, to, mode }): Promise<CloudReadiness> {
-      const checks: CloudReadiness['checks'] = [];
+      const { checks, check } = readinessChecks();
       const capacity: CloudReadiness['capacity'] = {};
-      const check = async (
-        name: string,
-        side: FailoverSide,
-        fn: () => Promise<{ ok: boolean; detail: string }>,
-        required: boolean,
-      ) => {
-        try {
-          const r = await fn();
-          checks.push({ name, side, ok: r.ok || !required, detail: r.detail });
-        } catch (err) {
-          checks.push({ name, side, ok: !required, detail: `${(err as Error).name}: ${(err as Error).message}` });
-        }
-      };
       const planned = mode === 'planned';
       for (const side of [to, from]) {
         const isTarget = side === to;

@@ -23,6 +23,7 @@ import type {
   StepOutcome,
   TrafficSnapshot,
 } from '../failover-cloud';
+import { readinessChecks } from '../failover-cloud';
 import {
   defaultKubeApiFactory,
   isUnreachable,
@@ -179,21 +180,8 @@ export function createKubernetesFailoverActivities(opts: KubernetesFailoverOptio
 
   const cloud: FailoverCloud = {
     async readiness(g, { from, to, mode }): Promise<CloudReadiness> {
-      const checks: CloudReadiness['checks'] = [];
+      const { checks, check } = readinessChecks();
       const capacity: CloudReadiness['capacity'] = {};
-      const check = async (
-        name: string,
-        side: FailoverSide,
-        fn: () => Promise<{ ok: boolean; detail: string }>,
-        required: boolean,
-      ) => {
-        try {
-          const r = await fn();
-          checks.push({ name, side, ok: r.ok || !required, detail: r.detail });
-        } catch (err) {
-          checks.push({ name, side, ok: !required, detail: `${(err as Error).name}: ${(err as Error).message}` });
-        }
-      };
       const planned = mode === 'planned';
       for (const side of [to, from]) {
         const isTarget = side === to;
