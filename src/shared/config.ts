@@ -341,8 +341,10 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
       bodyLimit: z.string().default('256kb'),
+      /** The longest `GET /deployments/:id?wait=S` is held open (a larger S is answered after this many seconds). */
+      maxWaitSeconds: z.number().min(0).max(60).default(60),
     })
-    .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
+    .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb', maxWaitSeconds: 60 }),
   auth: z
     .strictObject({
       tokens: z.array(tokenSchema).default([]),

@@ -45,6 +45,8 @@ export function fuzzConfig(): StrataConfig {
   });
   // Thousands of generated requests from one caller would mostly meet the rate limit (tested on its own).
   config.auth.rateLimitPerMinute = 0;
+  // A generated `?wait=60` on a run that waits for approval would hold the request past the fuzzer's timeout.
+  config.api.maxWaitSeconds = 1;
   return config;
 }
 

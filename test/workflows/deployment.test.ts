@@ -106,6 +106,32 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect((await s.http.post('bob', `/api/v1/deployments/${id}/approve`)).status).toBe(409);
   });
 
+  it('GET ?wait=S answers once the run has ended, or after S seconds with the run as it stands', async () => {
+    const dry = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'dev',
+      dryRun: true,
+      variables: { message: 'waited for' },
+    });
+    // One request, no polling: it returns when the workflow's result is there.
+    const ended = await s.http.get('alice', `/api/v1/deployments/${dry}?wait=30`);
+    expect(ended.status).toBe(200);
+    expect(ended.body.status).toBe('planned');
+
+    const gated = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'qa',
+      variables: { message: 'w' },
+    });
+    await s.http.waitFor(gated, ['awaiting_approval']);
+    const started = Date.now();
+    const open = await s.http.get('alice', `/api/v1/deployments/${gated}?wait=1`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(open.body.status).toBe('awaiting_approval');
+    expect((await s.http.get('alice', `/api/v1/deployments/${gated}?wait=61`)).status).toBe(400);
+    await s.http.post('bob', `/api/v1/deployments/${gated}/reject`, { reason: 'only a test' });
+  });
+
   it('a rejected run ends rejected without changes; an unapproved one expires', async () => {
     const id = await s.http.deploy('alice', {
       stack: 'hello-local',

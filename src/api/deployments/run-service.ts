@@ -91,8 +91,9 @@ export class RunService {
    * long for the run to end, on the server's long poll of its history (no query, so no worker is asked while it waits).
    */
   async get(id: string, opts: { waitMs?: number } = {}): Promise<Deployment> {
-    if (opts.waitMs) {
-      const ended = await this.runs.waitForResult(id, opts.waitMs);
+    const waitMs = Math.min(opts.waitMs ?? 0, this.config.api.maxWaitSeconds * 1000);
+    if (waitMs > 0) {
+      const ended = await this.runs.waitForResult(id, waitMs);
       if (ended) return ended;
     }
     const read = await this.runs.read(id);
