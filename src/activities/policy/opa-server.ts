@@ -2,7 +2,7 @@
  * One long-lived `opa run --server` per worker and policy directory, asked over a Unix socket: an evaluation
  * costs about a millisecond instead of an `opa` process that starts and compiles every policy (60–120 ms of CPU
  * per run on a small machine, most of a busy worker's time). The server is started on the first evaluation and
- * restarted whenever a `.rego` file of the directory changes, so an edited policy applies from the next plan on
+ * restarted whenever a file of the directory changes, so an edited policy applies from the next plan on
  * and a policy that no longer compiles fails the server's start, which the caller reports as it did before (it
  * falls back to `opa eval`). Nothing outlives the worker: the server runs under a shell that kills it as soon as
  * the worker's end of its stdin closes, which happens however the worker ends (SIGKILL included).
@@ -14,14 +14,14 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-/** What the directory's policies are now: names, sizes and modification times of its `.rego` files. */
+/** What the directory holds now: names, sizes and modification times of what opa loads (policies and data). */
 function fingerprint(dir: string): string {
   const parts: string[] = [];
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.rego') && !e.name.endsWith('_test.rego')) {
+      else if (e.isFile() && !e.name.endsWith('_test.rego')) {
         const st = fs.statSync(p);
         parts.push(`${p}:${st.size}:${st.mtimeMs}`);
       }
@@ -101,10 +101,25 @@ export class OpaServer {
     // itself ends with opa (a policy that does not compile ends it at once), which tells the worker.
     // (A background job's stdin is /dev/null unless given explicitly: hence fd 3.)
     const script =
-      'exec 3<&0; "$@" 0</dev/null 3<&- & pid=$!; { cat >/dev/null; kill $pid 2>/dev/null; } <&3 3<&- & exec 3<&-; wait $pid';
-    const args = ['run', '--server', '--addr', `unix://${socket}`, '--ignore', '*_test.rego', '--log-level', 'error'];
+      'exec 3<&0; "$@" 0</dev/null 3<&- & pid=$!; { cat >/dev/null; kill $pid 2>/dev/null; } <&3 3<&- & exec 3<&-; ' +
+      'wait $pid; rm -f "$STRATA_OPA_SOCKET"';
+    // Only this user may connect: opa's API also writes policies and data.
+    const args = [
+      'run',
+      '--server',
+      '--addr',
+      `unix://${socket}`,
+      '--unix-socket-perm',
+      '700',
+      '--ignore',
+      '*_test.rego',
+      '--log-level',
+      'error',
+    ];
+    // The shell removes the socket once opa is gone, also when the worker was killed.
     const child = spawn('sh', ['-c', script, 'opa-server', this.bin, ...args, this.dir], {
       stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, STRATA_OPA_SOCKET: socket },
     });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4000)));

@@ -2,9 +2,10 @@
  * Initialized workspaces reused per worker: `init` writes the same `.terraform` (provider links into the mirror,
  * module copies, backend settings) and `.terraform.lock.hcl` for the same configuration files, so a run's
  * workspace gets a copy of an earlier run's instead of running `init` again. Keyed by the configuration files
- * (the lock file among them), the tool binary and its CLI configuration (the provider mirror): a run whose
- * configuration or lock file changed initializes afresh. Variables are not in the key: the tool itself refuses
- * to plan when what it initialized no longer matches (a backend or module source that changed asks for init).
+ * (the lock file among them), the environment, the tool binary and its CLI configuration (the provider mirror):
+ * a run whose configuration or lock file changed initializes afresh. Other variables are not in the key: the tool
+ * itself refuses to plan when what it initialized no longer matches (a backend or module source that changed
+ * asks for init).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,11 +17,12 @@ const INIT_OUTPUTS = ['.terraform', '.terraform.lock.hcl'];
 
 /** The cache entry of a configuration on this worker: `<workDir>/.init-cache/<stack>/<key>`. */
 export function initCacheDir(
-  ctx: Pick<ExecutorContext, 'workDir' | 'stack'>,
+  ctx: Pick<ExecutorContext, 'workDir' | 'stack' | 'environment'>,
   files: Record<string, string>,
   tool: string,
 ): string {
-  const key = sha256(JSON.stringify([tool, files])).slice(0, 32);
+  // The environment too: a backend or module source may name it (OpenTofu evaluates variables that early).
+  const key = sha256(JSON.stringify([tool, ctx.environment, files])).slice(0, 32);
   return path.join(ctx.workDir, '.init-cache', ctx.stack, key);
 }
 

@@ -80,9 +80,9 @@ export interface PlanStream {
 }
 
 /**
- * The same counts as summarizePlan(show -json), from the plan's own stream: one pass of the tool instead of a plan
- * and a second process reading the plan back. `planned_change` messages come only for resources with a change;
- * the `change_summary` line says the stream is whole.
+ * The plan's summary from its own stream: one pass of the tool instead of a plan and a second process reading the
+ * plan back. `planned_change` messages name the resources with a change; the `change_summary` line carries the
+ * counts and says the stream is whole.
  */
 export function createPlanStream(log: (level: 'info' | 'warn' | 'error', message: string) => void): PlanStream {
   const changes = new Map<string, PlannedResource>();
@@ -119,12 +119,15 @@ export function createPlanStream(log: (level: 'info' | 'warn' | 'error', message
     },
     counts() {
       if (!summary) return undefined;
-      const resources = [...changes.values()];
-      const count = (...actions: ResourceAction[]) => resources.filter((r) => actions.includes(r.action)).length;
-      const add = count('create', 'replace');
-      const change = count('update');
-      const destroy = count('delete', 'replace');
-      return { add, change, destroy, hasChanges: add + change + destroy > 0 || outputsChange, resources };
+      // The counts are the tool's own (its "Plan: X to add…" line, deposed objects included); the list names them.
+      const { add, change, remove: destroy } = summary;
+      return {
+        add,
+        change,
+        destroy,
+        hasChanges: add + change + destroy > 0 || outputsChange,
+        resources: [...changes.values()],
+      };
     },
     errors: () => errors,
   };
