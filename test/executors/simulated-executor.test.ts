@@ -285,6 +285,19 @@ test('a stale saved plan is refused with non-retryable PLAN_STALE', async () => 
   expect((await failureOf(exec.apply(spec, c.plan, c.ctx))).type).toBe('PLAN_HASH_MISMATCH');
 });
 
+test('an artifact store that is down for a moment is retried; a plan that is gone is final', async () => {
+  const spec = target();
+  const { plan, ctx } = await planFor(spec, { instance_count: 1 });
+  const outage = new Error('connect ECONNREFUSED 127.0.0.1:9000');
+  const down = { ...ctx, artifacts: Object.assign(Object.create(artifacts), { get: () => Promise.reject(outage) }) };
+  // Not PLAN_NOT_FOUND: the store's own error, which the apply activity's retry policy retries.
+  await expect(exec.apply(spec, plan, down)).rejects.toBe(outage);
+  expect(await reality(spec)).toEqual({});
+  const gone = await failureOf(exec.apply(spec, { ...plan, planRef: 'runs/nobody/plan.json' }, ctx));
+  expect(gone.type).toBe('PLAN_NOT_FOUND');
+  expect(gone.nonRetryable).toBe(true);
+});
+
 test('fail_apply_on_resource: APPLY_FAILED at the Nth change with the partial state persisted', async () => {
   const spec = target();
   const { plan, ctx } = await planFor(spec, { fail_apply_on_resource: 3 });

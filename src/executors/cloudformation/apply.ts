@@ -4,6 +4,7 @@
  * records which change set is being executed before it is executed, and the next attempt (on any worker) asks
  * CloudFormation how far it got instead of executing anything again.
  */
+import { loadApprovedPlan } from '../approved-plan';
 import {
   CancelUpdateStackCommand,
   DeleteStackCommand,
@@ -29,26 +30,11 @@ import {
   targetOf,
   type CfnTarget,
 } from './aws';
-import { failure, sha256, type CfnPlanDocument, type CfnState } from './model';
+import { failure, type CfnPlanDocument, type CfnState } from './model';
 import { loadState, persistState } from './state';
 
 async function fetchPlan(plan: PlanSummary, ctx: ExecutorContext): Promise<CfnPlanDocument> {
-  let bytes: Buffer;
-  try {
-    bytes = await ctx.artifacts.get(plan.planRef);
-  } catch (err) {
-    throw failure(
-      ErrorCode.PLAN_NOT_FOUND,
-      `saved plan ${plan.planRef} is not in the artifact store: ${(err as Error).message}`,
-    );
-  }
-  const actual = sha256(bytes);
-  if (actual !== plan.planHash) {
-    throw failure(
-      ErrorCode.PLAN_HASH_MISMATCH,
-      `saved plan ${plan.planRef} has sha256 ${actual}, not the approved ${plan.planHash}; refusing to apply`,
-    );
-  }
+  const bytes = await loadApprovedPlan(plan, ctx);
   const doc = JSON.parse(bytes.toString('utf8')) as CfnPlanDocument;
   if (doc.format !== 'strata-cfn-plan/1' || doc.stack !== ctx.stack || doc.environment !== ctx.environment) {
     throw failure(

@@ -5,6 +5,7 @@
  * manifest; it records the release's revision, and the apply refuses the plan when the revision moved. The apply
  * runs the same upgrade for real and checks that helm rendered exactly the planned manifest.
  */
+import { loadApprovedPlan } from '../approved-plan';
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -372,20 +373,7 @@ class HelmExecutor implements IacExecutor {
 
   private async applyLeased(spec: StackSpec, plan: PlanSummary, ctx: ExecutorContext): Promise<ApplyResult> {
     const started = Date.now();
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.artifacts.get(plan.planRef);
-    } catch (err) {
-      throw failure(
-        ErrorCode.PLAN_NOT_FOUND,
-        `saved plan ${plan.planRef} is not in the artifact store: ${(err as Error).message}`,
-      );
-    }
-    if (sha256(bytes) !== plan.planHash)
-      throw failure(
-        ErrorCode.PLAN_HASH_MISMATCH,
-        `saved plan ${plan.planRef} does not hash to the approved ${plan.planHash}; refusing to apply`,
-      );
+    const bytes = await loadApprovedPlan(plan, ctx);
     const doc = JSON.parse(bytes.toString('utf8')) as HelmPlanDocument;
     const state = await this.loadState(ctx);
     const resuming = state.applying?.planHash === plan.planHash;

@@ -5,6 +5,7 @@
  * one; it records every object's resourceVersion, and the apply refuses the plan when one moved. After applying,
  * the apply waits for the objects' readiness conditions (Deployment Available, Job Complete, a Ready condition).
  */
+import { loadApprovedPlan } from '../approved-plan';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID, createHash } from 'node:crypto';
@@ -368,21 +369,7 @@ class KubernetesExecutor implements IacExecutor {
 
   private async applyLeased(spec: StackSpec, plan: PlanSummary, ctx: ExecutorContext): Promise<ApplyResult> {
     const started = Date.now();
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.artifacts.get(plan.planRef);
-    } catch (err) {
-      throw failure(
-        ErrorCode.PLAN_NOT_FOUND,
-        `saved plan ${plan.planRef} is not in the artifact store: ${(err as Error).message}`,
-      );
-    }
-    if (sha256(bytes) !== plan.planHash) {
-      throw failure(
-        ErrorCode.PLAN_HASH_MISMATCH,
-        `saved plan ${plan.planRef} does not hash to the approved ${plan.planHash}; refusing to apply`,
-      );
-    }
+    const bytes = await loadApprovedPlan(plan, ctx);
     const doc = JSON.parse(bytes.toString('utf8')) as K8sPlanDocument;
     const { kc, readinessTimeoutMs } = clusterOf(spec);
     const api = KubernetesObjectApi.makeApiClient(kc);

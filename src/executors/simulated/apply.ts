@@ -3,13 +3,14 @@
  * and the state second, so a crash in between leaves a resource the cloud has and the state lacks; the next
  * attempt finds it under its deterministic id and adopts it instead of creating a duplicate.
  */
+import { loadApprovedPlan } from '../approved-plan';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode } from '../../shared/errors';
 import type { ApplyResult, ExecutorContext, PlanSummary, StackSpec } from '../types';
 import { acquireApplyLease, type HeldLease } from '../apply-lease';
 import { injectDrift } from './drift';
 import { failure } from './failures';
-import { sha256, type PlanDocument, type PlannedChange } from './model';
+import { type PlanDocument, type PlannedChange } from './model';
 import { computeOutputs, toStateResources } from './outputs';
 import { DONE, perform } from './perform';
 import { loadState, persistState } from './persistence';
@@ -39,22 +40,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 async function fetchPlan(plan: PlanSummary, ctx: ExecutorContext): Promise<PlanDocument> {
-  let bytes: Buffer;
-  try {
-    bytes = await ctx.artifacts.get(plan.planRef);
-  } catch (err) {
-    throw failure(
-      ErrorCode.PLAN_NOT_FOUND,
-      `saved plan ${plan.planRef} is not in the artifact store: ${(err as Error).message}`,
-    );
-  }
-  const actual = sha256(bytes);
-  if (actual !== plan.planHash) {
-    throw failure(
-      ErrorCode.PLAN_HASH_MISMATCH,
-      `saved plan ${plan.planRef} has sha256 ${actual}, not the approved ${plan.planHash}; refusing to apply`,
-    );
-  }
+  const bytes = await loadApprovedPlan(plan, ctx);
   const doc = JSON.parse(bytes.toString('utf8')) as PlanDocument;
   if (doc.format !== 'strata-sim-plan/1' || doc.stack !== ctx.stack || doc.environment !== ctx.environment) {
     throw failure(

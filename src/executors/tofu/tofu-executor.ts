@@ -2,10 +2,11 @@
  * The OpenTofu/Terraform executor: runs the real CLI in a worker-local workspace rebuilt from durable
  * inputs (config snapshot and saved plan in the artifact store, state in the state store).
  */
+import { loadApprovedPlan } from '../approved-plan';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ErrorCode, StrataError } from '../../shared/errors';
+import { ErrorCode } from '../../shared/errors';
 import { secretRefsOf, withoutSecretRefs } from '../../shared/secrets';
 import { projectRoot } from '../../shared/tools';
 import type {
@@ -203,7 +204,7 @@ export class TofuExecutor implements IacExecutor {
         },
       );
     }
-    const planBytes = await this.fetchPlan(plan, ctx);
+    const planBytes = await loadApprovedPlan(plan, ctx);
     await this.workspace(plan.config, ctx);
     const planFile = 'apply-plan.bin';
     fs.writeFileSync(path.join(dir, planFile), planBytes);
@@ -371,24 +372,6 @@ export class TofuExecutor implements IacExecutor {
     const other = main.replace(/\.bin$/, `-${hash.slice(0, 16)}.bin`);
     await ctx.artifacts.put(other, bytes);
     return other;
-  }
-
-  private async fetchPlan(plan: PlanSummary, ctx: ExecutorContext): Promise<Buffer> {
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.artifacts.get(plan.planRef);
-    } catch (e) {
-      // Only a missing plan is final; a store outage is worth the activity's retries.
-      if (!(e instanceof StrataError && e.code === ErrorCode.NOT_FOUND)) throw e;
-      throw failure(ErrorCode.PLAN_NOT_FOUND, `saved plan ${plan.planRef} is not in the artifact store`);
-    }
-    if (sha256(bytes) !== plan.planHash) {
-      throw failure(
-        ErrorCode.PLAN_HASH_MISMATCH,
-        `saved plan ${plan.planRef} has sha256 ${sha256(bytes)}, not the approved ${plan.planHash}; refusing to apply`,
-      );
-    }
-    return bytes;
   }
 
   /** The saved plan as the tool renders it for people (attributes and all), line by line into the run log. */
