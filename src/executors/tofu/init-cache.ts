@@ -7,6 +7,7 @@
  * itself refuses to plan when what it initialized no longer matches (a backend or module source that changed
  * asks for init).
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutorContext } from '../types';
@@ -39,7 +40,7 @@ export function restoreInit(cacheDir: string, dir: string): boolean {
 /** Keeps what `init` wrote in `dir` for the next run of the same configuration (best effort, atomic). */
 export function saveInit(cacheDir: string, dir: string): void {
   if (fs.existsSync(path.join(cacheDir, '.complete'))) return;
-  const tmp = `${cacheDir}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${cacheDir}.${randomUUID()}.tmp`;
   try {
     fs.mkdirSync(tmp, { recursive: true });
     for (const name of INIT_OUTPUTS) {
