@@ -55,15 +55,17 @@ async function main(): Promise<void> {
     tool.once('exit', (c, s) => resolve([c, s])),
   );
   let stopping = false;
-  const stop = (why: string) => {
+  const stop = (why: string, killAfterMs = req.graceMs) => {
     if (stopping) return;
     stopping = true;
     note(`stopping the tool: ${why}`);
     tool.kill('SIGINT');
-    setTimeout(() => tool.kill('SIGKILL'), req.graceMs).unref();
+    setTimeout(() => tool.kill('SIGKILL'), killAfterMs).unref();
   };
-  // The worker interrupts an apply (a cancelled run) by signalling us: pass it on the way tofu expects it.
-  process.on('SIGINT', () => stop('interrupted by the worker'));
+  // The worker interrupts an apply (a cancelled run) by signalling us: pass it on the way tofu expects it. The
+  // worker kills the whole group itself when its grace period runs out (and reports that it did); this later kill
+  // is only for a worker that is gone by then.
+  process.on('SIGINT', () => stop('interrupted by the worker', 2 * req.graceMs + 5000));
   process.on('SIGTERM', () => stop('terminated'));
   setTimeout(() => stop(`still running after ${req.maxMs} ms`), req.maxMs).unref();
 
