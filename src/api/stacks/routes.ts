@@ -19,7 +19,7 @@ import {
   unlockBody,
   unlockedSchema,
 } from './schemas';
-import { badRequest, conflict, notFound } from '../http-errors';
+import { conflict, notFound } from '../http-errors';
 import type { RouteRegistry } from '../routes';
 import { randomUUID } from 'node:crypto';
 import type { DriftGateway } from '../../client';
@@ -171,7 +171,7 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
         202: { description: 'rollback run accepted', schema: createdRunSchema },
         400: { description: 'invalid request, or the target version is a destroy' },
         404: { description: 'unknown stack/environment, or version not retained' },
-        409: { description: 'target is the current version' },
+        409: { description: 'target is the current version, or a destroy' },
       },
     },
     async (req, res) => {
@@ -189,8 +189,9 @@ export function stacksRouter(registry: RouteRegistry, deps: StacksDeps): { mount
       }
       if (versions[0]?.version === target.version)
         throw conflict(`version ${target.version} is already the current version of ${stack}/${env}`);
+      // Which versions are destroys is the stack's state, not the request's shape: a conflict, like the one above.
       if (target.kind === 'destroy')
-        throw badRequest(`version ${target.version} is a destroy; deploy instead to recreate the stack`);
+        throw conflict(`version ${target.version} is a destroy; deploy instead to recreate the stack`);
       const { id, status } = await runs.start(
         {
           kind: 'rollback',
