@@ -136,5 +136,15 @@ describe("the worker's policy server", () => {
       timeoutMs: 10_000,
       everyMs: 50,
     });
+    // Whatever its socket's fate, the next server started on the machine leaves no socket of a dead worker.
+    fs.writeFileSync(path.join(os.tmpdir(), `strata-opa-${worker.pid}-0badc0de.sock`), '');
+    const next = new OpaServer(bin, dir);
+    try {
+      await next.evaluate({}, 20_000);
+    } finally {
+      next.stop();
+    }
+    const left = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`strata-opa-${worker.pid}-`));
+    expect(left).toEqual([]);
   });
 });

@@ -48,6 +48,21 @@ function request(socketPath: string, method: string, urlPath: string, body?: str
   });
 }
 
+const SOCKET_NAME = /^strata-opa-(\d+)-[0-9a-f]{8}\.sock$/;
+
+/** Removes sockets whose worker is gone (one killed together with its process group leaves its socket behind). */
+function sweepSockets(): void {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const pid = Number(SOCKET_NAME.exec(name)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(path.join(os.tmpdir(), name), { force: true });
+    }
+  }
+}
+
 interface Running {
   child: ChildProcess;
   socket: string;
@@ -96,6 +111,7 @@ export class OpaServer {
   }
 
   private start(print: string): Running {
+    sweepSockets();
     const socket = path.join(os.tmpdir(), `strata-opa-${process.pid}-${randomUUID().slice(0, 8)}.sock`);
     // opa reads /dev/null; `cat` holds the worker's pipe and returns when its end closes, then opa goes. The shell
     // itself ends with opa (a policy that does not compile ends it at once), which tells the worker.
