@@ -136,7 +136,9 @@ describe("the worker's policy server", () => {
       timeoutMs: 10_000,
       everyMs: 50,
     });
-    // Whatever its socket's fate, the next server started on the machine leaves no socket of a dead worker.
+    // Whatever its socket's fate, the next server started on the machine leaves no socket of a dead worker (once
+    // reaped: a zombie still answers kill 0).
+    if (worker.exitCode === null && worker.signalCode === null) await new Promise((r) => worker.once('exit', r));
     fs.writeFileSync(path.join(os.tmpdir(), `strata-opa-${worker.pid}-0badc0de.sock`), '');
     const next = new OpaServer(bin, dir);
     try {
