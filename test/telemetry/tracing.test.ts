@@ -81,6 +81,8 @@ describe('tracing', () => {
       variables: { instance_count: 2 },
     });
     await http.waitFor(id, ['succeeded']);
+    // `succeeded` shows before the workflow has returned (the lock's release comes last): its span ends then.
+    await http.get('alice', `/api/v1/deployments/${id}?wait=60`);
     await tracing.flush();
     const spans = exporter.getFinishedSpans();
     const request = spans.find((s) => s.name === 'POST /api/v1/deployments/');
@@ -113,6 +115,7 @@ describe('tracing', () => {
     exporter.reset();
     const id = await http.deploy('alice', { stack: 'hello-local', environment: 'dev' });
     await http.waitFor(id, ['succeeded'], 120_000);
+    await http.get('alice', `/api/v1/deployments/${id}?wait=60`);
     await tracing.flush();
     const spans = exporter.getFinishedSpans();
     const request = spans.find((s) => s.name === 'POST /api/v1/deployments/');
