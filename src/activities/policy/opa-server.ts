@@ -140,7 +140,8 @@ export class OpaServer {
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4000)));
     child.unref();
-    (child.stdin as unknown as { unref?: () => void })?.unref?.();
+    // Neither pipe may keep the worker's process alive: it ends when the worker has nothing else to do.
+    for (const pipe of [child.stdin, child.stderr]) (pipe as unknown as { unref?: () => void } | null)?.unref?.();
     const ready = (async () => {
       const deadline = Date.now() + 20_000;
       for (;;) {
