@@ -9,7 +9,8 @@ import { loadApprovedPlan } from '../approved-plan';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID, createHash } from 'node:crypto';
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import { kubeClient } from './kube-client';
 import { ApplicationFailure } from '@temporalio/common';
 import YAML from 'yaml';
 import { ErrorCode, StrataError } from '../../shared/errors';
@@ -69,7 +70,7 @@ export interface K8sExecutorOptions {
 /** Where the stack's objects go: from the stack's `kubernetes` config. */
 function clusterOf(spec: StackSpec): { kc: KubeConfig; namespace: string; readinessTimeoutMs: number } {
   const k = spec.kubernetes ?? {};
-  const kc = new KubeConfig();
+  const kc = new (kubeClient().KubeConfig)();
   if (k.kubeconfig) kc.loadFromFile(k.kubeconfig);
   else kc.loadFromDefault();
   if (k.context) kc.setCurrentContext(k.context);
@@ -253,7 +254,7 @@ class KubernetesExecutor implements IacExecutor {
     destroy: boolean,
   ): Promise<PlanSummary> {
     const doc = await this.loadConfig(config, ctx);
-    const api = KubernetesObjectApi.makeApiClient(clusterOf(spec).kc);
+    const api = kubeClient().KubernetesObjectApi.makeApiClient(clusterOf(spec).kc);
     const state = await loadState(ctx);
     const desired = destroy ? [] : doc.objects;
     const changes: K8sChange[] = [];
@@ -276,7 +277,7 @@ class KubernetesExecutor implements IacExecutor {
           'All',
           FIELD_MANAGER,
           true,
-          PatchStrategy.ServerSideApply,
+          kubeClient().PatchStrategy.ServerSideApply,
         );
       } catch (err) {
         throw failure(
@@ -372,7 +373,7 @@ class KubernetesExecutor implements IacExecutor {
     const bytes = await loadApprovedPlan(plan, ctx);
     const doc = JSON.parse(bytes.toString('utf8')) as K8sPlanDocument;
     const { kc, readinessTimeoutMs } = clusterOf(spec);
-    const api = KubernetesObjectApi.makeApiClient(kc);
+    const api = kubeClient().KubernetesObjectApi.makeApiClient(kc);
     const state = await loadState(ctx);
     const resuming = state.applying?.planHash === plan.planHash;
     if (!resuming && (state.serial !== doc.stateSerial || state.lineage !== doc.stateLineage)) {
@@ -420,7 +421,7 @@ class KubernetesExecutor implements IacExecutor {
           undefined,
           FIELD_MANAGER,
           true,
-          PatchStrategy.ServerSideApply,
+          kubeClient().PatchStrategy.ServerSideApply,
         )
         .catch((err: unknown) => {
           throw failure(
@@ -511,7 +512,7 @@ class KubernetesExecutor implements IacExecutor {
   /** Live objects against the recorded configuration: a dry-run apply that would change something is drift. */
   async detectDrift(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<DriftReport> {
     const doc = await this.loadConfig(config, ctx);
-    const api = KubernetesObjectApi.makeApiClient(clusterOf(spec).kc);
+    const api = kubeClient().KubernetesObjectApi.makeApiClient(clusterOf(spec).kc);
     const resources: DriftReport['resources'] = [];
     for (const o of doc.objects) {
       const address = addressOf(refOf(o));
@@ -530,7 +531,7 @@ class KubernetesExecutor implements IacExecutor {
         'All',
         FIELD_MANAGER,
         true,
-        PatchStrategy.ServerSideApply,
+        kubeClient().PatchStrategy.ServerSideApply,
       );
       if (comparable(dry) !== comparable(live))
         resources.push({ address, type, change: 'modified', severity: 'medium' });

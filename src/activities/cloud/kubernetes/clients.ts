@@ -4,15 +4,16 @@
  * it never reaches a log line, an error message or the workflow history.
  */
 import fs from 'node:fs';
-import {
+import type {
   ApiException,
   KubeConfig,
+  KubernetesObject,
   KubernetesObjectApi,
   VersionApi,
-  type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { FailoverSide } from '../../../contracts/failover';
 import type { FailoverGroupConfig } from '../../../shared/config';
+import { kubeClient } from '../../../executors/kubernetes/kube-client';
 import { SideUnreachableError, type GroupRef } from '../failover-cloud';
 
 /** The APIs of one side's cluster: objects of any kind, and the server's version (the reachability probe). */
@@ -28,7 +29,7 @@ export type KubeApiFactory = (g: GroupRef, side: FailoverSide) => KubeApis;
 export function kubeConfigOf(cfg: FailoverGroupConfig, side: FailoverSide): KubeConfig {
   const c = cfg[side].kubernetes;
   if (!c) throw new Error(`failover group side ${side} names no kubernetes cluster`);
-  const kc = new KubeConfig();
+  const kc = new (kubeClient().KubeConfig)();
   if (c.kubeconfig) {
     kc.loadFromFile(c.kubeconfig);
     if (c.context) kc.setCurrentContext(c.context);
@@ -62,6 +63,7 @@ export function defaultKubeApiFactory(): KubeApiFactory {
       const hit = cache.get(key);
       if (hit && hit.stamp === stamp) return hit.apis;
       const kc = kubeConfigOf(g.cfg, side);
+      const { KubernetesObjectApi, VersionApi } = kubeClient();
       const apis = { objects: KubernetesObjectApi.makeApiClient(kc), version: kc.makeApiClient(VersionApi) };
       cache.set(key, { stamp, apis });
       return apis;
@@ -76,15 +78,20 @@ export function defaultKubeApiFactory(): KubeApiFactory {
   };
 }
 
+/** True for the client's own API error (a response came back); every failure seen here came from the client. */
+function isApiException(err: unknown): err is ApiException<unknown> {
+  return err instanceof kubeClient().ApiException;
+}
+
 /** HTTP status of a failed API call, undefined for a network failure. */
 export function statusOf(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
+  return isApiException(err) ? err.code : undefined;
 }
 
 /** True when a call failed because the API server could not be reached at all. */
 export function isUnreachable(err: unknown): boolean {
   if (err instanceof SideUnreachableError) return true;
-  if (err instanceof ApiException) return false;
+  if (isApiException(err)) return false;
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed/.test(
     `${e?.code} ${e?.cause?.code} ${e?.message}`,
@@ -97,7 +104,7 @@ export function isUnreachable(err: unknown): boolean {
  */
 export function kubeError(err: unknown, side: FailoverSide, what: string): Error {
   if (isUnreachable(err)) return new SideUnreachableError(`${side} cluster unreachable (${what}): ${brief(err)}`);
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const body = err.body as { reason?: string; message?: string } | string | undefined;
     const text = typeof body === 'string' ? tryJson(body) : body;
     const e = new Error(

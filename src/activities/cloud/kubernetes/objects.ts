@@ -3,7 +3,8 @@
  * or named one by one, and changed only by merge patches that set an absolute value (replicas, spec.suspend,
  * spec.replicationState) carrying the resourceVersion read, so a retried or raced call never acts on stale state.
  */
-import { PatchStrategy, type KubernetesObjectApi } from '@kubernetes/client-node';
+import type { KubernetesObjectApi } from '@kubernetes/client-node';
+import { kubeClient } from '../../../executors/kubernetes/kube-client';
 import type { FailoverSide } from '../../../contracts/failover';
 import { KUBE_FAILOVER_KINDS, type KubeFailoverConfig, type KubeFailoverKind } from '../../../shared/config';
 import type { GroupRef, KubeObjectsState } from '../failover-cloud';
@@ -138,7 +139,7 @@ export async function patchSpec(
         undefined,
         FIELD_MANAGER,
         undefined,
-        PatchStrategy.MergePatch,
+        kubeClient().PatchStrategy.MergePatch,
       );
       return change.what;
     } catch (err) {
