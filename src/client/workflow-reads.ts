@@ -19,6 +19,40 @@ export type ReadOutcome<T> =
   | { kind: 'completed'; value: T; description: WorkflowExecutionDescription }
   | { kind: 'ended'; value: T | undefined; description: WorkflowExecutionDescription };
 
+/** How many query answers the read cache keeps (a few KiB each; the oldest read goes first). */
+const READ_CACHE_ENTRIES = 5000;
+
+/**
+ * Query answers by execution, query and history length. A workflow's state changes only in a workflow task, and
+ * every completed task appends to its history; a query is answered only once every event already in the history
+ * has been processed. So an answer recorded when the history had N events is exactly what the query would say
+ * again while the history still has N events: a reader then needs only `describe` (served by the frontend alone),
+ * not a query (which a worker must answer, replaying the workflow when it is no longer cached there). Waiting
+ * runs, the most read, are the ones whose history stays still.
+ */
+const readCache = new Map<string, { historyLength: number; value: unknown }>();
+
+async function cachedQuery<T>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<T>,
+  description: WorkflowExecutionDescription,
+): Promise<T> {
+  const key = `${description.runId}\0${query.name}`;
+  const hit = readCache.get(key);
+  if (hit && hit.historyLength === description.historyLength) {
+    // Refreshed as the newest, so the runs being read stay while unread ones leave first.
+    readCache.delete(key);
+    readCache.set(key, hit);
+    // Copies both ways: callers add fields of their own (a queue position) to what they get.
+    return structuredClone(hit.value) as T;
+  }
+  const value = await handle.query(query);
+  readCache.delete(key);
+  readCache.set(key, { historyLength: description.historyLength, value: structuredClone(value) });
+  if (readCache.size > READ_CACHE_ENTRIES) readCache.delete(readCache.keys().next().value!);
+  return value;
+}
+
 /**
  * The live state from `query` while the workflow runs, its result once it completed, and — for a terminated,
  * timed-out, failed or cancelled execution — whatever the query still answers (from history) or undefined.
@@ -37,7 +71,8 @@ export async function readWorkflow<T>(
   }
   const status = description.status.name;
   if (status === 'COMPLETED') return { kind: 'completed', value: (await handle.result()) as T, description };
-  if (status === 'RUNNING') return { kind: 'running', value: await handle.query(query), description };
+  if (status === 'RUNNING')
+    return { kind: 'running', value: await cachedQuery(handle, query, description), description };
   const value = await handle.query(query).catch(() => undefined);
   return { kind: 'ended', value, description };
 }
