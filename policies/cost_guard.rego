@@ -4,7 +4,12 @@ package strata.cost_guard
 
 monthly_increase_warning := 25
 
-warn contains {"rule": "monthly_increase", "message": sprintf("monthly cost rises by %.2f %s (%.2f → %.2f)", [input.cost.monthlyDelta, input.cost.currency, input.cost.monthlyBefore, input.cost.monthlyAfter])} if {
+# An amount with cents. sprintf's %.2f prints a whole number (JSON 0, 30) as Go's "%!f(int64=0)" under OPA.
+money(x) := concat("", [format_int(x, 10), ".00"]) if x == floor(x)
+
+money(x) := sprintf("%.2f", [x]) if x != floor(x)
+
+warn contains {"rule": "monthly_increase", "message": sprintf("monthly cost rises by %s %s (%s → %s)", [money(input.cost.monthlyDelta), input.cost.currency, money(input.cost.monthlyBefore), money(input.cost.monthlyAfter)])} if {
 	input.cost.monthlyDelta > monthly_increase_warning
 }
 

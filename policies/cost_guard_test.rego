@@ -11,6 +11,13 @@ test_a_big_increase_warns if {
 	contains(r.message, "45.55 USD")
 }
 
+test_whole_amounts_print_with_cents if {
+	# A new stack costs 0 before: JSON integers must print as amounts, not as Go's %!f(int64=0).
+	results := cost_guard.warn with input as {"cost": {"monthlyBefore": 0, "monthlyAfter": 30, "monthlyDelta": 30, "currency": "USD", "unpriced": [], "priceTable": "pricing/test.yaml"}}
+	some r in results
+	r.message == "monthly cost rises by 30.00 USD (0.00 → 30.00)"
+}
+
 test_a_small_increase_is_quiet if {
 	count(cost_guard.warn) == 0 with input as cost(5, [])
 }

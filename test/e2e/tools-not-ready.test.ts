@@ -3,8 +3,9 @@
  * run requested meanwhile waits, saying so in its log, and goes on by itself once the binary appears: no restart.
  * Unreadiness is real, not mocked: the worker's tools.env (a cache of this test's own, STRATA_CACHE) names an
  * OpenTofu binary that does not exist yet, and tools-build.json says a build is running; the test then links the
- * real binary there, as the build's rename into the cache would. Plans wait for OPA the same way. A run cancelled
- * while it waits is cancelled at once. Without a build running, a missing binary still fails the run at once
+ * real binary there, as the build's rename into the cache would. Plans do not wait for OPA: the shipped policies
+ * are judged by their committed Wasm bundle until it is there (edited policies do wait, see
+ * test/activities/policy-wasm.test.ts). A run cancelled while it waits is cancelled at once. Without a build running, a missing binary still fails the run at once
  * (TOOL_NOT_FOUND): waiting for a build that nobody runs would never end.
  */
 import fs from 'node:fs';
@@ -116,25 +117,60 @@ describe('a tofu run requested while OpenTofu is still being built', () => {
     await s.http.waitFor(id, ['cancelled'], 20_000);
   });
 
-  it('a plan waits the same way for OPA, which judges every plan (a simulated stack here)', async () => {
+  it('a simulated plan does not wait for OPA: the shipped policies are judged by their Wasm bundle meanwhile', async () => {
     const pendingOpa = path.join(cache, 'opa-v1.22.4', 'opa');
     writeToolsEnv(realTofu, pendingOpa);
     writeBuildStatus('opa');
     const id = await s.http.deploy('alice', { stack: 'sim-multicloud', environment: 'dev' });
+    const done = await s.http.waitFor(id, ['succeeded'], 60_000);
+    // Judged, not waved through: no evaluation failure among the findings.
+    expect(JSON.stringify(done)).not.toContain('evaluation_failed');
+    const log = await logOf(id);
+    expect(log).toContain(
+      'shipped policies judged by their compiled Wasm bundle (OPA 1.22.4, same sources) because OPA is still being built on this worker',
+    );
+    expect(log.filter((m) => m.startsWith('waiting for OPA'))).toEqual([]);
+  });
+
+  it('a tofu run while OpenTofu and OPA are both being built waits for OpenTofu only', async () => {
+    const pendingOpa = path.join(cache, 'opa-v1.22.4', 'opa');
+    const nextTofu = path.join(cache, 'tofu-next', 'tofu');
+    writeToolsEnv(nextTofu, pendingOpa);
+    writeBuildStatus('tofu');
+    // Another message than the first run's: a plan with changes, which the policies judge.
+    const id = await s.http.deploy('alice', {
+      stack: 'hello-local',
+      environment: 'dev',
+      variables: { message: 'judged while OPA builds' },
+    });
     await eventually(
-      async () =>
-        (await logOf(id)).some((m) =>
-          /^waiting for OPA v1\.22\.4 to finish building on this worker \(started \d+ s ago\)$/.test(m),
-        ),
-      'the plan to wait for OPA',
+      async () => (await logOf(id)).some((m) => m.startsWith('waiting for OpenTofu v1.12.6 to finish building')),
+      'the run to wait for OpenTofu',
       30_000,
     );
+    expect(['queued', 'planning']).toContain((await s.http.run(id)).status);
+    fs.mkdirSync(path.dirname(nextTofu), { recursive: true });
+    fs.symlinkSync(realTofu, nextTofu);
+    const done = await s.http.waitFor(id, ['succeeded'], 60_000);
+    expect(JSON.stringify(done)).not.toContain('evaluation_failed');
+    const log = await logOf(id);
+    expect(log.some((m) => m.startsWith('shipped policies judged by their compiled Wasm bundle'))).toBe(true);
+    expect(log.filter((m) => m.startsWith('waiting for OPA'))).toEqual([]);
+  });
+
+  it('once OPA is there, real OPA judges the plans again', async () => {
+    const pendingOpa = path.join(cache, 'opa-v1.22.4', 'opa');
     fs.mkdirSync(path.dirname(pendingOpa), { recursive: true });
     fs.symlinkSync(realOpa, pendingOpa);
+    // A change to the stack the first simulated run deployed, so there is a plan to judge.
+    const id = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'dev',
+      variables: { instance_count: 1 },
+    });
     const done = await s.http.waitFor(id, ['succeeded'], 60_000);
-    // Judged by the real OPA once it is there, not waved through: no evaluation failure among the findings.
     expect(JSON.stringify(done)).not.toContain('evaluation_failed');
-    expect((await logOf(id)).some((m) => /^OPA v1\.22\.4 ready after waiting \d+ s; going on$/.test(m))).toBe(true);
+    expect((await logOf(id)).filter((m) => m.includes('Wasm bundle'))).toEqual([]);
   });
 
   it('fails at once as before when no build is running', async () => {

@@ -24,6 +24,7 @@ import type { StateStore, StateVersion, StateVersionKind } from '../../store/sta
 import { runHealthChecks, type HealthCheckInput } from './health-checks';
 import { missingTofuTool } from '../../executors/tofu/tool-env';
 import { awaitToolBuild, missingOpa } from '../../shared/tools';
+import { shippedWasmJudges } from '../policy/wasm';
 import { declaredVariables } from '../../shared/stack-variables';
 import { isSecretRef } from '../../shared/secrets';
 import {
@@ -299,8 +300,14 @@ export function createIacActivities(deps: IacActivityDeps) {
           ? executorFor(s).planDestroy(s, t.config, ctx)
           : executorFor(s).plan(s, t.config, ctx));
         // OPA judges the plan next (assessPlan), in a step with a 5-minute budget and no heartbeat: a build of OPA
-        // still running on this worker is waited for here, where the plan's budget allows it.
-        if (config.policy.enabled) await awaitTool(ctx, missingOpa, () => 'OPA');
+        // still running on this worker is waited for here, where the plan's budget allows it. Not for the shipped
+        // policies, which their compiled Wasm bundle judges meanwhile (policy/wasm.ts).
+        if (config.policy.enabled)
+          await awaitTool(
+            ctx,
+            () => (shippedWasmJudges(config.policy.dir) ? undefined : missingOpa()),
+            () => 'OPA',
+          );
         return plan;
       });
     },

@@ -5,6 +5,10 @@
  *
  * Fails closed: when the policies cannot be evaluated (no opa binary, a Rego compile error, a timeout) the plan
  * gets a `deny` saying so, which an admin may override where the environment allows it, instead of passing.
+ *
+ * While this machine has no opa binary yet (a fresh `npm start` builds it for minutes), a policy directory that
+ * holds exactly the shipped policies is judged by their Wasm bundle, compiled by the pinned OPA (wasm.ts); any
+ * other policies wait for OPA. Once opa is there it judges every plan.
  */
 import fs from 'node:fs';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
@@ -13,13 +17,14 @@ import type { CostEstimate, PlanAssessment, PolicyReport } from '../../contracts
 import type { RunKind } from '../../contracts/runs';
 import type { StrataConfig } from '../../shared/config';
 import { parseDuration } from '../../shared/duration';
-import { awaitToolBuild } from '../../shared/tools';
+import { awaitToolBuild, toolsBuild } from '../../shared/tools';
 import type { ArtifactStore } from '../../store/artifact-store';
 import type { RunLog } from '../../store/run-log';
 import type { StateStore } from '../../store/state-store';
-import { evaluatePolicies } from './opa';
+import { evaluatePolicies, policyFindings } from './opa';
 import { OpaServer } from './opa-server';
 import { planDetail, type PlanDetail } from './plan-detail';
+import { ShippedWasm } from './wasm';
 
 /** What policy evaluation and pricing run over. */
 export interface PolicyActivityDeps {
@@ -34,6 +39,8 @@ export interface PolicyActivityDeps {
   opaBin?: string | (() => string | undefined);
   /** Prices a plan; none: no cost estimate. */
   estimateCost?: (detail: PlanDetail) => Promise<CostEstimate | undefined>;
+  /** The compiled bundle of the shipped policies (policies-wasm/ by default), used while there is no opa binary. */
+  wasmBundleDir?: string;
 }
 
 /** One plan to assess, with who asked for it and the flags the run gives. */
@@ -71,6 +78,7 @@ export function policyInput(t: AssessPlanInput, detail: PlanDetail, cost: CostEs
 /** Factory over the stores, the run log and the opa binary. */
 export function createPolicyActivities(deps: PolicyActivityDeps) {
   const { config, artifacts, state, runLog, opaBin, estimateCost } = deps;
+  const shippedWasm = new ShippedWasm(deps.wasmBundleDir);
   // One policy server per directory on this worker (opa-server.ts), started by the first plan that needs it.
   const servers = new Map<string, OpaServer>();
   const serverFor = (bin: string, dir: string) => {
@@ -105,6 +113,20 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     if (!config.policy.enabled) return undefined;
     if (!fs.existsSync(config.policy.dir)) return { results: [] };
     try {
+      if (!currentOpa()) {
+        const manifest = shippedWasm.matches(config.policy.dir);
+        if (manifest) {
+          const policy = await shippedWasm.policy(manifest);
+          const results = policyFindings(policy.evaluate(policyInput(t, detail, cost)));
+          const why = toolsBuild() ? 'OPA is still being built on this worker' : 'this worker has no opa binary';
+          log(
+            t.runId,
+            'info',
+            `shipped policies judged by their compiled Wasm bundle (OPA ${manifest.opaVersion}, same sources) because ${why}`,
+          );
+          return { results };
+        }
+      }
       const bin = await opa(t.runId);
       if (!bin) throw new Error('no opa binary (OPA_BIN in tools.env; run scripts/get-tools.sh)');
       const results = await evaluatePolicies(

@@ -101,8 +101,13 @@ async function policyValue(opts: OpaOptions, input: unknown): Promise<unknown> {
 
 /** Every finding of every policy in `opts.dir` for `input`, denies first, in a stable order. */
 export async function evaluatePolicies(opts: OpaOptions, input: unknown): Promise<PolicyResult[]> {
+  return policyFindings(await policyValue(opts, input));
+}
+
+/** The findings in a `data.strata` value (from OPA, or from the policies' Wasm bundle), denies first, stably ordered. */
+export function policyFindings(value: unknown): PolicyResult[] {
   const results: PolicyResult[] = [];
-  collect(await policyValue(opts, input), [], results);
+  collect(value, [], results);
   const rank = (r: PolicyResult) => (r.level === 'deny' ? 0 : 1);
   return results.sort(
     (a, b) =>
