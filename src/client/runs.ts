@@ -181,6 +181,20 @@ export class RunGateway {
     });
   }
 
+  /**
+   * The run's memo while it runs (static fields from its start, status and plan hash as it last published them),
+   * from `describe` alone; undefined when it is not running or never existed.
+   */
+  async runningMemo(id: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const d = await this.client.workflow.getHandle(deploymentWorkflowId(id)).describe();
+      return d.status.name === 'RUNNING' ? (d.memo ?? {}) : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   /** True while the workflow's latest run is RUNNING; false when it completed, failed, was terminated or never existed. */
   async isRunning(workflowId: string): Promise<boolean> {
     try {

@@ -103,7 +103,8 @@ export function startRun(input: DeploymentInput): StackChangeRun {
   const rec = new RunRecorder<DeploymentStatus, Deployment>(d, {
     memo: {
       patchId: PATCH_STATUS_MEMO,
-      of: (doc) => ({ status: doc.status, ...(doc.plan ? { plan: planText(doc) } : {}) }),
+      // The plan hash lets the API sign a decision from `describe` alone (run-service.ts decisionTarget).
+      of: (doc) => ({ status: doc.status, ...(doc.plan ? { plan: planText(doc), planHash: doc.plan.planHash } : {}) }),
     },
     details: (doc) =>
       `**${doc.kind} ${doc.stack} → ${doc.environment}**: ${doc.status}` +

@@ -194,11 +194,11 @@ export class RunService {
   }
 
   async approve(id: string, principal: Principal, body: { planHash?: string; comment?: string }): Promise<Deployment> {
-    const d = await this.ensureOpen(id);
+    const d = await this.decisionTarget(id);
     const roles = rolesFor(principal, d.environment);
     // The workflow trusts only what a configured signer vouches for: sign for the caller this API authenticated,
     // bound to the run and to the plan the caller approves (the one awaiting approval unless they named one).
-    const planHash = body.planHash ?? d.plan?.planHash;
+    const planHash = body.planHash ?? d.planHash;
     const assertion = this.signer(principal, {
       runId: deploymentWorkflowId(id),
       decision: 'approve',
@@ -217,12 +217,12 @@ export class RunService {
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
-    const d = await this.ensureOpen(id);
+    const d = await this.decisionTarget(id);
     const roles = rolesFor(principal, d.environment);
     const assertion = this.signer(principal, {
       runId: deploymentWorkflowId(id),
       decision: 'reject',
-      planHash: d.plan?.planHash,
+      planHash: d.planHash,
       by: principal.subject,
       roles,
     });
@@ -257,6 +257,23 @@ export class RunService {
   private async live(id: string): Promise<Deployment> {
     const d = await this.runs.queryOpen(id);
     return d && !TERMINAL_STATUSES.includes(d.status) ? d : this.get(id);
+  }
+
+  /**
+   * Where a decision's run runs and the plan it awaits, for signing the decision: from the run's memo (one
+   * `describe`, no worker involved) when the run publishes its status there, else from its status query. A memo
+   * a moment behind the run costs nothing: the workflow checks the signed plan hash and refuses a stale one.
+   */
+  private async decisionTarget(id: string): Promise<{ environment: string; planHash?: string }> {
+    const memo = await this.runs.runningMemo(id);
+    const status = memo?.status as DeploymentStatus | undefined;
+    const planHash = typeof memo?.planHash === 'string' ? memo.planHash : undefined;
+    // A memo published before it carried the plan hash (a run older than this API) has a plan but no hash.
+    const complete = planHash !== undefined || memo?.plan === undefined;
+    if (memo && status && !TERMINAL_STATUSES.includes(status) && typeof memo.environment === 'string' && complete)
+      return { environment: memo.environment, planHash };
+    const d = await this.ensureOpen(id);
+    return { environment: d.environment, planHash: d.plan?.planHash };
   }
 
   private async ensureOpen(id: string): Promise<Deployment> {
