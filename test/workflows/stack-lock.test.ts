@@ -290,8 +290,12 @@ describe('stack lock and run queue', () => {
         variables: { instance_count: 2 },
       });
       await http.waitFor(b, ['queued']);
+      // A check that failed for good: a failed activity, or (holder checks run as local activities) a marker
+      // recording the local activity's failure.
       const failedChecks = async () =>
-        ((await lock.fetchHistory()).events ?? []).filter((e) => e.activityTaskFailedEventAttributes).length;
+        ((await lock.fetchHistory()).events ?? []).filter(
+          (e) => e.activityTaskFailedEventAttributes || e.markerRecordedEventAttributes?.failure,
+        ).length;
       const running = async () => (await lock.describe()).status.name === 'RUNNING';
       await eventually(
         async () => (await failedChecks()) >= 2 || !(await running()),
@@ -299,6 +303,7 @@ describe('stack lock and run queue', () => {
         90_000,
       );
       expect((await lock.describe()).status.name).toBe('RUNNING');
+      await recordHistory(s.env.address, lock.workflowId, 'stack-lock-holder-checks-failing');
       // And it still works: A's release passes the lock on to B.
       await http.post('bob', `/api/v1/deployments/${a}/approve`);
       await http.waitFor(a, ['succeeded']);
