@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stackDeploymentBody } from '../../src/api/deployments/schemas';
+import { deploymentBodies, stackDeploymentBody } from '../../src/api/deployments/schemas';
 import { declaredVariables, parseTypeExpression } from '../../src/shared/stack-variables';
 
 function tofuStack(files: Record<string, string>): string {
@@ -115,6 +115,22 @@ describe('declared variables', () => {
       'a',
       'b',
     ]);
+  });
+
+  it('reuses a stack request schema until its files change, then checks against the new declarations', async () => {
+    const dir = tofuStack({ 'variables.tf': 'variable "a" {}' });
+    const config = {
+      environments: { dev: {} },
+      stacks: { s: { executor: 'tofu', path: dir, variables: {} } },
+    } as unknown as Parameters<typeof deploymentBodies>[0];
+    const body = { stack: 's', environment: 'dev', variables: { a: 1, b: 1 } };
+    const first = (await deploymentBodies(config)).get('s')!;
+    expect((await deploymentBodies(config)).get('s')).toBe(first);
+    expect(first.safeParse(body).success).toBe(false);
+    fs.writeFileSync(path.join(dir, 'more.tf'), 'variable "b" {}');
+    const next = (await deploymentBodies(config)).get('s')!;
+    expect(next).not.toBe(first);
+    expect(next.safeParse(body).success).toBe(true);
   });
 });
 
