@@ -33,11 +33,16 @@ describe('read cache', () => {
       .send({ stack: 'sim-multicloud', environment: 'prod' });
     expect(started.status).toBe(202);
     const id: string = started.body.id;
+    const handle = env.client.workflow.getHandle(deploymentWorkflowId(id));
     let waiting: Record<string, unknown> = {};
+    // Read once the run has settled: a read taken while a workflow task was still in flight is keyed to a history
+    // length that task then moves past, so it could never be served again.
     await eventually(async () => {
+      const before = (await handle.describe()).historyLength;
       waiting = (await request(app).get(`/api/v1/deployments/${id}`).set(alice)).body;
-      return waiting.status === 'awaiting_approval';
-    }, 'run awaiting approval');
+      const after = await handle.describe();
+      return waiting.status === 'awaiting_approval' && after.historyLength === before && !after.raw.pendingWorkflowTask;
+    }, 'run settled awaiting approval');
 
     // No worker from here on: only the cache can answer a query-backed read.
     await worker.stop();
@@ -47,7 +52,6 @@ describe('read cache', () => {
     expect(cached.body).toEqual(waiting);
 
     // A signal no handler knows still lands in the history; the cached answer is then out of date.
-    const handle = env.client.workflow.getHandle(deploymentWorkflowId(id));
     await handle.signal('strata-test-history-grows');
     const gateway = new RunGateway(env.client, config.temporal.taskQueue);
     await expect(env.client.withDeadline(Date.now() + 3000, () => gateway.read(id))).rejects.toThrow();
