@@ -19,8 +19,9 @@ export type ReadOutcome<T> =
   | { kind: 'completed'; value: T; description: WorkflowExecutionDescription }
   | { kind: 'ended'; value: T | undefined; description: WorkflowExecutionDescription };
 
-/** How many query answers the read cache keeps (a few KiB each; the oldest read goes first). */
+/** The read cache's bounds: answers, and their total size as JSON (the oldest read goes first past either). */
 const READ_CACHE_ENTRIES = 5000;
+const READ_CACHE_CHARS = 64 * 2 ** 20;
 
 /**
  * Query answers by execution, query and history length. A workflow's state changes only in a workflow task, and
@@ -28,9 +29,18 @@ const READ_CACHE_ENTRIES = 5000;
  * has been processed. So an answer recorded when the history had N events is exactly what the query would say
  * again while the history still has N events: a reader then needs only `describe` (served by the frontend alone),
  * not a query (which a worker must answer, replaying the workflow when it is no longer cached there). Waiting
- * runs, the most read, are the ones whose history stays still.
+ * runs, the most read, are the ones whose history stays still. Answers are kept as the JSON they arrived as:
+ * every hit parses a copy of its own (callers add fields, a queue position), and the size is known.
  */
-const readCache = new Map<string, { historyLength: number; value: unknown }>();
+const readCache = new Map<string, { historyLength: number; json: string }>();
+let readCacheChars = 0;
+
+function forget(key: string): void {
+  const old = readCache.get(key);
+  if (!old) return;
+  readCache.delete(key);
+  readCacheChars -= old.json.length;
+}
 
 async function cachedQuery<T>(
   handle: WorkflowHandle,
@@ -43,13 +53,17 @@ async function cachedQuery<T>(
     // Refreshed as the newest, so the runs being read stay while unread ones leave first.
     readCache.delete(key);
     readCache.set(key, hit);
-    // Copies both ways: callers add fields of their own (a queue position) to what they get.
-    return structuredClone(hit.value) as T;
+    return JSON.parse(hit.json) as T;
   }
   const value = await handle.query(query);
-  readCache.delete(key);
-  readCache.set(key, { historyLength: description.historyLength, value: structuredClone(value) });
-  if (readCache.size > READ_CACHE_ENTRIES) readCache.delete(readCache.keys().next().value!);
+  forget(key);
+  const json = JSON.stringify(value);
+  if (json !== undefined && json.length <= READ_CACHE_CHARS) {
+    readCache.set(key, { historyLength: description.historyLength, json });
+    readCacheChars += json.length;
+    while (readCache.size > READ_CACHE_ENTRIES || readCacheChars > READ_CACHE_CHARS)
+      forget(readCache.keys().next().value!);
+  }
   return value;
 }
 

@@ -181,7 +181,10 @@ export function stackDeploymentBody(
  * keeps one per unchanged set of files). Building every stack's schema on every request cost ~40 ms of the API's
  * CPU per POST with a thousand environments, which made the POST latency under a burst.
  */
-const builtBodies = new WeakMap<object, Map<string, { declared: StackVariables | undefined; body: z.ZodType }>>();
+const builtBodies = new WeakMap<
+  object,
+  Map<string, { stack: object; declared: StackVariables | undefined; body: z.ZodType }>
+>();
 
 /** Every configured stack's deployment body, by stack name; re-read when a stack's files change. */
 export async function deploymentBodies(
@@ -195,8 +198,8 @@ export async function deploymentBodies(
     if (!envs.length) continue;
     const declared = await declaredVariables(s);
     let hit = built.get(name);
-    if (!hit || hit.declared !== declared) {
-      hit = { declared, body: stackDeploymentBody(name, envs, declared, s.variables) };
+    if (!hit || hit.stack !== s || hit.declared !== declared) {
+      hit = { stack: s, declared, body: stackDeploymentBody(name, envs, declared, s.variables) };
       built.set(name, hit);
     }
     out.set(name, hit.body);
