@@ -26,5 +26,6 @@ COPY --from=build /app/policies-wasm ./policies-wasm
 COPY --from=build /app/pricing ./pricing
 COPY --from=build /app/releases ./releases
 COPY strata.yaml package.json ./
+COPY scripts/worker.sh ./scripts/
 RUN printf 'TOFU_BIN_RESOLVED=%s\nTF_CLI_CONFIG_FILE=%s\nOPA_BIN=%s\n' "$(ls /opt/strata-cache/tofu-*/tofu)" "$(ls /opt/strata-cache/tf-providers-*/tofurc)" "$(ls /opt/strata-cache/opa-*/opa)" > /opt/strata-cache/tools.env
 USER node

@@ -76,6 +76,8 @@ export function benchConfigRaw(tmp: string, address: string, counts: EnvCounts):
     },
     // As the quick start ships: payloads encrypted in Temporal (that cost is part of what users run).
     codec: { keys: [{ id: 'bench-1', file: 'codec.key', generate: true }] },
+    // BENCH_WORKER: the config's `worker` section as JSON, to compare tunings (default: as shipped).
+    ...(process.env.BENCH_WORKER ? { worker: JSON.parse(process.env.BENCH_WORKER) as unknown } : {}),
     environments,
     providers: {
       aws: { region: 'us-west-1' },
@@ -125,7 +127,7 @@ export interface Child {
 }
 
 /**
- * Spawns `node --import tsx <entry>` and waits (up to 3 min: it bundles workflows) for a line matching `ready`.
+ * Spawns `scripts/worker.sh --import tsx <entry>` (node with the worker's memory settings) and waits (up to 3 min: it bundles workflows) for a line matching `ready`.
  * `env` adds to this process's environment; an undefined value removes the variable.
  */
 export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<Child> {
@@ -136,7 +138,8 @@ export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: Re
   }
   // BENCH_NODE_ARGS: extra node flags for the workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', entry], {
+  // Through scripts/worker.sh, as `npm start` runs the worker: the same V8 and malloc settings on both sides.
+  const proc = spawn('bash', ['scripts/worker.sh', ...extra, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -220,7 +220,7 @@ fi
 
 # node --import tsx, not the tsx CLI: the CLI SIGKILLs a child that does not acknowledge SIGTERM within 30 ms,
 # which would turn the worker's graceful shutdown (applies handed over, not interrupted) into a crash.
-start_group worker node --import tsx src/worker/main.ts
+start_group worker bash scripts/worker.sh --import tsx src/worker/main.ts
 start_group api node --import tsx src/api/server.ts
 
 for _ in $(seq 1 300); do

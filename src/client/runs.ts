@@ -5,7 +5,9 @@ import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from
 import {
   acquireSignal,
   forceUnlockSignal,
+  lockGrantedSignal,
   lockStateQuery,
+  releaseSignal,
   stackLockWorkflowId,
   type ForceUnlockRequest,
   type LockRequest,
@@ -191,6 +193,34 @@ export class RunGateway {
       return d.status.name === 'RUNNING' ? (d.memo ?? {}) : undefined;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * A run lets go of its stack+environment lock (or leaves its queue). A lock that no longer runs has nothing to
+   * release: it is not an error.
+   */
+  async releaseLock(stack: string, environment: string, workflowId: string): Promise<void> {
+    try {
+      await this.client.workflow
+        .getHandle(stackLockWorkflowId(stack, environment))
+        .signal(releaseSignal, { workflowId });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  /**
+   * A lock tells the run it grants that it holds the lock now. False when that run no longer runs (it closed
+   * before its turn came), so the lock passes on.
+   */
+  async grantLock(lockWorkflowId: string, workflowId: string): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(workflowId).signal(lockGrantedSignal, { lockWorkflowId });
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
       throw err;
     }
   }

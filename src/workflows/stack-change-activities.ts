@@ -74,7 +74,7 @@ export interface StackChangeSteps {
   verifying: Pick<IacActivities, 'verifyRun'>;
   applying: Pick<IacActivities, 'applyRun'>;
   stores: Pick<IacActivities, 'latestVersion' | 'recordVersion'>;
-  locks: Pick<TemporalActivities, 'requestStackLock'>;
+  locks: Pick<TemporalActivities, 'requestStackLock'> & Partial<Pick<TemporalActivities, 'releaseStackLock'>>;
   policy: Pick<PolicyActivities, 'assessPlan'>;
 }
 
@@ -87,7 +87,7 @@ const policyRemote = proxyActivities<Pick<PolicyActivities, 'assessPlan'>>({
 export const REMOTE_STEPS: StackChangeSteps = { planning, verifying, applying, stores, locks, policy: policyRemote };
 
 const storesLocal = proxyLocalActivities<Pick<IacActivities, 'latestVersion' | 'recordVersion'>>(quickLocal);
-const locksLocal = proxyLocalActivities<Pick<TemporalActivities, 'requestStackLock'>>(quickLocal);
+const locksLocal = proxyLocalActivities<Pick<TemporalActivities, 'requestStackLock' | 'releaseStackLock'>>(quickLocal);
 const policyLocal = proxyLocalActivities<Pick<PolicyActivities, 'assessPlan'>>(planLocal);
 const planningLocal = proxyLocalActivities<Pick<IacActivities, 'prepareRun' | 'planRun'>>(planLocal);
 const verifyingLocal = proxyLocalActivities<Pick<IacActivities, 'verifyRun'>>(planLocal);

@@ -28,6 +28,7 @@ import { locks as remoteLocks } from './stack-change-activities';
 
 /** patched() id: wire name, never change or reuse. */
 const PATCH_LOCK_REREQUEST = 'lock-rerequest';
+const PATCH_RELEASE_LOCAL = 'lock-release-local';
 
 /** The lock of one stack+environment as seen by the run that wants it. */
 export class StackLockHold {
@@ -46,8 +47,9 @@ export class StackLockHold {
     private readonly environment: string,
     /** Where the run waits among the lock's waiters (high ahead of normal); default normal. */
     private readonly priority?: LockRequest['priority'],
-    /** How the lock is asked for: a local activity for runs that have local steps. */
-    private readonly locks: Pick<TemporalActivities, 'requestStackLock'> = remoteLocks,
+    /** How the lock is asked for and let go of: local activities for runs that have local steps. */
+    private readonly locks: Pick<TemporalActivities, 'requestStackLock'> &
+      Partial<Pick<TemporalActivities, 'releaseStackLock'>> = remoteLocks,
   ) {
     this.lockId = stackLockWorkflowId(stack, environment);
     setHandler(lockGrantedSignal, () => {
@@ -111,6 +113,16 @@ export class StackLockHold {
     this.requested = false;
     this.holding = false;
     await this.reasserting;
+    // With local steps the release is a local activity: it is in the lock's history before the run's task
+    // completes, and the run goes on (usually to its end) in that same task, rather than in one more task that
+    // only learns that a signal-external command was delivered. A signal waits for nobody's workflow task.
+    const { releaseStackLock } = this.locks;
+    if (releaseStackLock && patched(PATCH_RELEASE_LOCAL)) {
+      const release = { stack: this.stack, environment: this.environment, workflowId: this.workflowId };
+      // Unanswered after its retries (Temporal unreachable): the lock notices the finished holder on its own.
+      await releaseStackLock(release).catch(() => undefined);
+      return;
+    }
     try {
       await getExternalWorkflowHandle(this.lockId).signal(releaseSignal, { workflowId: this.workflowId });
     } catch {

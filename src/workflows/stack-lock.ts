@@ -52,6 +52,16 @@ const localChecks = proxyLocalActivities<TemporalActivities>({
   retry: { maximumAttempts: 2 },
 });
 
+/**
+ * The grant as a local activity: the signal to the run is sent from inside the lock's workflow task, so the lock
+ * needs no second task to learn that a signal-external command was delivered. A signal waits for nobody's
+ * workflow task, so holding this task open for it can never wait on the run.
+ */
+const localGrants = proxyLocalActivities<Pick<TemporalActivities, 'grantStackLock'>>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 3 },
+});
+
 /** An idle lock workflow lingers this long for new requests before it completes. */
 const IDLE_LINGER_MS = 60_000;
 const HISTORY_KEEP = 20;
@@ -60,6 +70,7 @@ const DEFAULT_GRANTS_PER_RUN = 200;
 const PATCH_LOCK_RECOVERY = 'lock-recovery';
 const PATCH_HOLDER_CHECK_BACKOFF = 'holder-check-backoff';
 const PATCH_LOCAL_HOLDER_CHECK = 'local-holder-check';
+const PATCH_LOCAL_GRANT = 'lock-grant-local';
 
 /** The lock's state and the rules that change it; handlers and loop steps below share one instance. */
 class StackLock {
@@ -181,11 +192,21 @@ class StackLock {
     const next = state.queue.shift()!;
     state.holder = { workflowId: next.workflowId, since: this.now() };
     this.grants++;
-    try {
-      await getExternalWorkflowHandle(next.workflowId).signal(lockGrantedSignal, {
-        lockWorkflowId: workflowInfo().workflowId,
-      });
-    } catch {
+    const grant = { lockWorkflowId: workflowInfo().workflowId, workflowId: next.workflowId };
+    let delivered: boolean | undefined;
+    if (patched(PATCH_LOCAL_GRANT)) {
+      // Unanswered after its attempts: the signal-external command below still tells the run, however long it takes.
+      delivered = await localGrants.grantStackLock(grant).catch(() => undefined);
+    }
+    if (delivered === undefined) {
+      delivered = await getExternalWorkflowHandle(next.workflowId)
+        .signal(lockGrantedSignal, { lockWorkflowId: grant.lockWorkflowId })
+        .then(
+          () => true,
+          () => false,
+        );
+    }
+    if (!delivered) {
       this.note(next.workflowId, 'run was no longer running when its turn came');
       state.holder = undefined;
     }

@@ -52,6 +52,16 @@ describe('strata.yaml', () => {
     expect(() => parseConfig({ ...minimal, surprise: true }, '/tmp', {})).toThrow(/Unrecognized key.*surprise/);
   });
 
+  it('refuses a workflow cache the workflow heap cannot hold (the isolate would run out of heap and stop the worker)', () => {
+    // 2,500 cached workflows ran a 256 MiB isolate out of heap with 2,000 open deployment and lock workflows.
+    expect(() => parseConfig({ ...minimal, worker: { maxCachedWorkflows: 2500 } }, '/tmp', {})).toThrow(
+      /worker\.workflowHeapMb: 256 MiB cannot hold 2500 cached workflows .*at least 548/,
+    );
+    const fits = parseConfig({ ...minimal, worker: { maxCachedWorkflows: 2500, workflowHeapMb: 600 } }, '/tmp', {});
+    expect(fits.worker).toMatchObject({ maxCachedWorkflows: 2500, workflowHeapMb: 600 });
+    expect(parseConfig(minimal, '/tmp', {}).worker).toMatchObject({ maxCachedWorkflows: 250, workflowHeapMb: 256 });
+  });
+
   it('lets the environment override where Temporal and the API live, and fills ${VAR}', () => {
     const c = parseConfig(
       {

@@ -375,6 +375,13 @@ function recordedTemporalActivities(w: StubWorld, real: TemporalActivities): Tem
       await w.enter('requestStackLock', req.stack, req);
       return real.requestStackLock(req);
     },
+    async releaseStackLock(req) {
+      // Not recorded, nor is the grant: the lock's own business; the unit tests see their effect on the runs.
+      return real.releaseStackLock(req);
+    },
+    async grantStackLock(req) {
+      return real.grantStackLock(req);
+    },
     async stackRunsInFlight(req) {
       // Not recorded: it is the lock workflow's own look-up, not a step of the run under test. The time-skipping server has no visibility queries; a fresh lock's recovery (tested against the dev
       // server in test/workflows/stack-lock.test.ts) then sees no run in flight, as on an empty stack.

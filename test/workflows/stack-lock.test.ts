@@ -22,6 +22,7 @@ describe('stack lock and run queue', () => {
       dev: { approvals: { required: 0 }, autoRollback: false },
       qa: { approvals: { required: 1, timeout: '1h' } },
       uat: { approvals: { required: 1, timeout: '1h' } },
+      sit: { approvals: { required: 1, timeout: '1h' } },
     },
   });
 
@@ -164,6 +165,43 @@ describe('stack lock and run queue', () => {
     }
     const now = await lockOf('dev').describe();
     expect(now.runId).not.toBe(first);
+  });
+
+  it('grants and releases from inside a workflow task: no signal-external command, and B still waits for A', async () => {
+    const a = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'sit',
+      variables: { instance_count: 1 },
+    });
+    await s.http.waitFor(a, ['awaiting_approval']);
+    const b = await s.http.deploy('alice', {
+      stack: 'sim-multicloud',
+      environment: 'uat',
+      variables: { instance_count: 2 },
+    });
+    expect((await s.http.waitFor(b, ['queued'])).queuePosition).toBe(1);
+    await approveAndFinish(a);
+    // B was granted only after A had let go, and by the lock's local activity, not a signal-external command.
+    await s.http.waitFor(b, ['awaiting_approval']);
+    const [runA, lock] = await Promise.all([
+      s.env.client.workflow.getHandle(deploymentWorkflowId(a)).fetchHistory(),
+      lockOf('uat').fetchHistory(),
+    ]);
+    const signalsExternal = (h: typeof runA) =>
+      (h.events ?? []).filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes).length;
+    const localActivities = (h: typeof runA, type: string) =>
+      (h.events ?? []).filter((e) =>
+        Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((p) =>
+          (p.payloads ?? []).some((x) => x.data && Buffer.from(x.data).toString('utf8').includes(`"${type}"`)),
+        ),
+      ).length;
+    expect(signalsExternal(runA)).toBe(0);
+    expect(signalsExternal(lock)).toBe(0);
+    expect(localActivities(runA, 'releaseStackLock')).toBeGreaterThanOrEqual(1);
+    expect(localActivities(lock, 'grantStackLock')).toBeGreaterThanOrEqual(1);
+    const state = await lockOf('uat').query(lockStateQuery);
+    expect(state.holder?.workflowId).toBe(deploymentWorkflowId(b));
+    await s.http.post('bob', `/api/v1/deployments/${b}/reject`, { reason: 'done with this test' });
   });
 
   /** Approves a run waiting for approval and waits until it has succeeded. */

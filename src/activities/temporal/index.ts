@@ -23,6 +23,8 @@ export interface StackLockPort {
     },
     options: Pick<StackLockInput, 'holderCheckIntervalMs' | 'continueAsNewAfterGrants'>,
   ): Promise<void>;
+  releaseLock(stack: string, environment: string, workflowId: string): Promise<void>;
+  grantLock(lockWorkflowId: string, workflowId: string): Promise<boolean>;
   isRunning(workflowId: string): Promise<boolean>;
   inFlight(stack: string, environment: string): Promise<{ workflowId: string; status: string }[]>;
 }
@@ -56,6 +58,16 @@ export function createTemporalActivities({
         continueAsNewAfterGrants: lockContinueAsNewAfterGrants,
       });
       return { reRequestEveryMs: lockReRequestIntervalMs(lockHolderCheckIntervalMs) };
+    },
+
+    /** The run lets go of its stack+environment lock (or leaves the queue); repeating it is harmless. */
+    async releaseStackLock(req: { stack: string; environment: string; workflowId: string }): Promise<void> {
+      await locks.releaseLock(req.stack, req.environment, req.workflowId);
+    },
+
+    /** The lock tells the run it grants that it holds it; false when that run no longer runs. */
+    async grantStackLock(req: { lockWorkflowId: string; workflowId: string }): Promise<boolean> {
+      return locks.grantLock(req.lockWorkflowId, req.workflowId);
     },
 
     /** True while the workflow's latest run is RUNNING; false when it completed, failed, was terminated or never existed. */
