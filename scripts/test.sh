@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bash scripts/get-tools.sh >/dev/null
+# The Kubernetes and Helm tests' binaries, built here on a machine's first run (~6 min for etcd and
+# kube-apiserver, ~3 min for helm) rather than inside a test's start-up hook, whose timeout that would exceed.
+bash scripts/get-kube.sh >/dev/null
+bash scripts/get-helm.sh >/dev/null
 echo "[strata] lint"
 npx --no-install eslint --max-warnings=0 .
 npx --no-install prettier --check --log-level warn "src/**/*.ts" "test/**/*.ts" "scripts/**/*.ts" "bench/**/*.ts"

@@ -67,6 +67,24 @@ async function freePorts(): Promise<Ports> {
 }
 
 /** Pids of the children start.sh reports (`[strata] started <name> (pid N, ...)`), in order. */
+/**
+ * SIGKILLs the process group a supervised child leads. The supervisor prints the pid as soon as it has forked,
+ * which can be a moment before the child's setsid() has made that group: until it exists the kill is retried.
+ */
+async function killGroup(pid: number): Promise<void> {
+  for (let waited = 0; ; waited += 10) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH' || waited >= 5_000) throw err;
+      // The child itself gone already (its group with it): it is down, as the kill meant it to be.
+      if (readProc(String(pid), 'stat') === '') return;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function startedPids(out: string, name: string): number[] {
   return [...out.matchAll(new RegExp(`\\[strata\\] started ${name} \\(pid (\\d+)`, 'g'))].map((m) => Number(m[1]));
 }
@@ -355,7 +373,7 @@ describe('npm start (scripts/start.sh) as a user runs it', () => {
       for (let i = 0; i < kills; i++) {
         const before = startedPids(first.output(), 'worker');
         // Each replacement is killed as soon as it is started: a worker that crash-loops.
-        process.kill(-before[before.length - 1], 'SIGKILL');
+        await killGroup(before[before.length - 1]);
         let sawDown = false;
         await eventually(
           async () => {
