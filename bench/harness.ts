@@ -127,7 +127,8 @@ export interface Child {
 }
 
 /**
- * Spawns `scripts/worker.sh --import tsx <entry>` (node with the worker's memory settings) and waits (up to 3 min: it bundles workflows) for a line matching `ready`.
+ * Spawns `scripts/worker.sh --import tsx <entry>` (node with the worker's memory settings) and waits (up to 3 min:
+ * it bundles workflows) for a line matching `ready`.
  * `env` adds to this process's environment; an undefined value removes the variable.
  */
 export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<Child> {

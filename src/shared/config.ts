@@ -11,7 +11,7 @@ import { parseDuration } from './duration';
 import { ErrorCode, StrataError } from './errors';
 
 /** Workflow isolate heap a sticky cache of `cached` workflows needs (MiB): the bundle, plus ~0.2 MiB per workflow. */
-export function workflowHeapNeededMb(cached: number): number {
+function workflowHeapNeededMb(cached: number): number {
   return Math.ceil(48 + 0.2 * cached);
 }
 

@@ -84,7 +84,16 @@ const policyRemote = proxyActivities<Pick<PolicyActivities, 'assessPlan'>>({
 });
 
 /** Every step a regular activity: runs recorded before local steps existed. */
-export const REMOTE_STEPS: StackChangeSteps = { planning, verifying, applying, stores, locks, policy: policyRemote };
+export const REMOTE_STEPS: StackChangeSteps = {
+  planning,
+  verifying,
+  applying,
+  stores,
+  // The lock request alone: these runs release the lock with a signal-external command, as they always did (an
+  // activity proxy answers every name, so handing it over whole would offer a release activity too).
+  locks: { requestStackLock: locks.requestStackLock },
+  policy: policyRemote,
+};
 
 const storesLocal = proxyLocalActivities<Pick<IacActivities, 'latestVersion' | 'recordVersion'>>(quickLocal);
 const locksLocal = proxyLocalActivities<Pick<TemporalActivities, 'requestStackLock' | 'releaseStackLock'>>(quickLocal);

@@ -24,7 +24,6 @@ import {
   type LockRequest,
 } from '../contracts/lock';
 import type { TemporalActivities } from '../activities/temporal';
-import { locks as remoteLocks } from './stack-change-activities';
 
 /** patched() id: wire name, never change or reuse. */
 const PATCH_LOCK_REREQUEST = 'lock-rerequest';
@@ -46,10 +45,13 @@ export class StackLockHold {
     private readonly stack: string,
     private readonly environment: string,
     /** Where the run waits among the lock's waiters (high ahead of normal); default normal. */
-    private readonly priority?: LockRequest['priority'],
-    /** How the lock is asked for and let go of: local activities for runs that have local steps. */
+    private readonly priority: LockRequest['priority'] | undefined,
+    /**
+     * How the lock is asked for and let go of: local activities for runs that have local steps. Without
+     * `releaseStackLock` the release is a signal-external command.
+     */
     private readonly locks: Pick<TemporalActivities, 'requestStackLock'> &
-      Partial<Pick<TemporalActivities, 'releaseStackLock'>> = remoteLocks,
+      Partial<Pick<TemporalActivities, 'releaseStackLock'>>,
   ) {
     this.lockId = stackLockWorkflowId(stack, environment);
     setHandler(lockGrantedSignal, () => {
@@ -119,9 +121,13 @@ export class StackLockHold {
     const { releaseStackLock } = this.locks;
     if (releaseStackLock && patched(PATCH_RELEASE_LOCAL)) {
       const release = { stack: this.stack, environment: this.environment, workflowId: this.workflowId };
-      // Unanswered after its retries (Temporal unreachable): the lock notices the finished holder on its own.
-      await releaseStackLock(release).catch(() => undefined);
-      return;
+      // Unanswered after its attempts: the signal-external command below still tells the lock, however long it
+      // takes, rather than leaving it to notice the finished holder minutes later.
+      const sent = await releaseStackLock(release).then(
+        () => true,
+        () => false,
+      );
+      if (sent) return;
     }
     try {
       await getExternalWorkflowHandle(this.lockId).signal(releaseSignal, { workflowId: this.workflowId });

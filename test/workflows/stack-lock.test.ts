@@ -352,4 +352,39 @@ describe('stack lock and run queue', () => {
       await worker.stop();
     }
   });
+  it('a release whose local activity keeps failing still reaches the lock (as a signal-external command)', async () => {
+    // A worker of its own whose release activity always fails, and whose locks check their holders only every
+    // ten minutes: B can get the lock within the test only if A's release falls back to the command.
+    const cfg = testConfig({ environments: { rel: { approvals: { required: 0 }, autoRollback: false } } });
+    const real = buildActivities({ client: s.env.client, config: cfg, lockHolderCheckIntervalMs: 600_000 });
+    let failedReleases = 0;
+    const worker = runWorker(
+      await Worker.create({
+        connection: s.env.nativeConnection,
+        taskQueue: cfg.temporal.taskQueue,
+        workflowBundle: { codePath: process.env.STRATA_WORKFLOW_BUNDLE! },
+        activities: {
+          ...real,
+          releaseStackLock: async () => {
+            failedReleases++;
+            throw new Error('release refused by this test');
+          },
+        },
+      }),
+    );
+    try {
+      const http = api(createApp({ temporal: { client: s.env.client }, config: cfg }));
+      const deploy = (n: number) =>
+        http.deploy('alice', { stack: 'sim-multicloud', environment: 'rel', variables: { instance_count: n } });
+      const a = await deploy(1);
+      const b = await deploy(2);
+      await http.waitFor(a, ['succeeded'], 60_000);
+      await http.waitFor(b, ['succeeded'], 60_000);
+      expect(failedReleases).toBeGreaterThanOrEqual(1);
+      const runA = await s.env.client.workflow.getHandle(deploymentWorkflowId(a)).fetchHistory();
+      expect(runA.events?.some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
 });
