@@ -24,15 +24,21 @@ const READ_CACHE_ENTRIES = 5000;
 const READ_CACHE_CHARS = 64 * 2 ** 20;
 
 /**
- * Query answers by execution, query and history length. A workflow's state changes only in a workflow task, and
- * every completed task appends to its history; a query is answered only once every event already in the history
- * has been processed. So an answer recorded when the history had N events is exactly what the query would say
- * again while the history still has N events: a reader then needs only `describe` (served by the frontend alone),
- * not a query (which a worker must answer, replaying the workflow when it is no longer cached there). Waiting
- * runs, the most read, are the ones whose history stays still. Answers are kept as the JSON they arrived as:
+ * Query answers by execution and query, each valid while a mark `describe` shows (served by the frontend alone,
+ * no worker) stays as it was when the answer was given, so a reader needs no query (which a worker must answer,
+ * replaying the workflow when it is no longer cached there):
+ * - `revision`: a workflow that publishes its document's revision in its memo (run-recorder.ts) and answers with
+ *   it. The memo is written in the same task completion as the change it counts, so an answer of revision N is
+ *   exactly what the workflow says while the memo says N, however many events (timers, notifications, workflow
+ *   tasks that changed nothing) the history gains meanwhile.
+ * - `historyLength`, for every other workflow: its state changes only in a workflow task, every completed task
+ *   appends to its history, and a query is answered only once every event already in the history has been
+ *   processed. So an answer given when the history had N events holds while the history still has N events.
+ * Waiting runs, the most read, are the ones whose marks stay still. Answers are kept as the JSON they arrived as:
  * every hit parses a copy of its own (callers add fields, a queue position), and the size is known.
  */
-const readCache = new Map<string, { historyLength: number; json: string }>();
+type ReadMark = { revision: number } | { historyLength: number };
+const readCache = new Map<string, { mark: ReadMark; json: string }>();
 let readCacheChars = 0;
 
 function forget(key: string): void {
@@ -42,14 +48,35 @@ function forget(key: string): void {
   readCacheChars -= old.json.length;
 }
 
+/** The revision a workflow's memo or answer carries, if it tracks one. */
+function revisionOf(x: unknown): number | undefined {
+  const r = (x as { revision?: unknown } | undefined)?.revision;
+  return typeof r === 'number' && Number.isInteger(r) ? r : undefined;
+}
+
+function sameMark(a: ReadMark, b: ReadMark): boolean {
+  return 'revision' in a
+    ? 'revision' in b && a.revision === b.revision
+    : 'historyLength' in b && a.historyLength === b.historyLength;
+}
+
+/** Drops every cached answer (for measuring first reads). */
+export function clearReadCache(): void {
+  readCache.clear();
+  readCacheChars = 0;
+}
+
 async function cachedQuery<T>(
   handle: WorkflowHandle,
   query: QueryDefinition<T>,
   description: WorkflowExecutionDescription,
 ): Promise<T> {
   const key = `${description.runId}\0${query.name}`;
+  const published = revisionOf(description.memo);
+  const current: ReadMark =
+    published !== undefined ? { revision: published } : { historyLength: description.historyLength };
   const hit = readCache.get(key);
-  if (hit && hit.historyLength === description.historyLength) {
+  if (hit && sameMark(hit.mark, current)) {
     // Refreshed as the newest, so the runs being read stay while unread ones leave first.
     readCache.delete(key);
     readCache.set(key, hit);
@@ -57,9 +84,14 @@ async function cachedQuery<T>(
   }
   const value = await handle.query(query);
   forget(key);
+  // A workflow that publishes revisions but answered without one (it could not vouch for it) is not kept.
+  const answered = revisionOf(value);
+  let mark: ReadMark | undefined;
+  if (published === undefined) mark = { historyLength: description.historyLength };
+  else if (answered !== undefined) mark = { revision: answered };
   const json = JSON.stringify(value);
-  if (json !== undefined && json.length <= READ_CACHE_CHARS) {
-    readCache.set(key, { historyLength: description.historyLength, json });
+  if (mark && json !== undefined && json.length <= READ_CACHE_CHARS) {
+    readCache.set(key, { mark, json });
     readCacheChars += json.length;
     while (readCache.size > READ_CACHE_ENTRIES || readCacheChars > READ_CACHE_CHARS)
       forget(readCache.keys().next().value!);

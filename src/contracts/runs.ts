@@ -134,6 +134,11 @@ export interface Deployment {
   targetVersion?: number;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Counts the changes of this document: a reader that holds revision N holds exactly what the run says while its
+   * memo still says N (runs recorded before revisions existed have none).
+   */
+  revision?: number;
   completedAt?: string;
   queuePosition?: number;
   plan?: PlanView;

@@ -32,6 +32,9 @@ export type {
   StateSnapshot,
 } from '../contracts/iac';
 
+/** The counts a plan would show; hasChanges also covers output-only changes. */
+export type PendingChanges = Pick<PlanSummary, 'add' | 'change' | 'destroy' | 'hasChanges'>;
+
 /** Per-call facilities handed to an executor by the activity that wraps it. */
 export interface ExecutorContext {
   stack: string;
@@ -92,6 +95,11 @@ export interface IacExecutor {
   prepare(spec: StackSpec, ctx: ExecutorContext): Promise<ConfigSnapshot>;
   /** Plans the snapshot against the current state and saves the plan in the artifact store. */
   plan(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary>;
+  /**
+   * What a plan of the snapshot against the current state would change, without saving that plan: post-apply
+   * verification asks only whether anything is left to do. Optional: without it, `plan` answers.
+   */
+  pendingChanges?(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PendingChanges>;
   /** Plans the removal of everything in the current state. */
   planDestroy(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary>;
   /** Applies exactly the saved plan; PLAN_STALE (non-retryable) when the state moved since it was made. */

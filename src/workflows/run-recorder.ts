@@ -4,7 +4,14 @@
  * glance in the Web UI). Generic over the document so the stack-change and failover sagas keep one copy.
  * Deterministic (workflow clock only), no I/O.
  */
-import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  patched,
+  setCurrentDetails,
+  upsertMemo,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { StatusKey } from '../shared/search-attributes';
 import type { Approval, RefusedDecision, Rejection } from '../contracts/approval';
 import { ApprovalGate } from './approval-gate';
@@ -35,6 +42,10 @@ export interface StatusPublication<D> {
 /** Owns status and events of one run document; every status change goes through `setStatus`. */
 export class RunRecorder<S extends string, D extends RecordedRun<S>> {
   private memoPatched?: boolean;
+  /** Set once revisions are tracked: the document's revision and its JSON when that revision was published. */
+  private revision?: number;
+  private publishedJson = '';
+  private closed = false;
 
   constructor(
     readonly doc: D,
@@ -62,9 +73,53 @@ export class RunRecorder<S extends string, D extends RecordedRun<S>> {
   publish(): void {
     upsertSearchAttributes([{ key: StatusKey, value: this.doc.status }]);
     const memo = this.publication.memo;
+    // With revisions tracked the memo goes out once the workflow task's changes are all made (flush).
     // Asked once per run: runs recorded before the memo existed keep replaying without it.
-    if (memo && (this.memoPatched ??= patched(memo.patchId))) upsertMemo(memo.of(this.doc));
+    if (memo && this.revision === undefined && (this.memoPatched ??= patched(memo.patchId)))
+      upsertMemo(memo.of(this.doc));
     if (this.publication.details) setCurrentDetails(this.publication.details(this.doc));
+  }
+
+  /**
+   * From now on the memo carries the document's revision, raised in every workflow task that changed the document
+   * (whatever changed it: a status, an event, a handler). The memo is written in the same task completion as the
+   * change, so `describe` (which no worker answers) tells a reader whether the document it holds is still current.
+   *
+   * The check runs as a condition that never holds: the SDK evaluates blocked conditions after each activation's
+   * jobs and microtasks, until nothing more unblocks, so its last evaluation sees the activation's final document.
+   * It is outside cancellation (a cancelled run still publishes its way out) and stops at `close`.
+   */
+  trackRevisions(): void {
+    if (this.revision !== undefined) return;
+    this.revision = 0;
+    void CancellationScope.nonCancellable(() =>
+      condition(() => {
+        this.flush();
+        return false;
+      }),
+    );
+  }
+
+  /** Publishes a new revision if the document changed since the last one (a no-op without revisions). */
+  flush(): void {
+    if (this.revision === undefined || this.closed) return;
+    const json = JSON.stringify(this.doc);
+    if (json === this.publishedJson) return;
+    this.publishedJson = json;
+    this.revision++;
+    upsertMemo({ ...this.publication.memo?.of(this.doc), revision: this.revision });
+  }
+
+  /** The last publication, before the workflow's final command (nothing may follow that). */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+
+  /** The document as a query answers it: with its revision, when that revision describes it exactly. */
+  view(): D & { revision?: number } {
+    if (this.revision === undefined || JSON.stringify(this.doc) !== this.publishedJson) return this.doc;
+    return { ...this.doc, revision: this.revision };
   }
 }
 

@@ -21,6 +21,8 @@ import { localSteps, REMOTE_STEPS, type StackChangeSteps } from './stack-change-
 /** patched() ids: wire names, never change or reuse. */
 const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_LOCAL_STEPS = 'local-steps';
+/** The memo carries the run document's revision (run-recorder.ts trackRevisions). */
+const PATCH_DOC_REVISION = 'doc-revision';
 
 /** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
 export interface StackChangeRun {
@@ -121,7 +123,8 @@ export function startRun(input: DeploymentInput): StackChangeRun {
   });
   policy.install();
   const gate = installApprovalGate(input.requestedBy, d, rec, () => policy.denial());
-  setHandler(statusQuery, () => d);
+  if (patched(PATCH_DOC_REVISION)) rec.trackRevisions();
+  setHandler(statusQuery, () => rec.view());
   rec.publish();
   const target = { runId: input.id, stack: input.stack, environment: input.environment, variables: input.variables };
   return { input, d, rec, gate, policy, steps, target };

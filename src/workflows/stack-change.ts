@@ -8,7 +8,7 @@
 import { CancellationScope } from '@temporalio/workflow';
 import type { Deployment, DeploymentInput } from '../contracts/runs';
 import { applyOrRollBack } from './stack-change-rollback';
-import { finish, startRun } from './stack-change-run';
+import { finish, startRun, type StackChangeRun } from './stack-change-run';
 import { awaitApproval, closeSuperseded, closeUnapproved, endOnError, planChange } from './stack-change-steps';
 import { StackLockHold } from './stack-lock-hold';
 
@@ -17,6 +17,15 @@ export { riskOf } from './stack-change-run';
 /** Runs one stack change to its end and returns the final `Deployment`. */
 export async function runStackChange(input: DeploymentInput): Promise<Deployment> {
   const run = startRun(input);
+  try {
+    return await runSaga(run);
+  } finally {
+    run.rec.close();
+  }
+}
+
+async function runSaga(run: StackChangeRun): Promise<Deployment> {
+  const { input } = run;
   const lock = new StackLockHold(input.stack, input.environment, input.priority, run.steps.locks);
   try {
     // Runs that may change infrastructure wait for the stack lock; dry runs plan without it.

@@ -115,6 +115,12 @@ describe('tofu executor on stacks/hello-local', () => {
     expect(replan.hasChanges).toBe(false);
     expect(replan.planRef).not.toBe(applied.planRef);
     expect(sha256(await h.artifacts.get(applied.planRef))).toBe(applied.planHash);
+    expect(await executor.pendingChanges(spec(), applied.config, run1.ctx)).toEqual({
+      add: 0,
+      change: 0,
+      destroy: 0,
+      hasChanges: false,
+    });
   });
 
   test('a changed message plans a replacement of every file', async () => {
@@ -187,6 +193,24 @@ describe('tofu executor on stacks/hello-local', () => {
     expect(report.resources).toEqual([
       { address: 'local_file.message[1]', type: 'local_file', change: 'deleted', severity: 'low' },
     ]);
+  });
+
+  test('the verification plan sees what a full plan sees, and writes no plan anywhere', async () => {
+    const { ctx } = h.context('run-4v');
+    const config = await executor.prepare(spec(), ctx);
+    const puts = jest.spyOn(h.artifacts, 'put');
+    try {
+      // The file the drift test removed is missing: the plan would create it again.
+      const pending = await executor.pendingChanges(spec(), config, ctx);
+      expect(puts).not.toHaveBeenCalled();
+      expect(fs.readdirSync(workspaceDir(ctx)).filter((f) => f.endsWith('.bin'))).toEqual([]);
+      puts.mockClear();
+      const full = await executor.plan(spec(), config, ctx);
+      expect(pending).toEqual({ add: full.add, change: full.change, destroy: full.destroy, hasChanges: true });
+      expect(pending.add).toBe(1);
+    } finally {
+      puts.mockRestore();
+    }
   });
 
   test('a saved plan made before the state moved is refused with PLAN_STALE', async () => {

@@ -333,7 +333,8 @@ export function createIacActivities(deps: IacActivityDeps) {
       const s = spec({ ...t, variables: { ...t.config.variables, ...t.variables } });
       await withTool(t, s, (ctx) =>
         runHealthChecks(t.checks, t.outputs, ctx, async () => {
-          const p = await executorFor(s).plan(s, t.config, ctx);
+          const ex = executorFor(s);
+          const p = ex.pendingChanges ? await ex.pendingChanges(s, t.config, ctx) : await ex.plan(s, t.config, ctx);
           return p.hasChanges ? `${p.add} to add, ${p.change} to change, ${p.destroy} to destroy` : undefined;
         }),
       );

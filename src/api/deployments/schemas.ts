@@ -301,6 +301,7 @@ export const deploymentSchema = z.object({
   targetVersion: z.number().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  revision: z.number().int().optional(),
   completedAt: z.string().optional(),
   queuePosition: z.number().optional(),
   plan: planSchema.optional(),

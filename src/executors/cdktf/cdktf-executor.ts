@@ -17,6 +17,7 @@ import type {
   ExecutorContext,
   ExecutorKind,
   IacExecutor,
+  PendingChanges,
   PlanSummary,
   StackSpec,
   StateSnapshot,
@@ -77,6 +78,10 @@ export class CdktfExecutor implements IacExecutor {
 
   plan(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary> {
     return this.tofu.plan(spec, config, ctx);
+  }
+
+  pendingChanges(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PendingChanges> {
+    return this.tofu.pendingChanges(spec, config, ctx);
   }
 
   planDestroy(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary> {

@@ -16,6 +16,7 @@ import type {
   ExecutorContext,
   ExecutorKind,
   IacExecutor,
+  PendingChanges,
   PlanSummary,
   StackSpec,
   StateSnapshot,
@@ -112,6 +113,41 @@ export class TofuExecutor implements IacExecutor {
 
   planDestroy(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PlanSummary> {
     return this.savedPlan(config, ctx, true);
+  }
+
+  /**
+   * A plan that is only read: `-detailed-exitcode` says whether anything is left to change (0 no, 2 yes) and the
+   * plan's own JSON stream gives the counts. Nothing is written or stored, since this plan is never applied: no
+   * plan file, no artifact, so the approved plan's artifact stays as it was.
+   */
+  async pendingChanges(spec: StackSpec, config: ConfigSnapshot, ctx: ExecutorContext): Promise<PendingChanges> {
+    const dir = await this.workspace(config, ctx);
+    await recoverLeftState(dir, ctx);
+    await writeStateIn(dir, ctx);
+    const stream = createPlanStream((level, message) => ctx.log({ level, message }));
+    const res = await this.tool(
+      ['plan', '-input=false', '-no-color', '-json', '-detailed-exitcode'],
+      dir,
+      ctx,
+      'verify',
+      {
+        onStdoutLine: (line) => stream.onLine(line),
+      },
+    );
+    const changed = res.code === 2 && !res.interrupted;
+    if (!changed) {
+      if (res.code !== 0 && stream.errors().length > 0 && !(res.interrupted && !res.timedOut))
+        throw failure(ErrorCode.PLAN_FAILED, `verification plan failed: ${stream.errors().join('\n')}`);
+      this.checkExit(res, ErrorCode.PLAN_FAILED, 'verification plan failed');
+    }
+    const counts = stream.counts();
+    if (!counts) return { add: 0, change: 0, destroy: 0, hasChanges: changed };
+    return {
+      add: counts.add,
+      change: counts.change,
+      destroy: counts.destroy,
+      hasChanges: changed || counts.hasChanges,
+    };
   }
 
   async apply(spec: StackSpec, plan: PlanSummary, ctx: ExecutorContext): Promise<ApplyResult> {
