@@ -2,7 +2,7 @@
  * The benchmark's world: a private Temporal dev server, the Strata worker as its own child process (so its RSS is
  * its own), the API in this process over HTTP on loopback, and the statistics and HTTP helpers every section uses.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -194,6 +194,40 @@ export function rssMiB(pid: number): { rss: number; peak: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux unless built otherwise). */
+let ticksPerSecond: number | undefined;
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond;
+}
+
+/** This process's CPU time so far, in ms. */
+export const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** The pid of the Temporal dev server listening on `address` (host:port), found by its command line. */
+export function serverPid(address: string): number | undefined {
+  const port = address.split(':').pop();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd: string[];
+    try {
+      cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (cmd.includes('start-dev') && cmd.some((a, i) => a === port && cmd[i - 1] === '--port')) return Number(entry);
+  }
+  return undefined;
 }
 
 /** The API over HTTP, speaking as the demo users. */

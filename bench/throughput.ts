@@ -3,7 +3,7 @@
  * completed Strata deployments per second of the simulated cloud over HTTP; same server, same machine, same run.
  */
 import { randomUUID } from 'node:crypto';
-import { ENVS, fmtMs, fmtX, pool, spawnNode, table, type Section, type World } from './harness';
+import { cpuMs, ENVS, fmtMs, pool, selfCpuMs, serverPid, spawnNode, table, type Section, type World } from './harness';
 import type { benchTrivialWorkflow } from './trivial-workflows';
 
 /** How often a waiting slot polls its run: 50 slots at 250 ms is 200 GET/s, a load the API should carry. */
@@ -22,7 +22,15 @@ export async function throughputSection(w: World, total: number, width: number):
     },
     /trivial worker polling/,
   );
-  let bareMs: number;
+  const server = serverPid(w.config.temporal.address);
+  /** CPU ms the server, the side's worker and this process (client, API) spend while `fn` runs. */
+  const metered = async (workerPid: number, fn: () => Promise<number>) => {
+    const before = [server ? cpuMs(server) : NaN, cpuMs(workerPid), selfCpuMs()];
+    const wall = await fn();
+    const after = [server ? cpuMs(server) : NaN, cpuMs(workerPid), selfCpuMs()];
+    return { wall, cpu: after.map((x, i) => x - before[i]) };
+  };
+  let bare: { wall: number; cpu: number[] };
   try {
     const one = (i: number) =>
       w.client.workflow.execute<typeof benchTrivialWorkflow>('benchTrivialWorkflow', {
@@ -31,7 +39,7 @@ export async function throughputSection(w: World, total: number, width: number):
         args: [i],
       });
     await pool(width, width, async (i) => void (await one(i))); // warm-up: bundle loaded, caches filled
-    bareMs = await pool(total, width, async (i) => void (await one(i)));
+    bare = await metered(trivial.pid, () => pool(total, width, async (i) => void (await one(i))));
   } finally {
     await trivial.stop();
   }
@@ -48,11 +56,12 @@ export async function throughputSection(w: World, total: number, width: number):
   };
   await pool(width, width, async (_, slot) => deploy(slot)); // warm-up: every environment's first deployment
   const unavailableBefore = w.api.unavailable;
-  const strataMs = await pool(total, width, async (_, slot) => deploy(slot));
+  const strata = await metered(w.worker.pid, () => pool(total, width, async (_, slot) => deploy(slot)));
   const refused = w.api.unavailable - unavailableBefore;
 
-  const bare = (total / bareMs) * 1000;
-  const strata = (total / strataMs) * 1000;
+  const bareRate = (total / bare.wall) * 1000;
+  const strataRate = (total / strata.wall) * 1000;
+  const perItem = (cpu: number[]) => [...cpu, cpu.reduce((a, b) => a + b, 0)].map((x) => fmtMs(x / total));
   return {
     title: '2. Throughput: bare Temporal vs Strata deployments',
     body: [
@@ -65,9 +74,32 @@ export async function throughputSection(w: World, total: number, width: number):
       table(
         ['side', 'completed', 'wall', 'per second', 'mean per item'],
         [
-          ['bare Temporal (workflows)', total, fmtMs(bareMs), bare.toFixed(1), fmtMs((bareMs * width) / total)],
-          ['Strata (deployments)', total, fmtMs(strataMs), strata.toFixed(2), fmtMs((strataMs * width) / total)],
-          ['ratio bare / Strata', '', '', fmtX(bare / strata), ''],
+          [
+            'bare Temporal (workflows)',
+            total,
+            fmtMs(bare.wall),
+            bareRate.toFixed(1),
+            fmtMs((bare.wall * width) / total),
+          ],
+          [
+            'Strata (deployments)',
+            total,
+            fmtMs(strata.wall),
+            strataRate.toFixed(2),
+            fmtMs((strata.wall * width) / total),
+          ],
+          ['ratio Strata / bare', '', '', (strataRate / bareRate).toFixed(2), ''],
+        ],
+      ),
+      '',
+      'CPU time per completion, by process (from /proc; the machine has 2 cores, so about 1 s of CPU per 0.5 s of',
+      'wall time is all there is):',
+      '',
+      table(
+        ['side', 'Temporal server', 'worker', 'bench process (client; API for Strata)', 'total'],
+        [
+          ['bare Temporal', ...perItem(bare.cpu)],
+          ['Strata', ...perItem(strata.cpu)],
         ],
       ),
     ].join('\n'),
