@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ExecutorContext, IacExecutor, LogEntry, PlanSummary, StackSpec } from '../../src/executors/types';
 import { createSimulatedExecutor, SimulatedCloud, type PlanDocument } from '../../src/executors/simulated';
+import { loadDefinition } from '../../src/executors/simulated/definition';
 import { sha256 } from '../../src/executors/simulated/model';
 import { FsArtifactStore, FsStateStore } from '../../src/store';
 import type { StateStore } from '../../src/store/state-store';
@@ -482,4 +483,19 @@ test('the saved plan document names provider, base state and changes', async () 
   const doc = JSON.parse((await artifacts.get(plan.planRef)).toString()) as PlanDocument;
   expect(doc).toMatchObject({ provider: 'aws', region: 'us-west-1', stateSerial: 0, destroy: false });
   expect(doc.changes.map((c) => c.address)).toEqual(plan.resources.map((r) => r.address));
+});
+
+test('a definition edited between runs is read afresh; what a run gets is its own copy', async () => {
+  const dir = await fs.mkdtemp(path.join(root, 'stack-'));
+  const file = path.join(dir, 'stack.yaml');
+  const write = (size: string) =>
+    fs.writeFile(file, `resources:\n  assets:\n    kind: bucket\n    attributes:\n      size: ${size}\n`);
+  await write('small');
+  const first = await loadDefinition(dir);
+  first.definition.resources.assets.attributes.size = 'changed by the caller';
+  expect((await loadDefinition(dir)).definition.resources.assets.attributes.size).toBe('small');
+  await write('large');
+  expect((await loadDefinition(dir)).definition.resources.assets.attributes.size).toBe('large');
+  await fs.writeFile(file, 'resources:\n  assets:\n    kind: teapot\n');
+  await expect(loadDefinition(dir)).rejects.toThrow(/stack\.yaml is invalid/);
 });

@@ -79,6 +79,14 @@ describe('apply lease: a retry on another machine never applies over an orphaned
       processesBelow(dir).filter((p) => /\/tofu apply /.test(p)),
     );
 
+  /** Every apply watchdog's own log on every machine, for a failure's message. */
+  const watchdogLogs = () =>
+    [...new Set(workers.all.map((w) => w.config.workDir))]
+      .flatMap((dir) => (fs.readdirSync(dir, { recursive: true }) as string[]).map((f) => path.join(dir, f)))
+      .filter((f) => path.basename(f) === '.strata-watchdog.log')
+      .map((f) => `${f}:\n${fs.readFileSync(f, 'utf8')}`)
+      .join('\n');
+
   async function ended(id: string, timeoutMs = 180_000): Promise<Deployment> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -187,6 +195,8 @@ describe('apply lease: a retry on another machine never applies over an orphaned
     );
     expect(done.status).toBe('succeeded');
     expect(done.rollback).toBeUndefined();
+    // Two at once: what every watchdog wrote (renewals, stops, releases) is what tells how the lease passed on.
+    if (most.length > 1) console.error(`two applies at once; the watchdogs wrote:\n${watchdogLogs()}`);
     expect(most).toHaveLength(1);
     expect(log).toMatch(/waiting for the apply lease/);
     expect(fs.readdirSync(slowDir).sort()).toEqual(['after.txt', 'before.txt']);

@@ -41,6 +41,13 @@ export type VariableType = z.infer<typeof variableSchema>['type'];
 
 const FILES = ['stack.yaml', 'stack.yml', 'stack.json'];
 
+/**
+ * The last definition parsed from each file, with the text it came from: a stack's every run reads the same
+ * file, and parsing and validating it again cost more than the run's plan. The text is compared, not a mtime, so
+ * an edit within the same second is never missed.
+ */
+const parsedDefinitions = new Map<string, { text: string; definition: StackDefinition }>();
+
 /** Reads and validates the definition; INIT_FAILED (non-retryable) names the file and the bad fields. */
 export async function loadDefinition(dir: string): Promise<{ file: string; definition: StackDefinition }> {
   for (const name of FILES) {
@@ -52,6 +59,9 @@ export async function loadDefinition(dir: string): Promise<{ file: string; defin
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw err;
     }
+    const known = parsedDefinitions.get(file);
+    // A copy: the caller owns what it gets.
+    if (known?.text === text) return { file, definition: structuredClone(known.definition) };
     let raw: unknown;
     try {
       raw = name.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
@@ -63,6 +73,7 @@ export async function loadDefinition(dir: string): Promise<{ file: string; defin
       const lines = formatIssues(parsed.error.issues);
       throw failure(ErrorCode.INIT_FAILED, `${file} is invalid:\n  ${lines.join('\n  ')}`, { issues: lines });
     }
+    parsedDefinitions.set(file, { text, definition: structuredClone(parsed.data) });
     return { file, definition: parsed.data };
   }
   throw failure(ErrorCode.INIT_FAILED, `no stack definition (${FILES.join(', ')}) in ${dir}`);
