@@ -1,7 +1,7 @@
 /**
  * The watchdog beside an apply (a child process of the worker, leading the tool's process group; never imported
  * by the worker). It runs the tool, renews the apply lease while the tool runs and stops the tool (SIGINT, then
- * SIGKILL) when it cannot: the lease lost to someone else, the store unreachable for half the TTL, the run
+ * SIGKILL) when it cannot: the lease lost to someone else, the store unreachable or silent for half the TTL, the run
  * cancelled elsewhere (the lease's `interrupt`). If the worker that started it is gone when the tool exits (it
  * was SIGKILLed, or detached on shutdown), the watchdog stores the state the tool left and releases the lease
  * itself, so the next attempt, on any machine, takes that state over instead of applying the plan again.
@@ -97,13 +97,27 @@ async function main(): Promise<void> {
       if (lease.interrupt) stop('the run was cancelled');
     } catch (err) {
       // Half the TTL without a renewal: before anyone may take the lease over, the tool must be stopping.
-      if (Date.now() - lastRenewed > req.ttlMs / 2) stop(`cannot renew the apply lease: ${String(err)}`);
+      if (Date.now() - lastRenewed > req.ttlMs / 2)
+        stop(`cannot renew the apply lease: ${String(err)}`, Math.min(req.graceMs, req.ttlMs / 4));
     }
   };
   const renewer = setInterval(() => void renew(), renewEveryMs(req.ttlMs));
   void renew();
+  // The fence keeps time on its own, not only when a renewal fails: a renewal that never ends (a store or a
+  // connection that hangs) must stop the tool too. Half the TTL without a renewal stops it, and it is killed a
+  // quarter TTL later at the latest, so it is gone before a waiter (who waits a whole TTL of standing still on
+  // its own clock) may take the lease over.
+  const fence = setInterval(
+    () => {
+      const since = Date.now() - lastRenewed;
+      if (since > req.ttlMs / 2)
+        stop(`the apply lease was not renewed for ${since} ms`, Math.min(req.graceMs, req.ttlMs / 4));
+    },
+    Math.max(50, Math.floor(req.ttlMs / 20)),
+  );
 
   const [code, signal] = await exited;
+  clearInterval(fence);
   note(`tool exited (${code ?? signal})`);
   if (orphaned()) {
     // No worker to take over what the tool left: store its state, then let go of the lease, in that order.
