@@ -164,6 +164,15 @@ describe('FailoverWorkflow saga on the simulated cloud', () => {
 
   it('a run that lost the global lock mid-way refuses to commit and undoes nothing without it', async () => {
     const { g, h, stageOf } = await startLongPromotion('lost-lock');
+    // Mid-way means inside the promotion, past its lag check: its undo is registered by then. Taken earlier, the
+    // stage's own renewal at its start sees the intruder first, and there is no promotion to leave undone.
+    await until(
+      async () =>
+        stageOf(await h.query(failoverStatusQuery), 'promotion').steps.some(
+          (x) => x.name === 'replication_lag' && x.status === 'succeeded',
+        ),
+      'the promotion to be past its lag check',
+    );
     // The lock is taken from under the run (an operator clearing it, a clock jump): the world says so.
     await store.mutate(g, (w) => {
       w.global.lock = { owner: 'intruder', expiresAt: new Date(Date.now() + 60_000).toISOString() };
