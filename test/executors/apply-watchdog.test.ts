@@ -30,8 +30,8 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('a store that never answers: the tool is stopped after half the lease TTL, dead before the TTL', async () => {
-  const ttlMs = 4000;
+/** A watchdog request whose state store is the silent endpoint. */
+function hungStoreRequest(over: Partial<WatchdogRequest>): WatchdogRequest {
   const { port } = silent.address() as net.AddressInfo;
   const req: WatchdogRequest = {
     bin: '/bin/sleep',
@@ -40,7 +40,7 @@ test('a store that never answers: the tool is stopped after half the lease TTL, 
     environment: 'dev',
     runId: 'd-hung',
     token: 'lease-token',
-    ttlMs,
+    ttlMs: 4000,
     graceMs: 30_000,
     maxMs: 120_000,
     store: {
@@ -54,9 +54,18 @@ test('a store that never answers: the tool is stopped after half the lease TTL, 
     from: 'absent',
     parentPid: process.pid,
     detachedFile: path.join(tmp, 'detached'),
-    logFile: path.join(tmp, 'watchdog.log'),
+    logFile: path.join(tmp, `watchdog-${Math.random().toString(36).slice(2)}.log`),
+    ...over,
   };
-  const file = path.join(tmp, 'request.json');
+  return req;
+}
+
+/** Starts the watchdog on `req`; `whenStarted` runs beside it. Resolves with ms to its exit and its notes. */
+async function runWatchdog(
+  req: WatchdogRequest,
+  whenStarted: (pid: number) => Promise<void> = async () => undefined,
+): Promise<{ exitedAfterMs: number; notes: string }> {
+  const file = path.join(tmp, `request-${Math.random().toString(36).slice(2)}.json`);
   fs.writeFileSync(file, JSON.stringify(req));
   const started = Date.now();
   const watchdog = spawn(process.execPath, [...watchdogEntry(), file], {
@@ -69,7 +78,7 @@ test('a store that never answers: the tool is stopped after half the lease TTL, 
     },
     stdio: 'ignore',
   });
-  const exited = await new Promise<number>((resolve) => {
+  const exited = new Promise<number>((resolve) => {
     const guard = setTimeout(() => {
       watchdog.kill('SIGKILL');
       resolve(Number.POSITIVE_INFINITY);
@@ -79,12 +88,39 @@ test('a store that never answers: the tool is stopped after half the lease TTL, 
       resolve(Date.now() - started);
     });
   });
+  await whenStarted(watchdog.pid!);
+  const exitedAfterMs = await exited;
   const notes = fs.existsSync(req.logFile) ? fs.readFileSync(req.logFile, 'utf8') : '';
+  return { exitedAfterMs, notes };
+}
+
+test('a store that never answers: the tool is stopped after half the lease TTL, dead before the TTL', async () => {
+  const req = hungStoreRequest({});
+  const { exitedAfterMs, notes } = await runWatchdog(req);
   // Half the TTL without a renewal stops the tool, whatever the renewals are still waiting for; the kill after
   // it comes well before a waiter may take the lease over (a whole TTL of standing still on its own clock).
-  expect({ exitedAfterMs: exited, notes }).toEqual({
+  expect({ exitedAfterMs, notes }).toEqual({
     exitedAfterMs: expect.any(Number),
     notes: expect.stringMatching(/stopping the tool: .*apply lease/),
   });
-  expect(exited).toBeLessThan(ttlMs);
+  expect(exitedAfterMs).toBeLessThan(req.ttlMs);
+}, 30_000);
+
+test('a tool already being interrupted (its long grace) is killed sooner once the lease goes stale', async () => {
+  // A tool that shrugs off SIGINT, as tofu does while it waits for a provider; the worker's interrupt grants it
+  // twice the grace (65 s here), which the lease's fence must not wait for.
+  const req = hungStoreRequest({
+    ttlMs: 6000,
+    bin: process.execPath,
+    args: ['-e', "process.on('SIGINT', () => undefined); setTimeout(() => undefined, 60_000)"],
+  });
+  const { exitedAfterMs, notes } = await runWatchdog(req, async (pid) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    process.kill(pid, 'SIGINT');
+  });
+  expect({ exitedAfterMs, notes }).toEqual({
+    exitedAfterMs: expect.any(Number),
+    notes: expect.stringMatching(/stopping the tool: interrupted by the worker[\s\S]*killing the tool sooner/),
+  });
+  expect(exitedAfterMs).toBeLessThan(req.ttlMs);
 }, 30_000);

@@ -82,6 +82,7 @@ describe('apply lease: a retry on another machine never applies over an orphaned
   /** Every apply watchdog's own log on every machine, for a failure's message. */
   const watchdogLogs = () =>
     [...new Set(workers.all.map((w) => w.config.workDir))]
+      .filter((dir) => fs.existsSync(dir))
       .flatMap((dir) => (fs.readdirSync(dir, { recursive: true }) as string[]).map((f) => path.join(dir, f)))
       .filter((f) => path.basename(f) === '.strata-watchdog.log')
       .map((f) => `${f}:\n${fs.readFileSync(f, 'utf8')}`)

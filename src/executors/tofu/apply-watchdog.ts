@@ -54,13 +54,20 @@ async function main(): Promise<void> {
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
     tool.once('exit', (c, s) => resolve([c, s])),
   );
-  let stopping = false;
+  /** When the tool gets SIGKILL, once it is being stopped; a later reason with a nearer deadline brings it forward. */
+  let killAt: number | undefined;
+  let killer: NodeJS.Timeout | undefined;
   const stop = (why: string, killAfterMs = req.graceMs) => {
-    if (stopping) return;
-    stopping = true;
-    note(`stopping the tool: ${why}`);
-    tool.kill('SIGINT');
-    setTimeout(() => tool.kill('SIGKILL'), killAfterMs).unref();
+    const at = Date.now() + killAfterMs;
+    if (killAt !== undefined && at >= killAt) return;
+    if (killAt === undefined) {
+      note(`stopping the tool: ${why}`);
+      tool.kill('SIGINT');
+    } else note(`killing the tool sooner: ${why}`);
+    killAt = at;
+    clearTimeout(killer);
+    killer = setTimeout(() => tool.kill('SIGKILL'), killAfterMs);
+    killer.unref();
   };
   // The worker interrupts an apply (a cancelled run) by signalling us: pass it on the way tofu expects it. The
   // worker kills the whole group itself when its grace period runs out (and reports that it did); this later kill
