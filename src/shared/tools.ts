@@ -27,7 +27,19 @@ const TOOL_KEYS: (keyof ToolPaths)[] = [
   'TEMPORAL_TEST_SERVER',
 ];
 
-export const projectRoot = path.resolve(__dirname, '..', '..');
+/**
+ * The directory holding Strata's package.json: two levels up from src/shared when running from source, three from
+ * dist/src/shared in the compiled build (the container image), where the shipped policy bundle, scripts/ and
+ * the default data directory are beside package.json, not inside dist/.
+ */
+export const projectRoot = findProjectRoot(__dirname);
+
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
 
 export function cacheDir(): string {
   return (
