@@ -131,6 +131,24 @@ export interface Child {
  * it bundles workflows) for a line matching `ready`.
  * `env` adds to this process's environment; an undefined value removes the variable.
  */
+export const workersCompiled = () => Boolean(process.env.BENCH_COMPILED);
+
+const COMPILED_DIR = path.join(ROOT, 'node_modules', '.cache', 'strata', 'bench-build');
+let compiledOnce = false;
+
+/** `entry` (a .ts path from the root) as tsc's JavaScript, compiled once per bench run (tsconfig.bench.json). */
+function compiledEntry(entry: string): string {
+  if (!compiledOnce) {
+    fs.rmSync(COMPILED_DIR, { recursive: true, force: true });
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.bench.json', '--outDir', COMPILED_DIR], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    compiledOnce = true;
+  }
+  return path.join(COMPILED_DIR, entry.replace(/\.ts$/, '.js'));
+}
+
 export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<Child> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
@@ -140,7 +158,9 @@ export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: Re
   // BENCH_NODE_ARGS: extra node flags for the workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // Through scripts/worker.sh, as `npm start` runs the worker: the same V8 and malloc settings on both sides.
-  const proc = spawn('bash', ['scripts/worker.sh', ...extra, '--import', 'tsx', entry], {
+  // BENCH_COMPILED=1: both sides' workers run tsc's JavaScript (as the container image does), no tsx in any thread.
+  const run = workersCompiled() ? [compiledEntry(entry)] : ['--import', 'tsx', entry];
+  const proc = spawn('bash', ['scripts/worker.sh', ...extra, ...run], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

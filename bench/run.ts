@@ -19,7 +19,8 @@
  * Run:   npm run bench                                     (all sections, ~10 min on 2 cores)
  *        BENCH_ONLY=raw,failover BENCH_SAMPLES=3 npm run bench   (some sections, fewer samples)
  * Knobs: BENCH_SAMPLES (raw and failover samples per side, default 7), BENCH_THROUGHPUT (completions, 200),
- *        BENCH_APPROVALS (100), BENCH_OPEN (open runs, 1000), BENCH_READS (200), BENCH_POSTS (200).
+ *        BENCH_APPROVALS (100), BENCH_OPEN (open runs, 1000), BENCH_READS (200), BENCH_POSTS (200),
+ *        BENCH_COMPILED=1 (both sides' workers run tsc's JavaScript, as the container image does, not tsx).
  * Output: a markdown report on stdout and in bench/results/<YYYY-MM-DD>.md (a BENCH_ONLY run writes
  * <YYYY-MM-DD>-<sections>.md instead, so it never overwrites the day's full report).
  */
@@ -32,7 +33,7 @@ import { resolveTofuBin } from '../src/executors/tofu/tool-env';
 import { resolveTools } from '../src/shared/tools';
 import { approvalSection } from './approvals';
 import { failoverSection } from './failover';
-import { ROOT, startWorld, type Section, type World } from './harness';
+import { ROOT, startWorld, workersCompiled, type Section, type World } from './harness';
 import { openRunsSection } from './open-runs';
 import { rawSection } from './raw';
 import { throughputSection } from './throughput';
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
     `- Command: \`${env}npm run bench\` (sections: ${which.join(', ')}; took ${((performance.now() - t0) / 1000).toFixed(0)} s: ${timings.join(', ')})`,
     `- Setup: private Temporal dev server (in-memory SQLite), Strata worker as its own process, API over HTTP on`,
     `  loopback in the bench process, payloads encrypted (codec on, as the quick start ships), API rate limit off.`,
+    `  Workers (Strata's and the bare one) run ${workersCompiled() ? "tsc's compiled JavaScript (BENCH_COMPILED=1)" : 'from source through tsx, as `npm start` runs them'}.`,
     '',
     // Numbered as documented (open runs are section 4), though they run last.
     ...REPORT_ORDER.flatMap((n) => sections.filter((s) => s.name === n)).flatMap(({ section: s }) => [
