@@ -111,3 +111,23 @@ export function processesBelow(dir: string): string[] {
   }
   return found;
 }
+
+/** The parent pid of `pid`, or undefined when it is gone. */
+function parentOf(pid: string): string | undefined {
+  try {
+    return /^PPid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The tool runs (`pid cmdline`) below `dir` whose command line matches `re`, without their own children: a Go
+ * tool that starts a provider plugin forks a child that carries the tool's command line until it executes the
+ * plugin, so a sample taken in that instant sees one run as two.
+ */
+export function toolRunsBelow(dir: string, re: RegExp): string[] {
+  const matching = processesBelow(dir).filter((p) => re.test(p));
+  const pids = new Set(matching.map((p) => p.split(' ')[0]));
+  return matching.filter((p) => !pids.has(parentOf(p.split(' ')[0]) ?? ''));
+}

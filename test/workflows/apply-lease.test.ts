@@ -19,7 +19,7 @@ import type { StrataConfig } from '../../src/shared/config';
 import { api } from '../helpers/api-client';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../helpers/moto';
 import { eventually, startTemporal, testConfig } from '../helpers/temporal';
-import { processesBelow, workerProcesses, type WorkerProcess } from '../helpers/worker-process';
+import { processesBelow, toolRunsBelow, workerProcesses, type WorkerProcess } from '../helpers/worker-process';
 
 const BUCKET = 'strata-lease-test';
 const AWS_ENV = {
@@ -75,9 +75,7 @@ describe('apply lease: a retry on another machine never applies over an orphaned
 
   /** `tofu apply` processes running on any machine right now (a restarted worker reuses its machine's workDir). */
   const applies = () =>
-    [...new Set(workers.all.map((w) => w.config.workDir))].flatMap((dir) =>
-      processesBelow(dir).filter((p) => /\/tofu apply /.test(p)),
-    );
+    [...new Set(workers.all.map((w) => w.config.workDir))].flatMap((dir) => toolRunsBelow(dir, /\/tofu apply /));
 
   /** Every apply watchdog's own log on every machine, for a failure's message. */
   const watchdogLogs = () =>
