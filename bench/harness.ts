@@ -126,11 +126,7 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/**
- * Spawns `scripts/worker.sh --import tsx <entry>` (node with the worker's memory settings) and waits (up to 3 min:
- * it bundles workflows) for a line matching `ready`.
- * `env` adds to this process's environment; an undefined value removes the variable.
- */
+/** BENCH_COMPILED=1: the workers run tsc's JavaScript rather than their TypeScript through tsx. */
 export const workersCompiled = () => Boolean(process.env.BENCH_COMPILED);
 
 const COMPILED_DIR = path.join(ROOT, 'node_modules', '.cache', 'strata', 'bench-build');
@@ -149,6 +145,12 @@ function compiledEntry(entry: string): string {
   return path.join(COMPILED_DIR, entry.replace(/\.ts$/, '.js'));
 }
 
+/**
+ * Spawns `scripts/worker.sh --import tsx <entry>` (or the compiled entry, see workersCompiled; node with the worker's
+ * memory settings) and waits (up to 3 min:
+ * it bundles workflows) for a line matching `ready`.
+ * `env` adds to this process's environment; an undefined value removes the variable.
+ */
 export async function spawnNode(entry: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<Child> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
