@@ -1,7 +1,13 @@
 /** Failovers and their health monitors, as Temporal sees them. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
+import {
+  approveUpdate,
+  rejectUpdate,
+  type ApprovalView,
+  type ApproveInput,
+  type RejectInput,
+} from '../contracts/approval';
 import {
   FAILOVER_KIND,
   failoverGroupOf,
@@ -73,11 +79,11 @@ export class FailoverGateway {
     return ids;
   }
 
-  approve(id: string, input: ApproveInput): Promise<void> {
+  approve(id: string, input: ApproveInput): Promise<ApprovalView> {
     return decide(() => this.handle(id).executeUpdate(approveUpdate, { args: [input] }), `no failover with id "${id}"`);
   }
 
-  reject(id: string, input: RejectInput): Promise<void> {
+  reject(id: string, input: RejectInput): Promise<ApprovalView> {
     return decide(() => this.handle(id).executeUpdate(rejectUpdate, { args: [input] }), `no failover with id "${id}"`);
   }
 

@@ -1,8 +1,14 @@
 /** Multi-stack releases, as Temporal sees them: start, read, list, decide, cancel. */
 import type { Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { approveUpdate, rejectUpdate, type ApproveInput, type RejectInput } from '../contracts/approval';
-import { overridePolicyUpdate, type OverridePolicyInput } from '../contracts/policy';
+import {
+  approveUpdate,
+  rejectUpdate,
+  type ApprovalView,
+  type ApproveInput,
+  type RejectInput,
+} from '../contracts/approval';
+import { overridePolicyUpdate, type OverridePolicyInput, type PolicyOverride } from '../contracts/policy';
 import {
   releaseIdFromWorkflowId,
   releaseStatusQuery,
@@ -68,21 +74,21 @@ export class ReleaseGateway {
     return ids;
   }
 
-  approve(id: string, input: ApproveInput): Promise<void> {
+  approve(id: string, input: ApproveInput): Promise<ApprovalView> {
     return decide(
       () => this.client.workflow.getHandle(releaseWorkflowId(id)).executeUpdate(approveUpdate, { args: [input] }),
       `no release with id "${id}"`,
     );
   }
 
-  reject(id: string, input: RejectInput): Promise<void> {
+  reject(id: string, input: RejectInput): Promise<ApprovalView> {
     return decide(
       () => this.client.workflow.getHandle(releaseWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }),
       `no release with id "${id}"`,
     );
   }
 
-  overridePolicy(id: string, input: OverridePolicyInput): Promise<void> {
+  overridePolicy(id: string, input: OverridePolicyInput): Promise<PolicyOverride> {
     return decide(
       () =>
         this.client.workflow.getHandle(releaseWorkflowId(id)).executeUpdate(overridePolicyUpdate, { args: [input] }),

@@ -52,8 +52,8 @@ export class RolloutGateway {
   }
 
   /** Runs one action as an Update; a validator's refusal becomes FORBIDDEN (403) or CONFLICT (409) naming why. */
-  act(id: string, action: RolloutAction, input: RolloutActionInput): Promise<void> {
-    return decide(
+  async act(id: string, action: RolloutAction, input: RolloutActionInput): Promise<void> {
+    await decide(
       () => this.client.workflow.getHandle(rolloutWorkflowId(id)).executeUpdate(UPDATES[action], { args: [input] }),
       `no rollout with id "${id}"`,
     );

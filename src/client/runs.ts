@@ -14,7 +14,7 @@ import {
   type StackLockInput,
   type StackLockState,
 } from '../contracts/lock';
-import { overridePolicyUpdate, type OverridePolicyInput } from '../contracts/policy';
+import { overridePolicyUpdate, type OverridePolicyInput, type PolicyOverride } from '../contracts/policy';
 import {
   deploymentWorkflowId,
   runIdFromWorkflowId,
@@ -109,22 +109,26 @@ export class RunGateway {
     return out;
   }
 
-  approve(id: string, input: ApproveInput): Promise<void> {
-    return decide(
+  /** Approves; the run's document as the decision left it, where the workflow answers with it (undefined otherwise). */
+  async approve(id: string, input: ApproveInput): Promise<Deployment | undefined> {
+    const view = await decide(
       () => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(approveUpdate, { args: [input] }),
       `no run with id "${id}"`,
     );
+    return view.run as Deployment | undefined;
   }
 
-  reject(id: string, input: RejectInput): Promise<void> {
-    return decide(
+  /** Rejects; the run's document as for approve. */
+  async reject(id: string, input: RejectInput): Promise<Deployment | undefined> {
+    const view = await decide(
       () => this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(rejectUpdate, { args: [input] }),
       `no run with id "${id}"`,
     );
+    return view.run as Deployment | undefined;
   }
 
   /** An admin's override of the plan's policy denial (an Update the run's policy gate validates). */
-  overridePolicy(id: string, input: OverridePolicyInput): Promise<void> {
+  overridePolicy(id: string, input: OverridePolicyInput): Promise<PolicyOverride> {
     return decide(
       () =>
         this.client.workflow.getHandle(deploymentWorkflowId(id)).executeUpdate(overridePolicyUpdate, { args: [input] }),

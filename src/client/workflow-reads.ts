@@ -135,9 +135,9 @@ export async function queryIfRunning<T>(handle: WorkflowHandle, query: QueryDefi
 }
 
 /** Runs an Update and turns a validator's refusal (an ApplicationFailure whose type is a taxonomy code) into a StrataError. */
-export async function decide(run: () => Promise<unknown>, notFoundMessage: string): Promise<void> {
+export async function decide<T>(run: () => Promise<T>, notFoundMessage: string): Promise<T> {
   try {
-    await run();
+    return await run();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new StrataError(ErrorCode.NOT_FOUND, notFoundMessage);
     if (err instanceof WorkflowUpdateFailedError) {

@@ -92,6 +92,12 @@ export interface ApprovalView {
   planHash?: string;
   /** Decisions the gate refused (forged, unsigned, stale), with who they claimed to be. */
   refused?: RefusedDecision[];
+  /**
+   * The run's own document (what its status query returns) once the decision has taken effect, for a workflow
+   * that answers with it (deployments), so the caller needs no query after the Update. Absent elsewhere, from runs
+   * older than the answer, and when the document is too large to copy into history.
+   */
+  run?: unknown;
 }
 
 /** Approve as an Update: the caller learns at once whether it counted, and why not. */

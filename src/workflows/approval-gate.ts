@@ -45,6 +45,10 @@ export const localSignatures = proxyLocalActivities<DecisionActivities>({
 const PATCH_SIGNED_DECISIONS = 'signed-decisions';
 /** Exported for the policy gate, whose overrides are verified the same way. */
 export const PATCH_LOCAL_SIGNATURES = 'local-signature-check';
+const PATCH_ANSWER_WITH_RUN = 'decision-answers-run';
+
+/** A run document larger than this is not copied into the Update's answer (it lands in history); the caller queries. */
+const MAX_ANSWER_JSON = 64 * 1024;
 
 /** Refused decisions kept in the run (newest last); enough to see an attack, bounded so history stays small. */
 const MAX_REFUSED = 50;
@@ -68,6 +72,11 @@ export interface ApprovalGateOptions {
   log?: (level: 'info' | 'warn', message: string) => void;
   /** Why the plan may not be approved at all (a policy denies it), or undefined. */
   denied?: () => string | undefined;
+  /**
+   * Answer approve/reject Updates with the run's document, once `settled` says the run has acted on the decision
+   * (in the same workflow task: the saga moves on synchronously when the gate closes).
+   */
+  answer?: { document: () => unknown; settled: () => boolean };
 }
 
 function refuse(type: string, message: string): never {
@@ -86,10 +95,10 @@ export class ApprovalGate {
 
   /** Registers the Update and Signal handlers; call once, at the top of the workflow. */
   install(): void {
-    setHandler(approveUpdate, (input) => this.decide('approve', input, 'update'), {
+    setHandler(approveUpdate, async (input) => this.answer(await this.decide('approve', input, 'update')), {
       validator: (input) => this.validateApprove(input),
     });
-    setHandler(rejectUpdate, (input) => this.decide('reject', input, 'update'), {
+    setHandler(rejectUpdate, async (input) => this.answer(await this.decide('reject', input, 'update')), {
       validator: (input) => this.validateReject(input),
     });
     // Signals cannot answer the sender, so a refusal is recorded in the run instead.
@@ -168,6 +177,18 @@ export class ApprovalGate {
     if (verdict.by !== input.by)
       refuse(APPROVAL_ERRORS.forbidden, `decision claims ${input.by} but is signed for ${verdict.by}`);
     return verdict;
+  }
+
+  /**
+   * The Update's answer: the gate, and where the owner offers it the run's document after the saga has taken the
+   * decision in (status `applying` once the last approval counted), so an approval is one round trip for its caller.
+   */
+  private async answer(view: ApprovalView): Promise<ApprovalView> {
+    const answer = this.opts.answer;
+    if (!answer || !patched(PATCH_ANSWER_WITH_RUN)) return view;
+    await condition(answer.settled);
+    const run = answer.document();
+    return JSON.stringify(run).length <= MAX_ANSWER_JSON ? { ...view, run } : view;
   }
 
   view(): ApprovalView {

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { StatusKey } from '../shared/search-attributes';
 import type { Approval, RefusedDecision, Rejection } from '../contracts/approval';
-import { ApprovalGate } from './approval-gate';
+import { ApprovalGate, type ApprovalGateOptions } from './approval-gate';
 
 /** Appends `item` and drops the oldest entries beyond `max`, so a long run's history-bound state stays small. */
 export function pushBounded<T>(list: T[], item: T, max: number): void {
@@ -116,6 +116,15 @@ export class RunRecorder<S extends string, D extends RecordedRun<S>> {
     this.closed = true;
   }
 
+  /**
+   * The document as a query answers it, published first: a handler answering with it mid-task (a decision
+   * Update) hands out the revision the memo carries, so a reader's cache recognises it.
+   */
+  publishedView(): D & { revision?: number } {
+    this.flush();
+    return this.view();
+  }
+
   /** The document as a query answers it: with its revision, when that revision describes it exactly. */
   view(): D & { revision?: number } {
     if (this.revision === undefined || JSON.stringify(this.doc) !== this.publishedJson) return this.doc;
@@ -142,10 +151,13 @@ export function installApprovalGate(
   rec: { now(): string; event(level: EventLevel, message: string): void },
   /** Why the plan may not be approved at all (a policy denies it), or undefined. */
   denied?: () => string | undefined,
+  /** The run's document for the decision Updates' answers (ApprovalGateOptions.answer). */
+  answer?: ApprovalGateOptions['answer'],
 ): ApprovalGate {
   const gate: ApprovalGate = new ApprovalGate({
     requestedBy,
     denied,
+    answer,
     onChange: () => {
       const v = gate.view();
       doc.approvals = v.approvals;

@@ -122,7 +122,11 @@ export function startRun(input: DeploymentInput): StackChangeRun {
     onChange: () => (d.policyOverride = policy.override),
   });
   policy.install();
-  const gate = installApprovalGate(input.requestedBy, d, rec, () => policy.denial());
+  const gate: ApprovalGate = installApprovalGate(input.requestedBy, d, rec, () => policy.denial(), {
+    document: () => rec.publishedView(),
+    // The last approval moves the saga to `applying`, a rejection ends it: both in the task that took the decision.
+    settled: () => gate.state === 'pending' || d.status !== 'awaiting_approval',
+  });
   if (patched(PATCH_DOC_REVISION)) rec.trackRevisions();
   setHandler(statusQuery, () => rec.view());
   rec.publish();

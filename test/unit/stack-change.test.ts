@@ -224,6 +224,25 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
     await expectLockFree(r.stack, 'prod');
   });
 
+  // The API answers a decision from the Update alone (no status query after it), so the Update's answer must be
+  // the run as the decision left it: still waiting after the first of two approvals, applying after the last.
+  test('approve and reject Updates answer with the run document as the decision left it', async () => {
+    const r = await start({ env: 'prod' });
+    await gateOpen(r);
+    const first = await r.h.executeUpdate(approveUpdate, { args: [{ by: 'bob', ...APPROVER }] });
+    expect(first.run).toMatchObject({ id: r.id, status: 'awaiting_approval', approvals: [{ by: 'bob' }] });
+    const last = await r.h.executeUpdate(approveUpdate, { args: [{ by: 'dave', ...APPROVER }] });
+    expect(last).toMatchObject({ state: 'approved' });
+    expect(last.run).toMatchObject({ status: 'applying', approvals: [{ by: 'bob' }, { by: 'dave' }] });
+    expect((await r.h.result()).status).toBe('succeeded');
+
+    const other = await start({ env: 'prod' });
+    await gateOpen(other);
+    const rejected = await other.h.executeUpdate(rejectUpdate, { args: [{ by: 'dave', reason: 'no', ...APPROVER }] });
+    expect(rejected.run).toMatchObject({ status: 'rejected', rejection: { by: 'dave' } });
+    expect((await other.h.result()).status).toBe('rejected');
+  });
+
   test('the gate refuses a stale plan hash, a duplicate approver and a caller without an approver role', async () => {
     const r = await start({ env: 'prod' });
     const waiting = await gateOpen(r);

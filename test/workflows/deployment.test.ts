@@ -98,7 +98,10 @@ describe('deployment saga over HTTP (OpenTofu, hello-local)', () => {
     expect(dup.status).toBe(409);
     expect(dup.body.error.message).toMatch(/already approved/);
 
-    expect((await s.http.post('dave', `/api/v1/deployments/${id}/approve`)).status).toBe(200);
+    const last = await s.http.post('dave', `/api/v1/deployments/${id}/approve`);
+    expect(last.status).toBe(200);
+    // Answered from the Update itself: the run as the last approval left it, already applying.
+    expect(last.body).toMatchObject({ id, status: 'applying', approvals: [{ by: 'bob' }, { by: 'dave' }] });
     const done = await s.http.waitFor(id, ['succeeded']);
     expect(done.approvals.map((a) => a.by)).toEqual(['bob', 'dave']);
     await recordHistory(s.env.address, deploymentWorkflowId(id), 'deployment-prod-approved-succeeded');

@@ -206,14 +206,14 @@ export class RunService {
       by: principal.subject,
       roles,
     });
-    await this.runs.approve(id, {
+    const answered = await this.runs.approve(id, {
       by: principal.subject,
       roles,
       planHash: body.planHash,
       comment: body.comment,
       assertion,
     });
-    return this.live(id);
+    return this.live(id, answered);
   }
 
   async reject(id: string, principal: Principal, body: { reason?: string }): Promise<Deployment> {
@@ -226,8 +226,8 @@ export class RunService {
       by: principal.subject,
       roles,
     });
-    await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
-    return this.live(id);
+    const answered = await this.runs.reject(id, { by: principal.subject, roles, reason: body.reason, assertion });
+    return this.live(id, answered);
   }
 
   /** Lifts the plan's policy denial as the caller (an admin, where the environment allows it), with a reason. */
@@ -251,12 +251,15 @@ export class RunService {
   }
 
   /**
-   * A decision's read of the run: the status query alone while the run is open (a decision is only ever taken on
-   * one), without the describe a general read starts with; the full read otherwise.
+   * A decision's read of the run: the document the Update answered with while the run stays open (no further
+   * round trip), else the status query alone (a decision is only ever taken on an open run), without the describe
+   * a general read starts with; the full read once the run has ended, so its final result is what the caller sees.
    */
-  private async live(id: string): Promise<Deployment> {
-    const d = await this.runs.queryOpen(id);
-    return d && !TERMINAL_STATUSES.includes(d.status) ? d : this.get(id);
+  private async live(id: string, answered?: Deployment): Promise<Deployment> {
+    const open = (d?: Deployment): d is Deployment => !!d && !TERMINAL_STATUSES.includes(d.status);
+    if (open(answered)) return answered;
+    const d = answered ? undefined : await this.runs.queryOpen(id);
+    return open(d) ? d : this.get(id);
   }
 
   /**
