@@ -9,6 +9,7 @@ import { createIacActivities } from '../activities/iac';
 import { createGateway, dataConverterFor } from '../client';
 import { createNotifyActivities } from '../activities/notify/slack';
 import { costEstimator, priceTableSource } from '../activities/cost';
+import { createStepActivities } from '../activities/steps';
 import { createPolicyActivities } from '../activities/policy';
 import { createReleaseActivities } from '../activities/release';
 import { createAwsClients } from '../activities/cloud/aws/clients';
@@ -62,20 +63,23 @@ export function buildActivities(
   const stores = createStores(config.stateStore, config.artifactsDir);
   const runLog = createFsRunLog(config.artifactsDir);
   const executors = createExecutors();
+  const iac = createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog });
+  const policy = createPolicyActivities({
+    config,
+    artifacts: stores.artifacts,
+    state: stores.state,
+    runLog,
+    // Asked per plan: on a fresh machine `npm start` serves before its background build has OPA.
+    opaBin: () => readTools().OPA_BIN,
+    // An invalid table stops the worker at start-up, naming the field; no table at all means no estimates.
+    estimateCost: fs.existsSync(config.pricing.table)
+      ? costEstimator(priceTableSource(config.pricing.table, config.baseDir))
+      : undefined,
+  });
   return {
-    ...createIacActivities({ config, executors, artifacts: stores.artifacts, state: stores.state, runLog }),
-    ...createPolicyActivities({
-      config,
-      artifacts: stores.artifacts,
-      state: stores.state,
-      runLog,
-      // Asked per plan: on a fresh machine `npm start` serves before its background build has OPA.
-      opaBin: () => readTools().OPA_BIN,
-      // An invalid table stops the worker at start-up, naming the field; no table at all means no estimates.
-      estimateCost: fs.existsSync(config.pricing.table)
-        ? costEstimator(priceTableSource(config.pricing.table, config.baseDir))
-        : undefined,
-    }),
+    ...iac,
+    ...policy,
+    ...createStepActivities({ ...iac, ...policy }),
     ...createTemporalActivities({
       locks: createGateway(withConfigCodec(opts.client, config), {
         namespace: config.temporal.namespace,

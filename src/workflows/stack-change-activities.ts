@@ -12,6 +12,7 @@ import {
 import type { IacActivities } from '../activities/iac';
 import type { NotifyActivities } from '../activities/notify/slack';
 import type { PolicyActivities } from '../activities/policy';
+import type { StepActivities } from '../activities/steps';
 import type { TemporalActivities } from '../activities/temporal';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 
@@ -76,6 +77,8 @@ export interface StackChangeSteps {
   stores: Pick<IacActivities, 'latestVersion' | 'recordVersion'>;
   locks: Pick<TemporalActivities, 'requestStackLock'> & Partial<Pick<TemporalActivities, 'releaseStackLock'>>;
   policy: Pick<PolicyActivities, 'assessPlan'>;
+  /** Planning and verify-and-record each as one step (quick executors; activities/steps). */
+  combined?: StepActivities;
 }
 
 const policyRemote = proxyActivities<Pick<PolicyActivities, 'assessPlan'>>({
@@ -100,6 +103,7 @@ const locksLocal = proxyLocalActivities<Pick<TemporalActivities, 'requestStackLo
 const policyLocal = proxyLocalActivities<Pick<PolicyActivities, 'assessPlan'>>(planLocal);
 const planningLocal = proxyLocalActivities<Pick<IacActivities, 'prepareRun' | 'planRun'>>(planLocal);
 const verifyingLocal = proxyLocalActivities<Pick<IacActivities, 'verifyRun'>>(planLocal);
+const combinedLocal = proxyLocalActivities<StepActivities>(planLocal);
 
 /**
  * The steps of a run: store reads and writes, the lock request and the policy check are local everywhere; an
@@ -107,7 +111,7 @@ const verifyingLocal = proxyLocalActivities<Pick<IacActivities, 'verifyRun'>>(pl
  * for minutes (init, plan, apply of OpenTofu, Helm, CloudFormation) stay regular activities, heartbeating and
  * retried on any worker; so does every apply, whose resumption after a crash counts on the activity's attempts.
  */
-export function localSteps(quickExecutor: boolean): StackChangeSteps {
+export function localSteps(quickExecutor: boolean, combined = false): StackChangeSteps {
   return {
     planning: quickExecutor ? planningLocal : planning,
     verifying: quickExecutor ? verifyingLocal : verifying,
@@ -115,5 +119,8 @@ export function localSteps(quickExecutor: boolean): StackChangeSteps {
     stores: storesLocal,
     locks: locksLocal,
     policy: policyLocal,
+    // A quick executor's snapshot, plan and assessment, and its verification and record, need no activation
+    // between them: each pair of round trips saved is ~a tenth of such a run's work on the worker.
+    ...(quickExecutor && combined ? { combined: combinedLocal } : {}),
   };
 }

@@ -23,6 +23,8 @@ const PATCH_STATUS_MEMO = 'status-memo';
 const PATCH_LOCAL_STEPS = 'local-steps';
 /** The memo carries the run document's revision (run-recorder.ts trackRevisions). */
 const PATCH_DOC_REVISION = 'doc-revision';
+/** A quick executor's steps that always run together go as one local activity (stack-change-activities.ts). */
+const PATCH_COMBINED_STEPS = 'combined-quick-steps';
 
 /** One run in progress: its input, the document the status query returns, and the recorder that owns it. */
 export interface StackChangeRun {
@@ -100,7 +102,8 @@ const planText = (d: Deployment) => (d.plan ? `+${d.plan.add} ~${d.plan.change} 
 /** Sets up the run document, its status publication, the approval gate and the status query. */
 export function startRun(input: DeploymentInput): StackChangeRun {
   // Decided before the first command, once per run: the same run never mixes the two shapes.
-  const steps = patched(PATCH_LOCAL_STEPS) ? localSteps(input.executor === 'simulated') : REMOTE_STEPS;
+  const quick = input.executor === 'simulated';
+  const steps = patched(PATCH_LOCAL_STEPS) ? localSteps(quick, quick && patched(PATCH_COMBINED_STEPS)) : REMOTE_STEPS;
   const d = newDeployment(input, new Date().toISOString());
   const rec = new RunRecorder<DeploymentStatus, Deployment>(d, {
     memo: {

@@ -4,6 +4,7 @@
  */
 import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { StateVersionSummary } from '../activities/iac';
+import type { PlanStepsInput, PlanStepsResult } from '../activities/steps';
 import type { PlanSummary } from '../contracts/iac';
 import type { Deployment, RunKind } from '../contracts/runs';
 import type { ApprovalOutcome } from './approval-gate';
@@ -31,31 +32,48 @@ export function closeSuperseded(run: StackChangeRun, current: StateVersionSummar
 export async function planChange(run: StackChangeRun): Promise<PlannedChange> {
   const { input, d, rec, target, steps } = run;
   rec.setStatus('planning');
-  const fromVersion = input.kind === 'rollback' ? input.targetVersion : undefined;
-  const config = await steps.planning.prepareRun({ ...target, fromVersion });
+  const prepare = { ...target, fromVersion: input.kind === 'rollback' ? input.targetVersion : undefined };
   // Read by a person before anything is applied (an approval, a dry run): the log gets the readable diff too.
   const readable = input.dryRun || input.approvalPolicy.required > 0;
-  const plan = await steps.planning.planRun({ ...target, config, destroy: input.kind === 'destroy', readable });
-  const risk = riskOf(input.kind, plan, input.approvalPolicy.required > 0);
-  d.plan = planView(plan, risk);
-  // Cost and the Rego policies' findings join the plan view; a denial then blocks the approval gate.
-  if (patched(PATCH_POLICY_COST)) {
-    const assessed = await steps.policy.assessPlan({
-      ...target,
-      kind: input.kind,
-      requestedBy: input.requestedBy,
-      plan,
-      flags: input.policyFlags,
-    });
-    Object.assign(d.plan, assessed);
-  }
+  const planning = { ...target, destroy: input.kind === 'destroy', readable };
+  const assessing = { ...target, kind: input.kind, requestedBy: input.requestedBy, flags: input.policyFlags };
+  // Cost and the Rego policies' findings join the plan view; a denial then blocks the approval gate. (Every run
+  // that plans in one step was started after the assessment existed: its patch is asked before the plan there.)
+  // Step by step the plan view is set as soon as the plan exists, before the assessment's own step: the memo
+  // revisions of recorded histories follow that order.
+  const show = (plan: PlanSummary) =>
+    (d.plan = planView(plan, riskOf(input.kind, plan, input.approvalPolicy.required > 0)));
+  const { config, plan, assessed } = steps.combined
+    ? await steps.combined.planSteps({
+        prepare,
+        plan: planning,
+        assess: patched(PATCH_POLICY_COST) ? assessing : undefined,
+      })
+    : await planStepByStep(steps, prepare, planning, assessing, show);
+  const view = steps.combined ? show(plan) : d.plan!;
+  if (assessed) Object.assign(view, assessed);
   d.resources = plan.resources.map((r) => ({ address: r.address, type: r.type, action: r.action, status: 'planned' }));
   for (const n of plan.notes ?? []) rec.event('warn', n);
   rec.event(
     'info',
-    `plan: ${plan.add} to add, ${plan.change} to change, ${plan.destroy} to destroy (risk ${risk}, hash ${plan.planHash.slice(0, 12)})`,
+    `plan: ${plan.add} to add, ${plan.change} to change, ${plan.destroy} to destroy (risk ${view.risk}, hash ${plan.planHash.slice(0, 12)})`,
   );
   return { config, plan };
+}
+
+/** Snapshot, plan and assessment as three steps, in that order (every executor but the quick ones). */
+async function planStepByStep(
+  steps: StackChangeRun['steps'],
+  prepare: PlanStepsInput['prepare'],
+  planning: PlanStepsInput['plan'],
+  assessing: NonNullable<PlanStepsInput['assess']>,
+  show: (plan: PlanSummary) => void,
+): Promise<PlanStepsResult> {
+  const config = await steps.planning.prepareRun(prepare);
+  const plan = await steps.planning.planRun({ ...planning, config });
+  show(plan);
+  if (!patched(PATCH_POLICY_COST)) return { config, plan };
+  return { config, plan, assessed: await steps.policy.assessPlan({ ...assessing, plan }) };
 }
 
 /**
@@ -130,18 +148,26 @@ export async function applyAndRecord(
   if (result.resumed) rec.event('warn', 'apply resumed after a worker failure');
   d.outputs = result.outputs;
   d.resources = d.resources.map((r) => ({ ...r, status: r.action === 'delete' ? 'deleted' : 'applied' }));
-  if (input.verify.length > 0 && kind !== 'destroy') {
-    rec.setStatus('verifying');
-    await steps.verifying.verifyRun({ ...target, config, checks: input.verify, outputs: result.outputs });
-  }
-  const v = await steps.stores.recordVersion({
+  const verify =
+    input.verify.length > 0 && kind !== 'destroy'
+      ? { ...target, config, checks: input.verify, outputs: result.outputs }
+      : undefined;
+  const record = {
     runId: input.id,
     stack: input.stack,
     environment: input.environment,
     kind,
     plan,
     restoredFrom: restoredFrom ?? input.targetVersion,
-  });
+  };
+  if (verify) rec.setStatus('verifying');
+  let v: StateVersionSummary;
+  if (steps.combined) {
+    v = await steps.combined.verifyAndRecord({ verify, record });
+  } else {
+    if (verify) await steps.verifying.verifyRun(verify);
+    v = await steps.stores.recordVersion(record);
+  }
   d.stateVersion = v.version;
   return v;
 }

@@ -68,6 +68,7 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
       dryRun?: boolean;
       autoRollback?: boolean;
       targetVersion?: number;
+      executor?: DeploymentInput['executor'];
     } = {},
   ): Promise<Run> {
     const kind = opts.kind ?? 'deploy';
@@ -87,6 +88,7 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
       autoRollback: opts.autoRollback ?? true,
       verify: [{ type: 'output', output: 'url' }],
       createdAt: new Date().toISOString(),
+      executor: opts.executor,
     };
     const h = await env.client.workflow.start<typeof deploymentWorkflow>(WORKFLOW_OF[kind], {
       workflowId: deploymentWorkflowId(id),
@@ -129,6 +131,17 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
       what: `${name} to be called`,
       timeoutMs: 10_000,
       everyMs: 10,
+    });
+  }
+
+  /** The local activities a run's history records, in order (one marker each). */
+  async function localActivityNames(r: Run): Promise<string[]> {
+    const history = await r.h.fetchHistory();
+    return (history.events ?? []).flatMap((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      if (!data) return [];
+      const marker = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string };
+      return marker.activity_type ? [marker.activity_type] : [];
     });
   }
 
@@ -380,6 +393,30 @@ describe('stack-change saga (deployment, rollback, destroy) on the time-skipping
     expect(world.callsOf(r.stack, 'planRun')[1].input.variables).toEqual({});
     expect(world.callsOf(r.stack, 'recordVersion')[0].input).toMatchObject({ kind: 'rollback', restoredFrom: 3 });
     await expectLockFree(r.stack);
+  });
+
+  // A quick executor's planning, and its verification and record, each go as one local activity: the same
+  // parts in the same order (the world records them by name), one history marker each instead of three and two.
+  test('a quick executor plans in one step and verifies-and-records in one: same parts, same order, fewer markers', async () => {
+    const r = await start({ executor: 'simulated' });
+    const d = await r.h.result();
+    expect(d.status).toBe('succeeded');
+    expect(world.names(r.stack)).toEqual([...UP_TO_PLAN, 'applyRun', 'verifyRun', 'recordVersion']);
+    expect(world.callsOf(r.stack, 'applyRun')[0].input.plan.planHash).toBe(d.plan!.planHash);
+    const steps = await localActivityNames(r);
+    expect(steps).toEqual(['requestStackLock', 'latestVersion', 'planSteps', 'verifyAndRecord', 'releaseStackLock']);
+    await expectLockFree(r.stack);
+  });
+
+  test('a quick executor whose verification fails records nothing and rolls back', async () => {
+    const r = await start({
+      executor: 'simulated',
+      script: { previous: { version: 2, kind: 'deploy' }, fail: { verifyRun: [1] } },
+    });
+    const d = await r.h.result();
+    expect(d.status).toBe('rolled_back');
+    expect(d.error?.code).toBe('VERIFY_FAILED');
+    expect(world.callsOf(r.stack, 'recordVersion').map((c) => c.input.kind)).toEqual(['rollback']);
   });
 
   test('verification fails → automatic rollback → rolled_back, the failed version never recorded', async () => {

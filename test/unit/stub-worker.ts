@@ -20,6 +20,7 @@ import type { PolicyActivities } from '../../src/activities/policy';
 import type { ReleaseActivities } from '../../src/activities/release';
 import { createDecisionActivities } from '../../src/activities/auth';
 import { createRolloutActivities } from '../../src/activities/rollout';
+import { createStepActivities } from '../../src/activities/steps';
 import { createTemporalActivities, type TemporalActivities } from '../../src/activities/temporal';
 import type { FailoverStageName } from '../../src/contracts/failover';
 import type { PlanSummary } from '../../src/contracts/iac';
@@ -405,8 +406,12 @@ export async function startStubWorker(
   const taskQueue = `unit-${randomUUID()}`;
   const bundle = process.env.STRATA_WORKFLOW_BUNDLE;
   // Typed as the real worker's activity map: an activity added to buildActivities must be stubbed here too.
+  const iac = stubIacActivities(world);
+  const policy = stubPolicyActivities();
   const activities: WorkerActivities = {
-    ...stubIacActivities(world),
+    ...iac,
+    // Real: the combined steps call the stubs, so the world records their parts by name as before.
+    ...createStepActivities({ ...iac, ...policy }),
     // Real: signatures are checked against keys generated for this test (none of these runs demands them).
     ...createDecisionActivities({
       config: { approvalSigning: { required: true, signers: [], bots: [] }, baseDir: process.cwd() },
@@ -421,7 +426,7 @@ export async function startStubWorker(
       }),
     ),
     ...stubNotifyActivities(world),
-    ...stubPolicyActivities(),
+    ...policy,
     ...stubReleaseActivities(),
     ...stubFailoverActivities(world),
     // Real: the simulated traffic model is in-process files, fast enough for the time-skipping tests.

@@ -273,5 +273,7 @@ describe('the approval window (Slack slow to answer)', () => {
     await eventually(() => held.length > 0, 'the Slack message to arrive');
     await s.http.waitFor(id, ['succeeded']);
     answer();
+    // The simulated cloud plans in one step and verifies-and-records in one; replayed from here on.
+    await recordHistory(s.env.address, deploymentWorkflowId(id), 'deployment-sim-approved-succeeded');
   });
 });
