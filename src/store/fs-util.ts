@@ -5,15 +5,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, StrataError } from '../shared/errors';
 
+/** Temp and moved-aside names: unique per process (random, in case hosts share the directory) and per call. */
+const PROCESS_TAG = `${process.pid}.${randomBytes(4).toString('hex')}`;
+let tmpSeq = 0;
+
+/**
+ * Runs `fn`, creating `dir` (and its parents) first only when `fn` finds it missing: the stores write into
+ * directories that almost always exist, and a `mkdir -p` before each write was most of a write's system calls.
+ */
+async function inDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fs.mkdir(dir, { recursive: true });
+    return fn();
+  }
+}
+
 /** Writes via a temp file in the same directory + rename, so readers see the old or the new bytes, never half. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${PROCESS_TAG}.${tmpSeq++}.tmp`);
   try {
-    await fs.writeFile(tmp, data);
+    await inDir(dir, () => fs.writeFile(tmp, data));
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
@@ -92,12 +107,11 @@ async function breakLock(file: string, judged: string): Promise<void> {
  * whose holder died (its pid is gone on this host, or it is older than 30 s) is broken.
  */
 export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   let wait = 2;
   for (;;) {
     try {
-      const handle = await fs.open(file, 'wx');
+      const handle = await inDir(path.dirname(file), () => fs.open(file, 'wx'));
       try {
         await handle.writeFile(JSON.stringify({ pid: process.pid, host: os.hostname(), at: new Date().toISOString() }));
       } finally {
