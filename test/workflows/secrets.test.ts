@@ -269,8 +269,8 @@ describe('secrets by reference', () => {
     const failed = await h.waitFor(id, ['failed']);
     expect(failed.error?.code).toBe('SECRET_NOT_FOUND');
     expect(failed.error?.message).toMatch(/secret NO_SUCH_SECRET_HERE \(variable db_password\) is not set/);
-    // Non-retryable: one attempt of the prepare step, not the retry policy's several. A simulated stack prepares
-    // in a local activity, whose marker in history records the step and its attempt.
+    // Non-retryable: one attempt of the planning step, not the retry policy's several. A simulated stack prepares
+    // and plans in one local activity (planSteps), whose marker in history records the step and its attempt.
     const history = await env.client.workflow.getHandle(`strata-run/${id}`).fetchHistory();
     const markers = history
       .events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
@@ -278,7 +278,7 @@ describe('secrets by reference', () => {
         const payload = e.markerRecordedEventAttributes!.details!.data!.payloads![0];
         return JSON.parse(Buffer.from(payload.data!).toString('utf8')) as { activity_type: string; attempt: number };
       })
-      .filter((m) => m.activity_type === 'prepareRun');
+      .filter((m) => m.activity_type === 'planSteps');
     expect(markers).toHaveLength(1);
     expect(markers[0].attempt).toBe(1);
     const res = await get('alice', `/api/v1/deployments/${id}`);
