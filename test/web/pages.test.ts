@@ -84,6 +84,12 @@ describe('web pages in chromium', () => {
     return page;
   }
 
+  /** Resolves when the run page has fetched its run once more (it refreshes every 1.5 s). */
+  const refreshed = (page: Page, id: string) =>
+    page.waitForResponse(
+      (r) => new URL(r.url()).pathname === `/api/v1/deployments/${id}` && r.request().method() === 'GET',
+    );
+
   const statusOf = (page: Page, sel: string) =>
     page.getAttribute(sel, 'data-status', { timeout: 2000 }).catch(() => null);
 
@@ -111,6 +117,12 @@ describe('web pages in chromium', () => {
       const page = await signedIn(approver, `/runs/${id}`);
       await page.waitForSelector('#approve:not([disabled])');
       await page.fill('#decision-comment', `lgtm from ${approver}`);
+      // The page refreshes itself while the approver types: a refresh keeps the text and the caret where they are.
+      await refreshed(page, id);
+      await refreshed(page, id);
+      expect(
+        await page.evaluate(() => [document.activeElement?.id, (document.activeElement as HTMLInputElement).value]),
+      ).toEqual(['decision-comment', `lgtm from ${approver}`]);
       await page.click('#approve');
       await page.waitForSelector(`#action-result:text("Approved by ${approver}")`);
       await page.waitForSelector(`#approvals-table tr[data-by="${approver}"]`);

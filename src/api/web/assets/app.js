@@ -475,8 +475,16 @@
     const refreshErr = h('div', { id: 'refresh-error' });
     root.append(refreshErr, head, actions, planEl, approvals, progress, section('log-card', 'Log ', logState, logEl));
     const comment = h('input', { id: 'decision-comment', placeholder: 'comment or reason (optional)', size: 40 });
+    const approveButton = h('button', { id: 'approve', class: 'primary', onclick: () => decide('approve') }, 'Approve');
+    const rejectButton = h('button', { id: 'reject', class: 'danger', onclick: () => decide('reject') }, 'Reject');
+    const decisionHints = h('div');
+    const decision = h('div', { id: 'decision', hidden: true }, approveButton, rejectButton, comment, decisionHints);
+    const noDecision = h('p', { class: 'hint', hidden: true });
+    const cancelButton = h('button', { id: 'cancel', hidden: true, onclick: cancel }, 'Cancel run');
+    actions.append(decision, noDecision, cancelButton, result);
     let d = null;
     let planExtras = null;
+    let deciding = false;
     const done = new Set();
 
     const render = () => {
@@ -519,49 +527,34 @@
       const mine = me && me.subject === d.requestedBy;
       const already = me && d.approvals.some((a) => a.by === me.subject);
       const canCancel = !TERMINAL.includes(d.status) && (mine || hasRole('admin', d.environment));
+      // The controls are updated in place, never rebuilt: a refresh must not take the caret out of the comment a
+      // reviewer is typing, nor swap a button out from under a click.
+      decision.hidden = !waiting;
+      approveButton.disabled = rejectButton.disabled = !canApprove || deciding;
+      approveButton.title = canApprove ? '' : `${me.subject} is not an approver in ${d.environment}`;
       replace(
-        actions,
-        waiting
-          ? [
-              h(
-                'button',
-                {
-                  id: 'approve',
-                  class: 'primary',
-                  disabled: !canApprove,
-                  title: canApprove ? '' : `${me.subject} is not an approver in ${d.environment}`,
-                  onclick: () => decide('approve'),
-                },
-                'Approve',
-              ),
-              h(
-                'button',
-                { id: 'reject', class: 'danger', disabled: !canApprove, onclick: () => decide('reject') },
-                'Reject',
-              ),
-              comment,
-              !canApprove
-                ? h('p', { class: 'hint' }, `You (${me.subject}) do not hold the approver role in ${d.environment}.`)
-                : null,
-              canApprove && mine
-                ? h(
-                    'p',
-                    { class: 'hint', id: 'four-eyes-hint' },
-                    'You requested this run: where four-eyes applies, your approval will be refused.',
-                  )
-                : null,
-              already ? h('p', { class: 'hint' }, 'You have approved this plan.') : null,
-            ]
-          : h(
+        decisionHints,
+        !canApprove
+          ? h('p', { class: 'hint' }, `You (${me.subject}) do not hold the approver role in ${d.environment}.`)
+          : null,
+        canApprove && mine
+          ? h(
               'p',
-              { class: 'hint' },
-              TERMINAL.includes(d.status)
-                ? `This run has ended: ${d.status.replace(/_/g, ' ')}.`
-                : `No decision pending (${d.status.replace(/_/g, ' ')}).`,
-            ),
-        canCancel ? h('button', { id: 'cancel', onclick: cancel }, 'Cancel run') : null,
-        result,
+              { class: 'hint', id: 'four-eyes-hint' },
+              'You requested this run: where four-eyes applies, your approval will be refused.',
+            )
+          : null,
+        already ? h('p', { class: 'hint' }, 'You have approved this plan.') : null,
       );
+      noDecision.hidden = waiting;
+      replace(
+        noDecision,
+        TERMINAL.includes(d.status)
+          ? `This run has ended: ${d.status.replace(/_/g, ' ')}.`
+          : `No decision pending (${d.status.replace(/_/g, ' ')}).`,
+      );
+      cancelButton.hidden = !canCancel;
+      cancelButton.disabled = deciding;
 
       replace(
         approvals,
@@ -647,19 +640,17 @@
         what === 'approve'
           ? { planHash: d.plan && d.plan.planHash, comment: comment.value || undefined }
           : { reason: comment.value || undefined };
-      for (const b of actions.querySelectorAll('button')) b.disabled = true;
+      deciding = true;
+      render();
       const r = await post(
         `/api/v1/deployments/${d.id}/${what}`,
         body,
         result,
         what === 'approve' ? `Approved by ${me.subject}` : `Rejected by ${me.subject}`,
       );
-      if (r) {
-        d = r;
-        render();
-      } else {
-        for (const b of actions.querySelectorAll('button')) b.disabled = false;
-      }
+      deciding = false;
+      if (r) d = r;
+      render();
     }
     async function cancel() {
       await post(`/api/v1/deployments/${d.id}/cancel`, {}, result, 'Cancellation requested');
@@ -669,7 +660,6 @@
       async () => {
         d = await api(`/api/v1/deployments/${id}`);
         if (d.plan && !planExtras) planExtras = await api(`/api/v1/deployments/${id}/plan`).catch(() => null);
-        // `result` is re-attached, not rebuilt: a refusal stays on screen across refreshes until the next decision.
         render();
         if (!logEl.dataset.started) {
           logEl.dataset.started = '1';
@@ -926,8 +916,15 @@
     const extra = h('div');
     const err = h('div', { id: 'refresh-error' });
     const comment = h('input', { id: 'decision-comment', placeholder: 'comment or reason (optional)', size: 40 });
+    const approveButton = h('button', { id: 'approve', class: 'primary', onclick: () => decide('approve') }, 'Approve');
+    const rejectButton = h('button', { id: 'reject', class: 'danger', onclick: () => decide('reject') }, 'Reject');
+    const decision = h('div', { id: 'decision', hidden: true }, approveButton, rejectButton, comment);
+    const tally = h('p');
+    const rejection = h('p', { class: 'error-text' });
+    actions.append(tally, decision, rejection, result);
     root.append(err, head, actions, timeline, extra);
     let f = null;
+    let deciding = false;
     const FO_TERMINAL = ['succeeded', 'planned', 'failed', 'rolled_back', 'rejected', 'expired', 'cancelled'];
 
     const render = () => {
@@ -966,37 +963,18 @@
       );
       const waiting = f.status === 'awaiting_approval';
       const canApprove = hasRole('approver');
+      // As on the run page: the controls are updated in place so a refresh keeps the caret in the comment.
       replace(
-        actions,
-        h(
-          'p',
-          null,
-          `Approvals ${f.approvals.length} of ${f.approvalsRequired}`,
-          f.approvals.map((a) => ` · ${a.by} at ${fmtTime(a.at)} via ${a.via}`),
-        ),
-        waiting
-          ? [
-              h(
-                'button',
-                { id: 'approve', class: 'primary', disabled: !canApprove, onclick: () => decide('approve') },
-                'Approve',
-              ),
-              h(
-                'button',
-                { id: 'reject', class: 'danger', disabled: !canApprove, onclick: () => decide('reject') },
-                'Reject',
-              ),
-              comment,
-            ]
-          : null,
-        f.rejection
-          ? h(
-              'p',
-              { class: 'error-text' },
-              `Rejected by ${f.rejection.by}${f.rejection.reason ? `: ${f.rejection.reason}` : ''}`,
-            )
-          : null,
-        result,
+        tally,
+        `Approvals ${f.approvals.length} of ${f.approvalsRequired}`,
+        f.approvals.map((a) => ` · ${a.by} at ${fmtTime(a.at)} via ${a.via}`),
+      );
+      decision.hidden = !waiting;
+      approveButton.disabled = rejectButton.disabled = !canApprove || deciding;
+      rejection.hidden = !f.rejection;
+      replace(
+        rejection,
+        f.rejection ? `Rejected by ${f.rejection.by}${f.rejection.reason ? `: ${f.rejection.reason}` : ''}` : null,
       );
       const stages = STAGES.map(
         (name) => f.stages.find((s) => s.name === name) || { name, status: 'pending', steps: [] },
@@ -1116,16 +1094,17 @@
     async function decide(what) {
       const body =
         what === 'approve' ? { comment: comment.value || undefined } : { reason: comment.value || undefined };
+      deciding = true;
+      render();
       const r = await post(
         `/api/v1/failovers/${f.id}/${what}`,
         body,
         result,
         what === 'approve' ? `Approved by ${me.subject}` : `Rejected by ${me.subject}`,
       );
-      if (r) {
-        f = r;
-        render();
-      }
+      deciding = false;
+      if (r) f = r;
+      render();
     }
     await poll(
       async () => {
